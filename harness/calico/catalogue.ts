@@ -1,0 +1,155 @@
+/**
+ * The version catalogue: every fact about Calico that differs per version lives in this one table
+ * (STYLE.md: "a fact that differs per Calico version lives in one table"). Sources for each column are in
+ * ../shared/reference/calico-manifests.md (sections named per field) and the fixtures' SOURCES.md.
+ */
+import { UsageError } from '../errors.js';
+
+export const ENCAPSULATIONS = ['IPIP', 'VXLAN', 'IPIPCrossSubnet', 'VXLANCrossSubnet', 'None'] as const;
+export type Encapsulation = (typeof ENCAPSULATIONS)[number];
+
+export const INSTALL_PATHS = ['manifest', 'operator'] as const;
+export type InstallPath = (typeof INSTALL_PATHS)[number];
+
+/** How calico-node's liveness/readiness probes name BIRD (calico-manifests.md §2.3). */
+export type ProbeStyle =
+  /** `- -bird-live` list items indented 14 spaces (≤ v3.30) */
+  | 'flag-list'
+  /** the same flags, list items indented 16 spaces (v3.31 – v3.32) */
+  | 'flag-list-indented'
+  /** `calico component node health --bird-live` (master) */
+  | 'component-health';
+
+export interface CalicoVersion {
+  /** `vX.Y.Z` or `master` */
+  readonly version: string;
+  /** newest stable is the default version of the matrix */
+  readonly stable: boolean;
+  /** git ref the upstream files are read from */
+  readonly gitRef: string;
+  /** tigera/operator release shipped in this version's tigera-operator.yaml (§1) */
+  readonly operatorVersion: string;
+  /** registry of the images named in calico.yaml (§2.4) */
+  readonly manifestRegistry: 'docker.io' | 'quay.io';
+  /** registry the operator pulls Calico images from (§5: docker.io in v1.28–v1.34, quay.io from v1.38) */
+  readonly operatorImageRegistry: 'docker.io' | 'quay.io';
+  readonly probeStyle: ProbeStyle;
+  /** operator-crds.yaml is a separate file to apply first; ≤ v3.29 the CRDs are inline in tigera-operator.yaml (§4.1) */
+  readonly operatorCrdsSeparate: boolean;
+  /** the Installation's ipPools[] takes `name` (custom-resources.yaml from v3.28, §4.2) */
+  readonly ipPoolNameSupported: boolean;
+  /** Goldmane and Whisker CRs exist (v3.30+, §4.2) */
+  readonly goldmaneWhisker: boolean;
+  /** TigeraStatus objects that must be Available after an operator install, without optional components (§7) */
+  readonly tigeraStatuses: readonly string[];
+  /** namespace of the calico-apiserver Deployment in operator mode (§5) */
+  readonly apiServerNamespace: 'calico-apiserver' | 'calico-system';
+  /**
+   * Encapsulations the operator accepts with `calicoNetwork.bgp: Disabled` (§6.1). ≤ v3.31 rejects IPIP and
+   * None without BGP; v3.32 accepts IPIP without BGP only with clusterRoutingMode Felix; master also None.
+   */
+  readonly operatorBgpDisabledAllows: readonly Encapsulation[];
+  /** encapsulations that need `clusterRoutingMode: Felix` when BGP is Disabled (v3.32+) */
+  readonly operatorFelixRoutingFor: readonly Encapsulation[];
+  /** name of calico-node's eBPF init container (§2.4) */
+  readonly bpfInitContainer: 'mount-bpffs' | 'ebpf-bootstrap';
+  /** files published under manifests/ for this version (the fixture set) */
+  readonly files: readonly CalicoFile[];
+}
+
+export type CalicoFile =
+  | 'calico.yaml'
+  | 'calico-vxlan.yaml'
+  | 'tigera-operator.yaml'
+  | 'operator-crds.yaml'
+  | 'custom-resources.yaml'
+  | 'custom-resources-bpf.yaml'
+  | 'calico-v3-crds.yaml';
+
+const VXLAN_ONLY: readonly Encapsulation[] = ['VXLAN', 'VXLANCrossSubnet'];
+const BASE_FILES: readonly CalicoFile[] = [
+  'calico.yaml',
+  'calico-vxlan.yaml',
+  'tigera-operator.yaml',
+  'operator-crds.yaml',
+  'custom-resources.yaml',
+];
+
+function entry(
+  version: string,
+  operatorVersion: string,
+  over: Partial<CalicoVersion> & { minor: number },
+): CalicoVersion {
+  const { minor, ...rest } = over;
+  const statuses = ['calico', 'apiserver'];
+  if (minor >= 28) statuses.push('ippools');
+  if (minor >= 32) statuses.push('tiers');
+  return {
+    version,
+    stable: version !== 'master',
+    gitRef: version,
+    operatorVersion,
+    manifestRegistry: minor >= 31 ? 'quay.io' : 'docker.io',
+    operatorImageRegistry: minor >= 30 ? 'quay.io' : 'docker.io',
+    probeStyle: minor >= 31 ? 'flag-list-indented' : 'flag-list',
+    operatorCrdsSeparate: minor >= 30,
+    ipPoolNameSupported: minor >= 28,
+    goldmaneWhisker: minor >= 30,
+    tigeraStatuses: statuses,
+    apiServerNamespace: minor >= 31 ? 'calico-system' : 'calico-apiserver',
+    operatorBgpDisabledAllows: minor >= 32 ? [...VXLAN_ONLY, 'IPIP', 'IPIPCrossSubnet'] : VXLAN_ONLY,
+    operatorFelixRoutingFor: minor >= 32 ? ['IPIP', 'IPIPCrossSubnet'] : [],
+    bpfInitContainer: minor >= 31 ? 'ebpf-bootstrap' : 'mount-bpffs',
+    files:
+      minor >= 32
+        ? [...BASE_FILES, 'custom-resources-bpf.yaml', 'calico-v3-crds.yaml']
+        : minor >= 31
+          ? [...BASE_FILES, 'custom-resources-bpf.yaml']
+          : BASE_FILES,
+    ...rest,
+  };
+}
+
+export const CATALOGUE: readonly CalicoVersion[] = [
+  entry('v3.24.0', 'v1.28.0', { minor: 24 }),
+  entry('v3.26.5', 'v1.30.11', { minor: 26 }),
+  entry('v3.27.5', 'v1.32.12', { minor: 27 }),
+  entry('v3.28.5', 'v1.34.13', { minor: 28 }),
+  entry('v3.29.7', 'v1.36.16', { minor: 29 }),
+  entry('v3.30.7', 'v1.38.13', { minor: 30 }),
+  entry('v3.31.7', 'v1.40.15', { minor: 31 }),
+  entry('v3.32.1', 'v1.42.3', { minor: 32 }),
+  entry('master', 'master', {
+    minor: 33,
+    stable: false,
+    probeStyle: 'component-health',
+    operatorBgpDisabledAllows: [...ENCAPSULATIONS],
+    operatorFelixRoutingFor: ['IPIP', 'IPIPCrossSubnet', 'None'],
+  }),
+];
+
+export const DEFAULT_CALICO_VERSION: string = newestStable().version;
+
+function newestStable(): CalicoVersion {
+  const stable = CATALOGUE.filter((v) => v.stable);
+  const last = stable[stable.length - 1];
+  if (!last) throw new Error('the version catalogue has no stable version');
+  return last;
+}
+
+export const VERSION_PATTERN = /^(v\d+\.\d+\.\d+|master)$/;
+
+export function findVersion(version: string): CalicoVersion | undefined {
+  return CATALOGUE.find((v) => v.version === version);
+}
+
+/** The catalogue entry, or a UsageError that says what is catalogued and how to add a version. */
+export function getVersion(version: string, field = 'calicoVersion'): CalicoVersion {
+  const found = findVersion(version);
+  if (found) return found;
+  throw new UsageError(
+    `${field}: ${JSON.stringify(version)} is not in the version catalogue; catalogued: ${CATALOGUE.map((v) => v.version).join(', ')}. ` +
+      'To add a version, add an entry to harness/calico/catalogue.ts and its sha256 lines to harness/calico/manifests.lock.json',
+    field,
+  );
+}

@@ -1,0 +1,31 @@
+import { planView } from '../../config/cell.js';
+import { ExitCode } from '../../errors.js';
+import { CELL_OPTIONS, cellsFromValues, outputFormat, parseCommandArgs } from '../args.js';
+import type { CliIO } from '../io.js';
+
+export const planHelp = `calico-conformance plan [cell options] [--output text|json]
+  Expands and validates the matrix; needs no Docker.`;
+
+export async function planCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('plan', argv, { ...CELL_OPTIONS, output: { type: 'string' } });
+  const format = outputFormat('plan', values.output);
+  const cells = cellsFromValues(values);
+  if (format === 'json') {
+    io.out(JSON.stringify({ cells: cells.map(planView) }, null, 2));
+    return ExitCode.Ok;
+  }
+  io.out(`${cells.length} cell${cells.length === 1 ? '' : 's'}:`);
+  const rows = cells.map((c) => [
+    c.id,
+    c.install,
+    c.encapsulation,
+    c.podCIDR,
+    `/${c.blockSize}`,
+    c.natOutgoing ? 'nat' : 'no-nat',
+    `${c.workers}w`,
+    c.topology,
+  ]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) io.out(`  ${r.map((v, i) => v.padEnd(widths[i]!)).join('  ')}`.trimEnd());
+  return ExitCode.Ok;
+}

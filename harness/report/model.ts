@@ -1,0 +1,130 @@
+/**
+ * The one results model: every phase writes into it, every report format reads it (STYLE.md: reports
+ * read the results model, never recompute).
+ */
+import type { AuditReport } from '../audit/finding.js';
+import type { Cell } from '../config/cell.js';
+import type { ProbeRecord, ReachabilityGrid } from '../probe/types.js';
+
+export type Outcome = 'passed' | 'failed' | 'skipped' | 'not-run' | 'error';
+
+export const PHASES = [
+  'preflight',
+  'create-cluster',
+  'baseline',
+  'install',
+  'verify',
+  'connectivity',
+  'policy',
+  'upgrade',
+  'uninstall',
+  'deep-clean',
+  'audit',
+  'teardown',
+] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+/** One check inside a phase: a vitest test, a verification rule, a connectivity check. */
+export interface CheckResult {
+  name: string;
+  outcome: Outcome;
+  durationMs: number;
+  /** one-line reason for failure or skip */
+  message?: string;
+  /** multi-line evidence: grids, command output, expected vs observed */
+  details?: string;
+}
+
+export interface PhaseResult {
+  name: PhaseName;
+  outcome: Outcome;
+  startedAt: string;
+  durationMs: number;
+  /** why it failed, was skipped or not run */
+  reason?: string;
+  /** short lines of what it did/saw */
+  evidence: string[];
+  checks: CheckResult[];
+}
+
+export interface PolicyScenarioResult {
+  name: string;
+  tags: string[];
+  outcome: Outcome;
+  /** ms from apply until the observed table equalled the expected one (3 rounds in a row) */
+  timeToEnforceMs?: number;
+  /** ms from delete until everything was reachable again */
+  timeToRestoreMs?: number;
+  rounds: number;
+  message?: string;
+  grids: ReachabilityGrid[];
+  policyYaml?: string;
+}
+
+export interface UpgradePairStats {
+  from: string;
+  to: string;
+  port: number;
+  protocol: string;
+  /** must stay allowed (outage measured) or stay denied (fail-open measured) */
+  expect: 'allowed' | 'denied';
+  probes: number;
+  failures: number;
+  longestOutageMs: number;
+  /** successes while it should have been denied */
+  failOpenCount: number;
+  failOpenWindows: { startMs: number; endMs: number }[];
+  outageWindows: { startMs: number; endMs: number }[];
+}
+
+export interface UpgradeResult {
+  from: string;
+  to: string;
+  path: 'manifest' | 'operator' | 'manifest-to-operator';
+  /** ms relative to the start of the timeline when the upgrade began / every component ran B */
+  upgradeStartMs: number;
+  allOnTargetMs?: number;
+  timeToTargetMs?: number;
+  pairs: UpgradePairStats[];
+  thresholds: { maxOutageMs: number; maxFailOpen: number };
+  outcome: Outcome;
+  violations: string[];
+  /** per pair, the probe timeline (ms offsets and success) for the picture */
+  timeline: { pair: string; expect: 'allowed' | 'denied'; points: { t: number; ok: boolean }[] }[];
+}
+
+export interface CellResult {
+  cell: Cell;
+  outcome: Outcome;
+  /** why it was skipped (e.g. no ipip on the host kernel) */
+  reason?: string;
+  clusterName?: string;
+  startedAt: string;
+  durationMs: number;
+  phases: PhaseResult[];
+  grids: ReachabilityGrid[];
+  probes: ProbeRecord[];
+  policy: PolicyScenarioResult[];
+  audit?: AuditReport;
+  upgrade?: UpgradeResult;
+  /** relative path of the diagnostics bundle inside the results directory, for failed cells */
+  diagnostics?: string;
+}
+
+export interface RunResults {
+  tool: { name: 'calico-conformance'; version: string };
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  host: { platform: string; node: string; kindVersion?: string; dockerVersion?: string };
+  cells: CellResult[];
+  /** anything the run created and could not remove */
+  leftBehind: string[];
+}
+
+/** The overall outcome: failed if any cell failed or errored. */
+export function runOutcome(results: RunResults): Outcome {
+  if (results.cells.some((c) => c.outcome === 'failed' || c.outcome === 'error')) return 'failed';
+  if (results.cells.length > 0 && results.cells.every((c) => c.outcome === 'skipped')) return 'skipped';
+  return 'passed';
+}
