@@ -35,6 +35,14 @@ export interface Cell {
 export const DEFAULT_NODE_IMAGE =
   'kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f';
 
+/**
+ * The split-subnet topology gives the nodes secondary addresses in two subnets on the kind network and
+ * points Calico's address autodetection at them, so CrossSubnet modes must encapsulate between the two
+ * ranges and route natively within one (on a flat kind network every node shares one subnet, and
+ * CrossSubnet never encapsulates). Nodes alternate between the ranges: control plane in A, workers B, A, B…
+ */
+export const SPLIT_SUBNET_RANGES = ['10.250.1.0/24', '10.250.2.0/24'] as const;
+
 export const DEFAULTS = {
   calicoVersion: DEFAULT_CALICO_VERSION,
   install: ['manifest', 'operator'] as InstallPath[],

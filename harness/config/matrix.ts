@@ -275,6 +275,18 @@ function toCell(c: Partial<Record<CellField, RawValue>>): Cell {
       `allowed: an IP pool that does not overlap the service CIDR ${serviceCIDR}`,
     );
   }
+  if (topology === 'split-subnet') {
+    for (const range of SPLIT_SUBNET_RANGES) {
+      const r = mustParseIpv4Cidr(range);
+      if (cidrsOverlap(r, pod) || cidrsOverlap(r, svc)) {
+        throw new ConfigError(
+          c.topology!.label,
+          topology,
+          `allowed: flat, or split-subnet with pod and service CIDRs that do not overlap its node ranges ${SPLIT_SUBNET_RANGES.join(', ')}`,
+        );
+      }
+    }
+  }
   const entry = findVersion(calicoVersion)!;
   if (bgp === 'Disabled') {
     if (install === 'operator' && !entry.operatorBgpDisabledAllows.includes(encapsulation)) {
