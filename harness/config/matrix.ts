@@ -22,6 +22,7 @@ import {
   type Cell,
   DEFAULTS,
   defaultBgp,
+  SPLIT_SUBNET_RANGES,
   TOPOLOGIES,
   type Topology,
 } from './cell.js';
