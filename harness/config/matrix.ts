@@ -181,7 +181,7 @@ function dimension(
   if (given && given.length > 0) return given;
   if (fallback === undefined) return [{ value: undefined, label: key }];
   const list = Array.isArray(fallback) ? fallback : [fallback];
-  return list.map((v) => ({ value: v, label: `${key} (default)` }));
+  return list.map((v) => ({ value: v, label: `${key} (default; set it with ${CELL_FIELDS[key]})` }));
 }
 
 function expand(raw: RawMatrix): Cell[] {
@@ -258,7 +258,7 @@ function toCell(c: Partial<Record<CellField, RawValue>>): Cell {
   if (blockSize < pool.prefix) {
     throw new ConfigError(
       c.blockSize!.label,
-      blockSize,
+      c.blockSize!.value,
       `allowed: a block size from ${pool.prefix} to 32; a /${blockSize} block is bigger than the pool ${ipPoolCIDR}`,
     );
   }
