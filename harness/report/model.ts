@@ -75,6 +75,14 @@ export interface UpgradePairStats {
   failOpenCount: number;
   failOpenWindows: { startMs: number; endMs: number }[];
   outageWindows: { startMs: number; endMs: number }[];
+  /** the pair's label in the timeline (`timeline[].pair`), e.g. "x/a → y/b TCP/80" */
+  label?: string;
+  /** probes with verdict `error` (infrastructure): excluded from every count and window above */
+  errors?: number;
+  /** longest interval between two usable probes (ms): a gap over the outage budget means "not measured" */
+  maxGapMs?: number;
+  /** an allowed pair still failing at the end of the timeline */
+  unrecovered?: boolean;
 }
 
 export interface UpgradeResult {
@@ -89,7 +97,14 @@ export interface UpgradeResult {
   thresholds: { maxOutageMs: number; maxFailOpen: number };
   outcome: Outcome;
   violations: string[];
-  /** per pair, the probe timeline (ms offsets and success) for the picture */
+  /** observations that are not violations (errored probes, an outage already present at the start) */
+  notes?: string[];
+  /** ms offset when the probers stopped: the picture's right edge */
+  timelineEndMs?: number;
+  /**
+   * per pair (same order as `pairs`), the probe timeline for the picture: `t` ms offset, `ok` = the probe
+   * connected (for a denied pair ok=true is a fail-open probe); errored probes are left out
+   */
   timeline: { pair: string; expect: 'allowed' | 'denied'; points: { t: number; ok: boolean }[] }[];
 }
 
