@@ -55,6 +55,72 @@ export interface CalicoVersion {
   readonly bpfInitContainer: 'mount-bpffs' | 'ebpf-bootstrap';
   /** files published under manifests/ for this version (the fixture set) */
   readonly files: readonly CalicoFile[];
+  /**
+   * Repositories of the Calico images calico.yaml runs (§2.4), under `manifestRegistry`, tagged with the
+   * version: cni, node, kube-controllers up to v3.32; master has the unified `calico/calico` image plus node.
+   */
+  readonly manifestImages: readonly string[];
+  /** the operator image tigera-operator.yaml deploys (SOURCES.md operator pairing) */
+  readonly operatorImage: string;
+  /** operator.tigera.io CRDs (plural names) shipped by tigera-operator.yaml / operator-crds.yaml (§4.1) */
+  readonly operatorCrds: readonly string[];
+  /** crd.projectcalico.org CRDs (plural names) shipped by calico.yaml and the operator files (§2.5) */
+  readonly calicoCrds: readonly string[];
+  /** policy.networking.k8s.io CRDs (network-policy-api) shipped alongside (§2.5) */
+  readonly policyApiCrds: readonly string[];
+  /** TigeraStatus names added when the Goldmane and Whisker CRs are applied (§7, v3.30+) */
+  readonly goldmaneWhiskerStatuses: readonly string[];
+}
+
+/** Where a version's upstream manifests live (SOURCES.md: `manifests/<file>` at the git ref). */
+export const UPSTREAM_RAW_BASE = 'https://raw.githubusercontent.com/projectcalico/calico';
+
+export function upstreamUrl(entry: CalicoVersion, file: CalicoFile): string {
+  return `${UPSTREAM_RAW_BASE}/${entry.gitRef}/manifests/${file}`;
+}
+
+/** The 17 crd.projectcalico.org CRDs every catalogued version ships (§2.5). */
+const CALICO_CRDS_BASE = [
+  'bgpconfigurations',
+  'bgppeers',
+  'blockaffinities',
+  'caliconodestatuses',
+  'clusterinformations',
+  'felixconfigurations',
+  'globalnetworkpolicies',
+  'globalnetworksets',
+  'hostendpoints',
+  'ipamblocks',
+  'ipamconfigs',
+  'ipamhandles',
+  'ippools',
+  'ipreservations',
+  'kubecontrollersconfigurations',
+  'networkpolicies',
+  'networksets',
+] as const;
+
+function calicoCrdsFor(minor: number): string[] {
+  const crds: string[] = [...CALICO_CRDS_BASE];
+  if (minor >= 26) crds.push('bgpfilters');
+  if (minor >= 29) crds.push('tiers');
+  if (minor >= 30)
+    crds.push('stagedglobalnetworkpolicies', 'stagedkubernetesnetworkpolicies', 'stagednetworkpolicies');
+  return crds.sort();
+}
+
+function operatorCrdsFor(minor: number): string[] {
+  const crds = ['apiservers', 'imagesets', 'installations', 'tigerastatuses'];
+  if (minor >= 30) crds.push('gatewayapis', 'goldmanes', 'managementclusterconnections', 'whiskers');
+  if (minor >= 32) crds.push('istios');
+  return crds.sort();
+}
+
+function policyApiCrdsFor(minor: number): string[] {
+  if (minor >= 32) return ['clusternetworkpolicies'];
+  if (minor >= 30) return ['adminnetworkpolicies', 'baselineadminnetworkpolicies'];
+  if (minor >= 29) return ['adminnetworkpolicies'];
+  return [];
 }
 
 export type CalicoFile =
@@ -106,6 +172,12 @@ function entry(
         : minor >= 31
           ? [...BASE_FILES, 'custom-resources-bpf.yaml']
           : BASE_FILES,
+    manifestImages: ['calico/cni', 'calico/node', 'calico/kube-controllers'],
+    operatorImage: `quay.io/tigera/operator:${operatorVersion}`,
+    operatorCrds: operatorCrdsFor(minor),
+    calicoCrds: calicoCrdsFor(minor),
+    policyApiCrds: policyApiCrdsFor(minor),
+    goldmaneWhiskerStatuses: minor >= 30 ? ['goldmane', 'whisker'] : [],
     ...rest,
   };
 }
@@ -125,6 +197,8 @@ export const CATALOGUE: readonly CalicoVersion[] = [
     probeStyle: 'component-health',
     operatorBgpDisabledAllows: [...ENCAPSULATIONS],
     operatorFelixRoutingFor: ['IPIP', 'IPIPCrossSubnet', 'None'],
+    // master ships the unified `calico/calico` image for cni and kube-controllers (§2.4)
+    manifestImages: ['calico/calico', 'calico/node'],
   }),
 ];
 

@@ -1,0 +1,537 @@
+/**
+ * The two Calico install paths, rendered for one cell from the real upstream files.
+ *
+ * Manifest path: calico.yaml with AST edits of the parsed YAML (eemeli/yaml Documents), never text
+ * substitution; documents that need no edit are written back byte-for-byte, and edited documents keep
+ * upstream's comments and list style. The per-mode edit table is calico-manifests.md §3, proven against
+ * upstream's own calico-vxlan.yaml (= VXLANCrossSubnet with BIRD off).
+ *
+ * Operator path: tigera-operator.yaml (and operator-crds.yaml from v3.30) as upstream wrote them, apart from
+ * the operator image when a registry is given, plus custom resources generated from the cell and validated
+ * against the CRD schemas of the same version.
+ */
+import { Document, isMap, isScalar, isSeq, Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { type Cell, poolModes, SPLIT_SUBNET_RANGES } from '../config/cell.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { type CalicoFile, type CalicoVersion, getVersion, type ProbeStyle } from './catalogue.js';
+import { ManifestError, type ManifestSource } from './source.js';
+import {
+  checkBuiltins,
+  crdSchemas,
+  type Problem,
+  RenderValidationError,
+  validateCustomResources,
+} from './validate.js';
+import {
+  isObject,
+  type ObjectRef,
+  objectsOf,
+  parseStream,
+  spliceDocuments,
+  type YamlStream,
+} from './yaml-stream.js';
+
+export type { ObjectRef } from './yaml-stream.js';
+
+export interface ApplyStep {
+  file: string;
+  /** server-side apply (needed where an object is over the 256 KiB client-side annotation limit) */
+  serverSide: boolean;
+  /** what to wait for after applying this file, before the next step */
+  then?: 'crds-established' | 'operator-available' | 'tigerastatus-available' | 'calico-node-ready';
+  /** for `tigerastatus-available`: every TigeraStatus that must report Available */
+  tigeraStatuses?: string[];
+  /** for `crds-established`: the CRDs (`plural.group`) to wait for */
+  crds?: string[];
+}
+
+export interface RenderedCell {
+  kindConfig?: never;
+  files: { name: string; content: string }[];
+  applyPlan: ApplyStep[];
+  /** what uninstall must delete, in deletion order (custom resources, then workloads, then CRDs last) */
+  objects: ObjectRef[];
+}
+
+export interface RenderOptions {
+  /** also apply the Goldmane and Whisker CRs (v3.30+) and wait for their TigeraStatus */
+  goldmaneWhisker?: boolean;
+}
+
+export interface RenderedManifest {
+  name: 'calico.yaml';
+  content: string;
+  objects: ObjectRef[];
+  /** the plain objects of the rendered file, in order (for validation) */
+  documents: unknown[];
+}
+
+/** A comment placed before the first entry the renderer adds, so a reader of the file knows its origin. */
+const ADDED_BY = ' Added by calico-conformance render for this cell (harness/calico/render.ts)';
+
+// ---------------------------------------------------------------------------------------------------------
+// Manifest path
+
+/** calico.yaml of one cell. Pure: upstream text (or its parsed stream) in, rendered text out. */
+export function renderManifest(
+  cell: Cell,
+  upstreamCalicoYaml: string | YamlStream,
+  entry: CalicoVersion,
+): RenderedManifest {
+  const file = `${entry.version}/calico.yaml`;
+  const stream =
+    typeof upstreamCalicoYaml === 'string' ? parseStream(upstreamCalicoYaml, file) : upstreamCalicoYaml;
+  const modes = poolModes(cell.encapsulation);
+  // BIRD distributes routes for IPIP and unencapsulated pools (≤ v3.30 Felix cannot program them:
+  // calico-manifests.md §3 notes); the VXLAN modes run the `vxlan` backend when BGP is off, as upstream's
+  // calico-vxlan.yaml does.
+  const backend = cell.bgp === 'Enabled' ? 'bird' : 'vxlan';
+  if (backend === 'vxlan' && modes.vxlanMode === 'Never') {
+    throw new ConfigError(
+      'bgp',
+      cell.bgp,
+      `allowed with encapsulation ${cell.encapsulation} on the manifest path: Enabled (routes come from BIRD)`,
+    );
+  }
+
+  const replacements = new Map<number, string>();
+  const values = stream.docs.map((d) => d.value);
+  const edit = (index: number, fn: (doc: Document) => void) => {
+    const doc = stream.docs[index]!.doc.clone();
+    fn(doc);
+    replacements.set(index, stringifyDoc(doc, stream.docs[index]!.range, stream.text));
+    values[index] = doc.toJS();
+  };
+
+  const configMap = findDoc(stream, 'ConfigMap', 'calico-config');
+  edit(configMap, (doc) => {
+    if (typeof doc.getIn(['data', 'calico_backend']) !== 'string') {
+      throw new ManifestError(`${file}: ConfigMap calico-config has no data.calico_backend`, file);
+    }
+    doc.setIn(['data', 'calico_backend'], backend);
+  });
+
+  const daemonSet = findDoc(stream, 'DaemonSet', 'calico-node');
+  edit(daemonSet, (doc) => {
+    const node = container(doc, 'containers', 'calico-node', file);
+    const env = node.get('env', true);
+    if (!isSeq(env)) throw new ManifestError(`${file}: calico-node container has no env list`, file);
+    setEnv(doc, env, 'CALICO_IPV4POOL_IPIP', modes.ipipMode, file, true);
+    setEnv(doc, env, 'CALICO_IPV4POOL_VXLAN', modes.vxlanMode, file, true);
+    // upstream's calico-vxlan.yaml switches the IPv6 pool's VXLAN mode with the IPv4 one (§3); it only acts
+    // where IPv6 is enabled, but matching it keeps the render equal to upstream's own VXLAN variant
+    setEnv(doc, env, 'CALICO_IPV6POOL_VXLAN', modes.vxlanMode, file, true);
+    // commented out upstream, so the pool would follow kubeadm's podSubnet (§2.2); the cell's pool is explicit
+    setEnv(doc, env, 'CALICO_IPV4POOL_CIDR', cell.ipPoolCIDR, file);
+    setEnv(doc, env, 'CALICO_IPV4POOL_BLOCK_SIZE', String(cell.blockSize), file);
+    setEnv(doc, env, 'CALICO_IPV4POOL_NAT_OUTGOING', String(cell.natOutgoing), file);
+    const autodetect = autodetectionCidrs(cell);
+    if (autodetect) setEnv(doc, env, 'IP_AUTODETECTION_METHOD', `cidr=${autodetect.join(',')}`, file);
+    for (const probe of ['livenessProbe', 'readinessProbe'] as const) {
+      editProbe(node, probe, entry, backend === 'bird', file);
+    }
+    if (cell.imageRegistry) rewriteWorkloadImages(doc, cell.imageRegistry);
+  });
+
+  if (cell.imageRegistry) {
+    for (const [i, d] of stream.docs.entries()) {
+      if (i === daemonSet || !isObject(d.value) || !hasPodTemplate(d.value)) continue;
+      const images = imagesOf(d.value);
+      if (!images.some((img) => isCalicoImage(img))) continue;
+      edit(i, (doc) => rewriteWorkloadImages(doc, cell.imageRegistry!));
+    }
+  }
+
+  return {
+    name: 'calico.yaml',
+    content: spliceDocuments(stream, replacements),
+    objects: objectsOf(stream),
+    documents: values.filter((v) => v !== null && v !== undefined),
+  };
+}
+
+/**
+ * An edited document in upstream's style: no line folding, and list items indented under their key or not
+ * as most lists of the original document are (upstream moved from one style to the other in v3.31, §2.3).
+ */
+function stringifyDoc(doc: Document, range: [number, number], text: string): string {
+  const original = text.slice(range[0], range[1]);
+  const indented = original.match(/^( *)[^\s#-][^\n]*:\n\1 {2}- /gm)?.length ?? 0;
+  const flush = original.match(/^( *)[^\s#-][^\n]*:\n\1- /gm)?.length ?? 0;
+  return doc.toString({ lineWidth: 0, indentSeq: indented > flush, flowCollectionPadding: false });
+}
+
+function findDoc(stream: YamlStream, kind: string, name: string): number {
+  const i = stream.docs.findIndex(
+    (d) =>
+      isObject(d.value) &&
+      d.value.kind === kind &&
+      isObject(d.value.metadata) &&
+      d.value.metadata.name === name,
+  );
+  if (i < 0) {
+    throw new ManifestError(
+      `${stream.file}: no ${kind} ${name}; this does not look like Calico's calico.yaml (wrong file in --manifests-dir?)`,
+      stream.file,
+    );
+  }
+  return i;
+}
+
+function container(
+  doc: Document,
+  list: 'containers' | 'initContainers',
+  name: string,
+  file: string,
+): YAMLMap {
+  const seq = doc.getIn(['spec', 'template', 'spec', list], true);
+  if (isSeq(seq)) {
+    for (const item of seq.items) if (isMap(item) && item.get('name') === name) return item;
+  }
+  throw new ManifestError(`${file}: no ${list} entry named ${name}`, file);
+}
+
+function quoted(value: string): Scalar {
+  const s = new Scalar(value);
+  s.type = Scalar.QUOTE_DOUBLE;
+  return s;
+}
+
+/**
+ * Sets env NAME to a literal value: an existing entry keeps its place and comments (a valueFrom is
+ * replaced); a missing one is appended. `mustExist` is for the variables every catalogued calico.yaml has.
+ */
+function setEnv(
+  doc: Document,
+  env: YAMLSeq,
+  name: string,
+  value: string,
+  file: string,
+  mustExist = false,
+): void {
+  for (const item of env.items) {
+    if (!isMap(item) || item.get('name') !== name) continue;
+    const prev = item.get('value', true);
+    if (isScalar(prev)) prev.value = value;
+    else item.set('value', quoted(value));
+    item.delete('valueFrom');
+    return;
+  }
+  if (mustExist)
+    throw new ManifestError(`${file}: calico-node has no env ${name} (calico-manifests.md §2.2)`, file);
+  const added = doc.createNode({ name, value: '' }) as YAMLMap;
+  added.set('value', quoted(value));
+  const first = !env.items.some((i) => isMap(i) && i.commentBefore?.includes('calico-conformance'));
+  if (first) added.commentBefore = ADDED_BY;
+  env.items.push(added);
+}
+
+/** The CIDRs Calico's node address autodetection must pick from, for the split-subnet topology. */
+export function autodetectionCidrs(cell: Cell): string[] | undefined {
+  // flat: upstream's default (first-found) already picks eth0, the only non-loopback interface of a kind
+  // node (kind-clientnode-testcontainers.md §1.4: every node joins exactly one network)
+  return cell.topology === 'split-subnet' ? [...SPLIT_SUBNET_RANGES] : undefined;
+}
+
+interface ProbeForm {
+  style: 'flag-list' | 'component-health';
+  birdFlag: string;
+}
+
+const PROBE_FAMILY: Record<ProbeStyle, ProbeForm['style']> = {
+  'flag-list': 'flag-list',
+  'flag-list-indented': 'flag-list',
+  'component-health': 'component-health',
+};
+
+/** Recognises the probe command forms of calico-manifests.md §2.3; anything else is an error. */
+export function probeForm(command: readonly unknown[], kind: 'live' | 'ready'): ProbeForm | undefined {
+  if (!command.every((s) => typeof s === 'string')) return undefined;
+  const words = command as string[];
+  // ≤ v3.32: ["/bin/calico-node", "-felix-live", "-bird-live"]
+  if (
+    /(^|\/)calico-node$/.test(words[0] ?? '') &&
+    words.slice(1).every((w) => /^-[a-z]+-(live|ready)$/.test(w))
+  ) {
+    if (words.includes(`-felix-${kind}`)) return { style: 'flag-list', birdFlag: `-bird-${kind}` };
+  }
+  // master: ["calico", "component", "node", "health", "--felix-live", "--bird-live"]
+  if (
+    /(^|\/)calico$/.test(words[0] ?? '') &&
+    words[1] === 'component' &&
+    words[2] === 'node' &&
+    words[3] === 'health' &&
+    words.slice(4).every((w) => /^--[a-z]+-(live|ready)$/.test(w)) &&
+    words.includes(`--felix-${kind}`)
+  ) {
+    return { style: 'component-health', birdFlag: `--bird-${kind}` };
+  }
+  return undefined;
+}
+
+function editProbe(
+  node: YAMLMap,
+  probe: 'livenessProbe' | 'readinessProbe',
+  entry: CalicoVersion,
+  keepBird: boolean,
+  file: string,
+): void {
+  const kind = probe === 'livenessProbe' ? 'live' : 'ready';
+  const cmd = node.getIn([probe, 'exec', 'command'], true);
+  const words = isSeq(cmd) ? cmd.items.map((i) => (isScalar(i) ? i.value : i)) : undefined;
+  const form = words ? probeForm(words, kind) : undefined;
+  const expected = PROBE_FAMILY[entry.probeStyle];
+  if (!isSeq(cmd) || !form || form.style !== expected || !words!.includes(form.birdFlag)) {
+    throw new ManifestError(
+      `${file}: unknown form of calico-node's ${probe}: ${JSON.stringify(words ?? node.get(probe) ?? null)}; ` +
+        `the catalogue expects the ${entry.probeStyle} form for ${entry.version} ` +
+        `(["/bin/calico-node","-felix-${kind}","-bird-${kind}"] or ["calico","component","node","health","--felix-${kind}","--bird-${kind}"]). ` +
+        'Teach harness/calico/render.ts probeForm and the catalogue the new form before rendering this version',
+      file,
+    );
+  }
+  if (keepBird) return;
+  // the vxlan backend runs no BIRD, so a BIRD health check would never pass (§3, users' guide step 4)
+  cmd.items = cmd.items.filter((i) => !(isScalar(i) && i.value === form.birdFlag));
+}
+
+function hasPodTemplate(v: Record<string, unknown>): boolean {
+  return isObject(v.spec) && isObject(v.spec.template);
+}
+
+function imagesOf(v: Record<string, unknown>): string[] {
+  const spec = isObject(v.spec) && isObject(v.spec.template) ? v.spec.template.spec : undefined;
+  if (!isObject(spec)) return [];
+  const out: string[] = [];
+  for (const list of [spec.initContainers, spec.containers]) {
+    for (const c of Array.isArray(list) ? list : [])
+      if (isObject(c) && typeof c.image === 'string') out.push(c.image);
+  }
+  return out;
+}
+
+/** `registry/path:tag` split: the first component is a registry when it has a dot or port, or is localhost. */
+export function splitImage(image: string): { registry?: string; path: string } {
+  const slash = image.indexOf('/');
+  if (slash > 0) {
+    const first = image.slice(0, slash);
+    if (first.includes('.') || first.includes(':') || first === 'localhost') {
+      return { registry: first, path: image.slice(slash + 1) };
+    }
+  }
+  return { path: image };
+}
+
+/** Images of Calico (`calico/*`) and of the Tigera operator (`tigera/operator`). */
+export function isCalicoImage(image: string): boolean {
+  const { path } = splitImage(image);
+  return path.startsWith('calico/') || path.startsWith('tigera/operator');
+}
+
+/** The same repository path and tag under another registry (the users' guide fix for docker.io pulls). */
+export function rewriteImage(image: string, registry: string): string {
+  return `${registry.replace(/\/+$/, '')}/${splitImage(image).path}`;
+}
+
+function rewriteWorkloadImages(doc: Document, registry: string): void {
+  for (const list of ['initContainers', 'containers']) {
+    const seq = doc.getIn(['spec', 'template', 'spec', list], true);
+    if (!isSeq(seq)) continue;
+    for (const c of seq.items) {
+      if (!isMap(c)) continue;
+      const img = c.get('image', true);
+      if (isScalar(img) && typeof img.value === 'string' && isCalicoImage(img.value)) {
+        img.value = rewriteImage(img.value, registry);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Operator path
+
+export interface RenderedResources {
+  name: 'custom-resources.yaml';
+  content: string;
+  /** the custom resources, in apply order */
+  documents: Record<string, unknown>[];
+  objects: ObjectRef[];
+  /** TigeraStatus names that must be Available once these are applied */
+  tigeraStatuses: string[];
+}
+
+/** The Installation, APIServer (and optionally Goldmane, Whisker) custom resources of one cell. Pure. */
+export function renderOperatorResources(
+  cell: Cell,
+  entry: CalicoVersion,
+  opts: RenderOptions = {},
+): RenderedResources {
+  if (cell.bgp === 'Disabled' && !entry.operatorBgpDisabledAllows.includes(cell.encapsulation)) {
+    throw new ConfigError(
+      'bgp',
+      cell.bgp,
+      `allowed with encapsulation ${cell.encapsulation} on the operator path of ${entry.version}: Enabled ` +
+        `(operator ${entry.operatorVersion} accepts BGP Disabled only with ${entry.operatorBgpDisabledAllows.join(', ')})`,
+    );
+  }
+  if (opts.goldmaneWhisker && !entry.goldmaneWhisker) {
+    throw new UsageError(
+      `--goldmane-whisker: Goldmane and Whisker exist from Calico v3.30; ${entry.version} has no such CRDs`,
+      'goldmane-whisker',
+    );
+  }
+  const pool: Record<string, unknown> = {
+    ...(entry.ipPoolNameSupported ? { name: 'default-ipv4-ippool' } : {}),
+    cidr: cell.ipPoolCIDR,
+    blockSize: cell.blockSize,
+    encapsulation: cell.encapsulation,
+    natOutgoing: cell.natOutgoing ? 'Enabled' : 'Disabled',
+    nodeSelector: 'all()',
+  };
+  const calicoNetwork: Record<string, unknown> = { bgp: cell.bgp };
+  // v3.32+ operators accept IPIP (master also None) without BGP only when Felix programs the routes (§6.1)
+  if (cell.bgp === 'Disabled' && entry.operatorFelixRoutingFor.includes(cell.encapsulation)) {
+    calicoNetwork.clusterRoutingMode = 'Felix';
+  }
+  calicoNetwork.ipPools = [pool];
+  const cidrs = autodetectionCidrs(cell);
+  if (cidrs) calicoNetwork.nodeAddressAutodetectionV4 = { cidrs };
+  const installationSpec: Record<string, unknown> = { calicoNetwork };
+  // the Installation's registry must end with "/" (installations CRD: `<registry><imagePath>/<image>`)
+  if (cell.imageRegistry) installationSpec.registry = `${cell.imageRegistry.replace(/\/+$/, '')}/`;
+
+  const documents: Record<string, unknown>[] = [
+    cr('Installation', installationSpec),
+    cr('APIServer', {}),
+    ...(opts.goldmaneWhisker ? [cr('Goldmane', {}), cr('Whisker', {})] : []),
+  ];
+  const header = [
+    `# Calico ${entry.version} operator custom resources for cell ${cell.id}`,
+    '# rendered by calico-conformance (harness/calico/render.ts) from the cell; shape as upstream custom-resources.yaml',
+  ].join('\n');
+  const content = `${header}\n${documents.map((d) => new Document(d).toString({ lineWidth: 0 })).join('---\n')}`;
+  return {
+    name: 'custom-resources.yaml',
+    content,
+    documents,
+    objects: documents.map((d) => ({
+      kind: String(d.kind),
+      apiVersion: String(d.apiVersion),
+      name: 'default',
+    })),
+    tigeraStatuses: [...entry.tigeraStatuses, ...(opts.goldmaneWhisker ? entry.goldmaneWhiskerStatuses : [])],
+  };
+}
+
+function cr(kind: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'operator.tigera.io/v1', kind, metadata: { name: 'default' }, spec };
+}
+
+/** tigera-operator.yaml as upstream wrote it, with the operator image moved to the cell's registry. */
+export function renderTigeraOperator(
+  cell: Cell,
+  upstream: string | YamlStream,
+  entry: CalicoVersion,
+): { content: string; documents: unknown[]; objects: ObjectRef[] } {
+  const file = `${entry.version}/tigera-operator.yaml`;
+  const stream = typeof upstream === 'string' ? parseStream(upstream, file) : upstream;
+  const index = findDoc(stream, 'Deployment', 'tigera-operator');
+  const values = stream.docs.map((d) => d.value);
+  const replacements = new Map<number, string>();
+  if (cell.imageRegistry) {
+    const doc = stream.docs[index]!.doc.clone();
+    const c = container(doc, 'containers', 'tigera-operator', file);
+    const img = c.get('image', true);
+    if (!isScalar(img) || typeof img.value !== 'string' || !isCalicoImage(img.value)) {
+      throw new ManifestError(`${file}: the tigera-operator container has no tigera/operator image`, file);
+    }
+    img.value = rewriteImage(img.value, cell.imageRegistry);
+    replacements.set(index, stringifyDoc(doc, stream.docs[index]!.range, stream.text));
+    values[index] = doc.toJS();
+  }
+  return {
+    content: replacements.size ? spliceDocuments(stream, replacements) : stream.text,
+    documents: values.filter((v) => v !== null && v !== undefined),
+    objects: objectsOf(stream),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One cell, from a manifest source
+
+/** Renders, validates and plans one cell. Throws RenderValidationError when a rendered object is invalid. */
+export async function renderCell(
+  cell: Cell,
+  source: ManifestSource,
+  opts: RenderOptions = {},
+): Promise<RenderedCell> {
+  const entry = getVersion(cell.calicoVersion);
+  const read = async (file: CalicoFile) =>
+    parseStream(await source.read(entry.version, file), `${entry.version}/${file}`);
+
+  if (cell.install === 'manifest') {
+    const m = renderManifest(cell, await read('calico.yaml'), entry);
+    fail(`${entry.version}/calico.yaml for ${cell.id}`, checkBuiltins(m.documents));
+    return {
+      files: [{ name: m.name, content: m.content }],
+      // biome-ignore lint/suspicious/noThenProperty: `then` is ApplyStep's agreed public field name
+      applyPlan: [{ file: 'calico.yaml', serverSide: false, then: 'calico-node-ready' }],
+      objects: m.objects,
+    };
+  }
+
+  const crds = entry.operatorCrdsSeparate ? await read('operator-crds.yaml') : undefined;
+  const operatorStream = await read('tigera-operator.yaml');
+  const operator = renderTigeraOperator(cell, operatorStream, entry);
+  const resources = renderOperatorResources(cell, entry, opts);
+  const schemas = crdSchemas(crds ? [crds] : [operatorStream]);
+  fail(`custom-resources.yaml for ${cell.id}`, validateCustomResources(resources.documents, schemas));
+  fail(`${entry.version}/tigera-operator.yaml for ${cell.id}`, checkBuiltins(operator.documents));
+
+  const crdObjects = crds ? objectsOf(crds) : [];
+  const files = [
+    ...(crds ? [{ name: 'operator-crds.yaml', content: crds.text }] : []),
+    { name: 'tigera-operator.yaml', content: operator.content },
+    { name: resources.name, content: resources.content },
+  ];
+  const operatorCrdNames = (crds ? crdObjects : operator.objects)
+    .filter((o) => o.kind === 'CustomResourceDefinition' && o.name.endsWith('.operator.tigera.io'))
+    .map((o) => o.name);
+  const applyPlan: ApplyStep[] = [
+    ...(crds
+      ? [
+          {
+            file: 'operator-crds.yaml',
+            serverSide: true,
+            // biome-ignore lint/suspicious/noThenProperty: `then` is ApplyStep's agreed public field name
+            then: 'crds-established' as const,
+            crds: operatorCrdNames,
+          },
+        ]
+      : []),
+    // installations.operator.tigera.io is 336–666 KB of JSON, over the 262144-byte last-applied annotation
+    // limit of client-side apply (§4.1), so the operator file goes server-side
+    // biome-ignore lint/suspicious/noThenProperty: `then` is ApplyStep's agreed public field name
+    { file: 'tigera-operator.yaml', serverSide: true, then: 'operator-available' },
+    {
+      file: resources.name,
+      serverSide: false,
+      // biome-ignore lint/suspicious/noThenProperty: `then` is ApplyStep's agreed public field name
+      then: 'tigerastatus-available',
+      tigeraStatuses: resources.tigeraStatuses,
+    },
+  ];
+  // deletion order (§8): the custom resources first so the operator can remove what it made, then the
+  // operator, then the CRDs (which also removes the IPPools)
+  const objects = [
+    ...resources.objects,
+    ...operator.objects.filter((o) => o.kind !== 'CustomResourceDefinition'),
+    ...operator.objects.filter((o) => o.kind === 'CustomResourceDefinition'),
+    ...crdObjects,
+  ];
+  return { files, applyPlan, objects };
+}
+
+function fail(what: string, problems: Problem[]): void {
+  if (problems.length > 0) throw new RenderValidationError(what, problems);
+}
