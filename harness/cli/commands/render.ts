@@ -1,7 +1,99 @@
+/**
+ * `render --out DIR [--manifests-dir DIR] [--allow-unpinned]` + cell options (DESIGN.md contract): writes
+ * kind-config.yaml and the Calico files of one cell, validated, and prints what it wrote.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { renderCell } from '../../calico/render.js';
+import {
+  defaultCacheDir,
+  HttpsCacheSource,
+  LocalDirSource,
+  loadLock,
+  type ManifestSource,
+} from '../../calico/source.js';
+import { renderKindConfig } from '../../cluster/kind-config.js';
+import type { Cell } from '../../config/cell.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { CELL_OPTIONS, parseCommandArgs, singleCell } from '../args.js';
 import type { CliIO } from '../io.js';
 
-// Placeholder until the render command lands; it must not ship as a stub.
-export async function renderCommand(_argv: string[], io: CliIO): Promise<number> {
-  io.err('render: not implemented yet');
-  return 2;
+export const renderHelp = `calico-conformance render --out DIR [--manifests-dir DIR] [--allow-unpinned] [cell options]
+  Writes kind-config.yaml and, for --install manifest: calico.yaml; for operator: operator-crds.yaml
+  (v3.30+), tigera-operator.yaml, custom-resources.yaml.
+  --manifests-dir DIR   read upstream files from DIR/<version>/<file> instead of downloading
+  --allow-unpinned      accept files the sha256 lock does not pin (master) or that differ from it
+  --goldmane-whisker    also render the Goldmane and Whisker CRs (v3.30+)
+  --cluster-name NAME   kind cluster name in kind-config.yaml (default: derived from the cell)
+  --registry-mirror H   make the kind nodes read registry mirrors from /etc/containerd/certs.d`;
+
+const OPTIONS = {
+  ...CELL_OPTIONS,
+  out: { type: 'string' as const },
+  'manifests-dir': { type: 'string' as const },
+  'allow-unpinned': { type: 'boolean' as const },
+  'goldmane-whisker': { type: 'boolean' as const },
+  'cluster-name': { type: 'string' as const },
+  'registry-mirror': { type: 'string' as const },
+  help: { type: 'boolean' as const },
+};
+
+/** A kind cluster name from the cell id (kind allows lower-case letters, digits, "-", "."). */
+export function clusterNameFor(cell: Cell): string {
+  const base = `cc-${cell.id.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.replace(/-+/g, '-');
+  if (base.length <= 40) return base.replace(/-$/, '');
+  const hash = createHash('sha256').update(cell.id).digest('hex').slice(0, 6);
+  return `${base.slice(0, 33).replace(/-$/, '')}-${hash}`;
+}
+
+export async function renderCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('render', argv, OPTIONS);
+  if (values.help) {
+    io.out(renderHelp);
+    return ExitCode.Ok;
+  }
+  if (typeof values.out !== 'string' || values.out === '') {
+    throw new UsageError('render: --out DIR is required (the folder the files are written to)', 'out');
+  }
+  const cell = singleCell('render', values);
+  const allowUnpinned = values['allow-unpinned'] === true;
+  let source: ManifestSource;
+  if (typeof values['manifests-dir'] === 'string') {
+    source = new LocalDirSource(resolve(io.cwd, values['manifests-dir']));
+  } else {
+    source = new HttpsCacheSource({
+      cacheDir: defaultCacheDir(io.env),
+      lock: await loadLock(),
+      allowUnpinned,
+      warn: (m) => io.err(`render: warning: ${m}`),
+    });
+  }
+  const rendered = await renderCell(cell, source, { goldmaneWhisker: values['goldmane-whisker'] === true });
+  const clusterName =
+    typeof values['cluster-name'] === 'string' ? values['cluster-name'] : clusterNameFor(cell);
+  const kindConfig = renderKindConfig(cell, {
+    clusterName,
+    ...(typeof values['registry-mirror'] === 'string' ? { registryMirror: values['registry-mirror'] } : {}),
+  });
+
+  const out = resolve(io.cwd, values.out);
+  await mkdir(out, { recursive: true });
+  const files = [{ name: 'kind-config.yaml', content: kindConfig }, ...rendered.files];
+  io.out(
+    `cell ${cell.id} (Calico ${cell.calicoVersion}, ${cell.install}, ${cell.encapsulation}); upstream from ${source.describe}`,
+  );
+  for (const f of files) {
+    const path = join(out, f.name);
+    await writeFile(path, f.content, 'utf8');
+    io.out(`  wrote ${path} (${Buffer.byteLength(f.content, 'utf8')} bytes)`);
+  }
+  io.out('apply plan:');
+  rendered.applyPlan.forEach((s, i) => {
+    const wait = s.then
+      ? `, then wait for ${s.then}${s.tigeraStatuses ? ` (${s.tigeraStatuses.join(', ')})` : ''}`
+      : '';
+    io.out(`  ${i + 1}. ${s.file} (${s.serverSide ? 'server-side apply' : 'apply'}${wait})`);
+  });
+  return ExitCode.Ok;
 }
