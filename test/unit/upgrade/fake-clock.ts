@@ -1,0 +1,61 @@
+/**
+ * A virtual clock for the upgrade tests: `sleep` registers a timer; when the process has nothing else to
+ * do (a macrotask turn found every promise chain settled), time jumps to the earliest timer. Doubles that
+ * resolve through promises (no real I/O) therefore run minutes of flow in milliseconds, deterministically.
+ */
+import type { Clock } from '../../../harness/upgrade/deps.js';
+
+interface Timer {
+  at: number;
+  seq: number;
+  resolve: () => void;
+}
+
+export class FakeClock implements Clock {
+  t = 0;
+  private seq = 0;
+  private timers: Timer[] = [];
+  private scheduled = false;
+  /** every sleep asked for, in order (asserting waits) */
+  readonly sleeps: number[] = [];
+
+  now(): number {
+    return this.t;
+  }
+
+  iso(): string {
+    return new Date(Date.UTC(2026, 10, 25, 21, 0, 0) + this.t).toISOString();
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.sleeps.push(ms);
+    return new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer: Timer = { at: this.t + Math.max(0, ms), seq: this.seq++, resolve };
+      this.timers.push(timer);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.timers = this.timers.filter((x) => x !== timer);
+          resolve();
+        },
+        { once: true },
+      );
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.timers.length === 0) return;
+      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.timers.shift()!;
+      this.t = Math.max(this.t, next.at);
+      next.resolve();
+      if (this.timers.length) this.schedule();
+    });
+  }
+}
