@@ -1,0 +1,395 @@
+/**
+ * The connectivity checks: every path a packet can take in a cell (same node, every ordered pair of nodes,
+ * Service, host network both ways, egress with the NAT source-IP check, DNS) and the MTU of every pair of
+ * nodes. Each check runs through the batched Prober, so it works the same against a kind cell (client-node
+ * exec) and the docker-backed test bed, and returns a CheckResult for the results model plus its probe
+ * records and grids.
+ */
+import type { CheckResult } from '../report/model.js';
+import type { PodRef } from './executor.js';
+import { type ProbeRequest, ProbeRoundError, type Prober } from './prober.js';
+import { formatGrids, gridPasses, gridsFromRecords } from './reachability.js';
+import type { ProbeRecord, Protocol, ReachabilityGrid } from './types.js';
+
+export interface TopologyPod {
+  pod: PodRef;
+  /** the node it runs on */
+  node: string;
+  ip: string;
+  /** what it answers with on /hostname and UDP "hostname" (the pod name; the node's hostname for hostNetwork) */
+  answersAs: string;
+}
+
+export interface TopologyNode {
+  name: string;
+  ip: string;
+  /** the hostNetwork pod on this node, serving TCP+UDP on `hostPort` */
+  hostPod: TopologyPod;
+}
+
+export interface TopologyService {
+  name: string;
+  clusterIP: string;
+  /** the name a client resolves (e.g. svc-n0.ns.svc.cluster.local) */
+  dnsName: string;
+  /** answersAs of the one server behind it */
+  backend: string;
+}
+
+export interface ExternalTarget {
+  name: string;
+  ip: string;
+  /** TCP port serving /hostname and /clientip */
+  port: number;
+}
+
+/** Everything the checks need to know about the probe workloads of a cell. */
+export interface ProbeTopology {
+  nodes: TopologyNode[];
+  servers: TopologyPod[];
+  clients: TopologyPod[];
+  services: TopologyService[];
+  external?: ExternalTarget;
+  ports: { port: number; protocol: Protocol }[];
+  hostPort: number;
+  natOutgoing: boolean;
+  /** the MTU a pod-to-pod path across nodes must carry (node MTU minus the encapsulation overhead) */
+  tunnelMtu: number;
+  /** a name that must not resolve (DNS check; e.g. under the cluster domain) */
+  missingName: string;
+}
+
+export interface CheckOutcome {
+  result: CheckResult;
+  probes: ProbeRecord[];
+  grids: ReachabilityGrid[];
+}
+
+export const MTU_TRANSFER_BYTES = 1024 * 1024;
+/** IPv4 header (20) + ICMP header (8): an echo of (MTU − 28) payload bytes is exactly one MTU-sized packet */
+export const ICMP_OVERHEAD = 28;
+
+/** Encapsulation overhead on the pod MTU (Calico: IPIP −20, VXLAN −50; calico-manifests.md veth_mtu). */
+export function tunnelMtuFor(nodeMtu: number, encapsulation: string): number {
+  if (encapsulation.startsWith('IPIP')) return nodeMtu - 20;
+  if (encapsulation.startsWith('VXLAN')) return nodeMtu - 50;
+  return nodeMtu;
+}
+
+const peer = (p: TopologyPod) => `${p.pod.namespace}/${p.pod.name}`;
+
+function portProbes(
+  client: TopologyPod,
+  target: { key: string; host: string; answersAs: string },
+  ports: ProbeTopology['ports'],
+  check: string,
+): ProbeRequest[] {
+  return ports.map(({ port, protocol }) => ({
+    source: client.pod,
+    from: peer(client),
+    to: target.key,
+    host: target.host,
+    port,
+    protocol,
+    expectName: target.answersAs,
+    check,
+  }));
+}
+
+/** Runs a check's probes and judges them; an infrastructure failure is an `error` outcome, never a verdict. */
+async function judge(
+  name: string,
+  prober: Prober,
+  requests: ProbeRequest[],
+  extra: (records: ProbeRecord[]) => string[] = () => [],
+): Promise<CheckOutcome> {
+  const started = performance.now();
+  if (requests.length === 0) {
+    return {
+      result: { name, outcome: 'skipped', durationMs: 0, message: 'nothing to probe in this topology' },
+      probes: [],
+      grids: [],
+    };
+  }
+  let records: ProbeRecord[];
+  try {
+    records = await prober.round(requests);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return {
+      result: {
+        name,
+        outcome: 'error',
+        durationMs: performance.now() - started,
+        message: 'probe infrastructure failed (not a connectivity verdict)',
+        details: msg,
+      },
+      probes: e instanceof ProbeRoundError ? e.completed : [],
+      grids: [],
+    };
+  }
+  const peers = [...new Set(requests.flatMap((r) => [r.from, r.to]))];
+  const grids = gridsFromRecords(records, peers, () => true, name);
+  const problems = [
+    ...records
+      .filter((r) => r.verdict !== 'connected')
+      .map((r) => `${r.from} → ${r.to} ${r.protocol}/${r.port}: ${r.verdict} (${r.detail ?? ''})`),
+    ...extra(records),
+  ];
+  const failed = problems.length > 0 || !grids.every(gridPasses);
+  return {
+    result: {
+      name,
+      outcome: failed ? 'failed' : 'passed',
+      durationMs: performance.now() - started,
+      ...(failed
+        ? {
+            message: `${problems.length} problem(s): ${problems[0] ?? ''}`,
+            details: [...problems, '', ...grids.map(formatGrids)].join('\n'),
+          }
+        : { details: `${records.length} probes connected to their intended targets` }),
+    },
+    probes: records,
+    grids,
+  };
+}
+
+export function podToPodSameNode(prober: Prober, topo: ProbeTopology): Promise<CheckOutcome> {
+  const reqs = topo.clients.flatMap((c) =>
+    topo.servers
+      .filter((s) => s.node === c.node)
+      .flatMap((s) =>
+        portProbes(c, { key: peer(s), host: s.ip, answersAs: s.answersAs }, topo.ports, 'pod-pod-same-node'),
+      ),
+  );
+  return judge('pod-pod-same-node', prober, reqs);
+}
+
+export function podToPodCrossNode(prober: Prober, topo: ProbeTopology): Promise<CheckOutcome> {
+  const reqs = topo.clients.flatMap((c) =>
+    topo.servers
+      .filter((s) => s.node !== c.node)
+      .flatMap((s) =>
+        portProbes(c, { key: peer(s), host: s.ip, answersAs: s.answersAs }, topo.ports, 'pod-pod-cross-node'),
+      ),
+  );
+  return judge('pod-pod-cross-node', prober, reqs);
+}
+
+export function podToService(prober: Prober, topo: ProbeTopology): Promise<CheckOutcome> {
+  const reqs = topo.clients.flatMap((c) =>
+    topo.services.flatMap((svc) =>
+      portProbes(
+        c,
+        { key: `service/${svc.name}`, host: svc.clusterIP, answersAs: svc.backend },
+        topo.ports,
+        'pod-service',
+      ),
+    ),
+  );
+  return judge('pod-service', prober, reqs);
+}
+
+/** hostNetwork pod on every node → every server pod, and every client pod → every node's host port. */
+export function nodePodBothWays(prober: Prober, topo: ProbeTopology): Promise<CheckOutcome> {
+  const nodeToPod = topo.nodes.flatMap((n) =>
+    topo.servers.flatMap((s) =>
+      portProbes(n.hostPod, { key: peer(s), host: s.ip, answersAs: s.answersAs }, topo.ports, 'node-pod'),
+    ),
+  );
+  const hostPorts: ProbeTopology['ports'] = [
+    { port: topo.hostPort, protocol: 'TCP' },
+    { port: topo.hostPort, protocol: 'UDP' },
+  ];
+  const podToNode = topo.clients.flatMap((c) =>
+    topo.nodes.flatMap((n) =>
+      portProbes(
+        c,
+        { key: `node/${n.name}`, host: n.ip, answersAs: n.hostPod.answersAs },
+        hostPorts,
+        'pod-node',
+      ),
+    ),
+  );
+  return judge('node-pod-both-ways', prober, [...nodeToPod, ...podToNode]);
+}
+
+/**
+ * Every client → the external target: it must answer with its name, and the source IP it saw must be the
+ * client's node IP with natOutgoing (Calico masquerades pod traffic leaving the pools) or the pod IP
+ * without it.
+ */
+export function podToExternal(prober: Prober, topo: ProbeTopology): Promise<CheckOutcome> {
+  const ext = topo.external;
+  if (!ext) {
+    return Promise.resolve({
+      result: { name: 'pod-external-nat', outcome: 'skipped', durationMs: 0, message: 'no external target' },
+      probes: [],
+      grids: [],
+    });
+  }
+  const reqs: ProbeRequest[] = topo.clients.flatMap((c) => [
+    {
+      source: c.pod,
+      from: peer(c),
+      to: `external/${ext.name}`,
+      host: ext.ip,
+      port: ext.port,
+      protocol: 'TCP' as const,
+      expectName: ext.name,
+      check: 'pod-external',
+    },
+    {
+      source: c.pod,
+      from: peer(c),
+      to: `external/${ext.name}/clientip`,
+      host: ext.ip,
+      port: ext.port,
+      protocol: 'TCP' as const,
+      mode: 'clientip' as const,
+      check: 'pod-external-source-ip',
+    },
+  ]);
+  const nodeIp = new Map(topo.nodes.map((n) => [n.name, n.ip]));
+  return judge('pod-external-nat', prober, reqs, (records) =>
+    records
+      .filter((r) => r.check === 'pod-external-source-ip' && r.verdict === 'connected')
+      .flatMap((r) => {
+        const client = topo.clients.find((c) => peer(c) === r.from);
+        if (!client) return [];
+        const want = topo.natOutgoing ? nodeIp.get(client.node) : client.ip;
+        return r.sourceIp === want
+          ? []
+          : [
+              `${r.from} → external: source IP seen ${r.sourceIp}, expected ${want} (${
+                topo.natOutgoing ? 'natOutgoing on: the node IP' : 'natOutgoing off: the pod IP'
+              })`,
+            ];
+      }),
+  );
+}
+
+/** A Service name must resolve and reach its backend; a missing name must give dns-failure, nothing else. */
+export async function dnsResolution(prober: Prober, topo: ProbeTopology): Promise<CheckOutcome> {
+  const svc = topo.services[0];
+  const reqs: ProbeRequest[] = topo.clients.flatMap((c) => [
+    ...(svc
+      ? [
+          {
+            source: c.pod,
+            from: peer(c),
+            to: `dns/${svc.dnsName}`,
+            host: svc.dnsName,
+            port: 80,
+            protocol: 'TCP' as const,
+            expectName: svc.backend,
+            check: 'dns-service',
+          },
+        ]
+      : []),
+    {
+      source: c.pod,
+      from: peer(c),
+      to: `dns/${topo.missingName}`,
+      host: topo.missingName,
+      port: 80,
+      protocol: 'TCP' as const,
+      check: 'dns-missing',
+    },
+  ]);
+  const outcome = await judge('dns-resolution', prober, reqs);
+  if (outcome.result.outcome === 'error') return outcome;
+  // The missing name is expected to fail with dns-failure: re-judge those cells.
+  const problems = outcome.probes.flatMap((r) => {
+    if (r.check === 'dns-missing') {
+      return r.verdict === 'dns-failure'
+        ? []
+        : [`${r.from} → ${topo.missingName}: ${r.verdict}, expected dns-failure`];
+    }
+    return r.verdict === 'connected' ? [] : [`${r.from} → ${r.to}: ${r.verdict} (${r.detail ?? ''})`];
+  });
+  const grids = gridsFromRecords(
+    outcome.probes,
+    [...new Set(reqs.flatMap((r) => [r.from, r.to]))],
+    (_f, t) => t !== `dns/${topo.missingName}`,
+    'dns-resolution',
+  );
+  return {
+    ...outcome,
+    grids,
+    result: {
+      ...outcome.result,
+      outcome: problems.length > 0 ? 'failed' : 'passed',
+      ...(problems.length > 0
+        ? { message: `${problems.length} problem(s): ${problems[0]}`, details: problems.join('\n') }
+        : {
+            message: undefined,
+            details: `service names resolved from ${topo.clients.length} client(s); the missing name gave dns-failure`,
+          }),
+    },
+  };
+}
+
+/**
+ * MTU across every ordered pair of nodes: a don't-fragment ping of (tunnel MTU − 28) payload bytes, which
+ * is one full-size packet on the pod path, and a 1 MiB upload (full-size TCP segments). A path that carries
+ * less than the tunnel MTU (an IPIP/VXLAN overhead not taken off the pod MTU, a smaller underlay) drops or
+ * rejects both: the classic encapsulation MTU blackhole.
+ */
+export function mtuAcrossNodes(
+  prober: Prober,
+  topo: ProbeTopology,
+  transferTimeoutMs = 20_000,
+): Promise<CheckOutcome> {
+  const size = topo.tunnelMtu - ICMP_OVERHEAD;
+  if (size < 8) throw new Error(`tunnelMtu: ${topo.tunnelMtu} is too small for an ICMP probe`);
+  const reqs: ProbeRequest[] = topo.clients.flatMap((c) =>
+    // one server per other node: the path, not the pod, is what is measured
+    topo.servers
+      .filter((s) => s.node !== c.node)
+      .filter((s, i, all) => all.findIndex((x) => x.node === s.node) === i)
+      .flatMap((s) => [
+        {
+          source: c.pod,
+          from: peer(c),
+          to: `${peer(s)}#df-${size}`,
+          host: s.ip,
+          port: 1,
+          protocol: 'TCP' as const,
+          mode: 'ping' as const,
+          arg: size,
+          check: 'mtu-df-ping',
+        },
+        {
+          source: c.pod,
+          from: peer(c),
+          to: `${peer(s)}#upload-1MiB`,
+          host: s.ip,
+          port: topo.ports[0]?.port ?? 80,
+          protocol: 'TCP' as const,
+          mode: 'xfer' as const,
+          arg: MTU_TRANSFER_BYTES,
+          timeoutMs: transferTimeoutMs,
+          check: 'mtu-transfer',
+        },
+      ]),
+  );
+  return judge(`mtu-${topo.tunnelMtu}`, prober, reqs);
+}
+
+export const CONNECTIVITY_CHECKS = [
+  podToPodSameNode,
+  podToPodCrossNode,
+  podToService,
+  nodePodBothWays,
+  podToExternal,
+  dnsResolution,
+  mtuAcrossNodes,
+] as const;
+
+/** Runs every check in order; each check's outcome stands alone (one failing check does not stop the rest). */
+export async function runConnectivityChecks(prober: Prober, topo: ProbeTopology): Promise<CheckOutcome[]> {
+  const outcomes: CheckOutcome[] = [];
+  for (const check of CONNECTIVITY_CHECKS) outcomes.push(await check(prober, topo));
+  return outcomes;
+}

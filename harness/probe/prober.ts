@@ -1,0 +1,213 @@
+/**
+ * The batched prober: a round groups the requested probes by source pod and runs ONE exec per source
+ * (all sources concurrently, up to a limit); inside the pod every probe runs in parallel with its own
+ * timeout. A 9-pod × 4-port matrix is therefore 9 execs per round instead of 288 (the per-probe design of
+ * the netpol e2e and cyclonus, conformance-anchors.md §2.2, §3.3), and a round costs about one probe
+ * timeout plus exec setup, whatever the number of denied cells.
+ */
+import { type PodExecutor, type PodRef, ProbeInfrastructureError, podKey } from './executor.js';
+import { formatGrids, gridsFromRecords } from './reachability.js';
+import { classify, type ProbeMode, parseScriptOutput, type ScriptProbe, scriptArgv } from './script.js';
+import type { ProbeKey, ProbeRecord } from './types.js';
+
+/** One probe to run: who asks (the source pod), what it dials, and what counts as the right answer. */
+export interface ProbeRequest extends ProbeKey {
+  source: PodRef;
+  /** IPv4 address or DNS name to dial */
+  host: string;
+  /** tcp/udp follow `protocol` when absent */
+  mode?: ProbeMode;
+  /** the name the intended target answers with (pod name; node name for hostNetwork) */
+  expectName?: string;
+  /** upload size (xfer) or ICMP payload size (ping) */
+  arg?: number;
+  /** this probe's in-pod timeout; the prober's default otherwise */
+  timeoutMs?: number;
+  check?: string;
+}
+
+export interface ProberOptions {
+  /** default in-pod timeout of one probe (whole seconds in the pod; rounded up) */
+  probeTimeoutMs: number;
+  /** how many source pods exec at the same time (default: all) */
+  concurrency?: number;
+  /** exec deadline beyond the longest probe timeout: exec setup and output (default 15 s) */
+  execSlackMs?: number;
+}
+
+/** A round that could not be judged: one or more execs failed. Carries every failure and what did finish. */
+export class ProbeRoundError extends Error {
+  constructor(
+    readonly failures: ProbeInfrastructureError[],
+    readonly completed: ProbeRecord[],
+  ) {
+    super(
+      `probe round failed for ${failures.length} source pod(s) (infrastructure, not a verdict):\n${failures
+        .map((f) => `  - ${f.message.split('\n').join('\n    ')}`)
+        .join('\n')}`,
+    );
+    this.name = 'ProbeRoundError';
+  }
+}
+
+/** The control round found paths that do not connect before any policy: nothing after it can be judged. */
+export class ControlRoundError extends Error {
+  constructor(
+    readonly records: ProbeRecord[],
+    readonly failing: ProbeRecord[],
+  ) {
+    const peers = [...new Set(records.flatMap((r) => [r.from, r.to]))].sort();
+    super(
+      `control round: ${failing.length} of ${records.length} probes did not connect while everything must be reachable; ` +
+        `a later "deny" could not be told from "nothing listening":\n${failing
+          .slice(0, 20)
+          .map((r) => `  ${r.from} → ${r.to}:${r.port}/${r.protocol}: ${r.verdict} (${r.detail ?? ''})`)
+          .join('\n')}\n${gridsFromRecords(records, peers, () => true)
+          .map((g) => formatGrids(g))
+          .join('\n')}`,
+    );
+    this.name = 'ControlRoundError';
+  }
+}
+
+export class Prober {
+  constructor(
+    private readonly executor: PodExecutor,
+    private readonly opts: ProberOptions,
+  ) {
+    if (!Number.isFinite(opts.probeTimeoutMs) || opts.probeTimeoutMs < 1) {
+      throw new Error(`probeTimeoutMs: ${opts.probeTimeoutMs} must be a positive number of milliseconds`);
+    }
+  }
+
+  /** The pod-side argv for one source's batch (exposed for the per-probe baseline and reproduction). */
+  argvFor(requests: readonly ProbeRequest[]): string[] {
+    return scriptArgv(requests.map((r) => this.scriptProbe(r)));
+  }
+
+  /**
+   * Runs one round. Resolves with one record per request (in request order) or rejects with a
+   * ProbeRoundError when any exec failed — after every source has finished, so nothing keeps running.
+   */
+  async round(requests: readonly ProbeRequest[], signal?: AbortSignal): Promise<ProbeRecord[]> {
+    const bySource = new Map<string, { pod: PodRef; items: { req: ProbeRequest; index: number }[] }>();
+    requests.forEach((req, index) => {
+      const k = podKey(req.source);
+      const entry = bySource.get(k) ?? { pod: req.source, items: [] };
+      entry.items.push({ req, index });
+      bySource.set(k, entry);
+    });
+    const out: (ProbeRecord | undefined)[] = new Array(requests.length);
+    const failures: ProbeInfrastructureError[] = [];
+    const batches = [...bySource.values()];
+    const limit = Math.max(1, this.opts.concurrency ?? batches.length);
+    let next = 0;
+    const worker = async () => {
+      for (;;) {
+        const batch = batches[next++];
+        if (!batch) return;
+        try {
+          const records = await this.runBatch(
+            batch.pod,
+            batch.items.map((x) => x.req),
+            signal,
+          );
+          records.forEach((rec, j) => {
+            const item = batch.items[j];
+            if (item) out[item.index] = rec;
+          });
+        } catch (e) {
+          failures.push(
+            e instanceof ProbeInfrastructureError
+              ? e
+              : new ProbeInfrastructureError(podKey(batch.pod), e instanceof Error ? e.message : String(e)),
+          );
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, batches.length) }, worker));
+    const completed = out.filter((r): r is ProbeRecord => r !== undefined);
+    if (failures.length > 0) throw new ProbeRoundError(failures, completed);
+    return completed;
+  }
+
+  /**
+   * The control round: the same probes, all of which must connect to their intended target. Run it before
+   * any policy so that a later timeout/refused means "denied", not "nothing listening".
+   */
+  async controlRound(requests: readonly ProbeRequest[], signal?: AbortSignal): Promise<ProbeRecord[]> {
+    const records = await this.round(
+      requests.map((r) => ({ ...r, check: r.check ?? 'control' })),
+      signal,
+    );
+    const failing = records.filter((r) => r.verdict !== 'connected');
+    if (failing.length > 0) throw new ControlRoundError(records, failing);
+    return records;
+  }
+
+  /** One exec: all of one source pod's probes. */
+  async runBatch(
+    pod: PodRef,
+    requests: readonly ProbeRequest[],
+    signal?: AbortSignal,
+  ): Promise<ProbeRecord[]> {
+    const argv = this.argvFor(requests);
+    const longest = Math.max(...requests.map((r) => this.timeoutSeconds(r)));
+    const at = new Date().toISOString();
+    const started = performance.now();
+    const res = await this.executor.exec(pod, argv, {
+      timeoutMs: (longest + 2) * 1000 + (this.opts.execSlackMs ?? 15_000),
+      ...(signal ? { signal } : {}),
+    });
+    const elapsed = performance.now() - started;
+    const parsed = parseScriptOutput(res.stdout, requests.length);
+    if (!parsed.ok) {
+      throw new ProbeInfrastructureError(podKey(pod), parsed.reason, `${res.stdout}\n${res.stderr}`);
+    }
+    if (res.exitCode !== 0) {
+      throw new ProbeInfrastructureError(podKey(pod), `exec exited ${res.exitCode}`, res.stderr);
+    }
+    const byIndex = new Map(parsed.results.map((r) => [r.i, r]));
+    return requests.map((req, i) => {
+      const raw = byIndex.get(i);
+      if (!raw) throw new ProbeInfrastructureError(podKey(pod), `probe ${i} has no result`);
+      const mode = this.modeOf(req);
+      const c = classify(mode, raw, req.expectName);
+      const rec: ProbeRecord = {
+        from: req.from,
+        to: req.to,
+        port: req.port,
+        protocol: req.protocol,
+        verdict: c.verdict,
+        durationMs: raw.ms >= 0 ? raw.ms : Math.round(elapsed),
+        detail: c.detail,
+        at,
+      };
+      if (c.answeredBy !== undefined) rec.answeredBy = c.answeredBy;
+      if (c.sourceIp !== undefined) rec.sourceIp = c.sourceIp;
+      if (req.check !== undefined) rec.check = req.check;
+      return rec;
+    });
+  }
+
+  private modeOf(r: ProbeRequest): ProbeMode {
+    if (r.mode) return r.mode;
+    if (r.protocol === 'TCP') return 'tcp';
+    if (r.protocol === 'UDP') return 'udp';
+    throw new Error(`protocol: ${r.protocol} is not probed by this engine (TCP, UDP)`);
+  }
+
+  private timeoutSeconds(r: ProbeRequest): number {
+    return Math.max(1, Math.ceil((r.timeoutMs ?? this.opts.probeTimeoutMs) / 1000));
+  }
+
+  private scriptProbe(r: ProbeRequest): ScriptProbe {
+    return {
+      mode: this.modeOf(r),
+      host: r.host,
+      port: r.port,
+      arg: r.arg ?? 0,
+      timeoutSeconds: this.timeoutSeconds(r),
+    };
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * The in-pod prober: one POSIX sh script, run by ONE exec per source pod per round, that starts every probe
+ * of that pod in parallel (each with its own in-pod timeout), prints one JSON line per probe and then an
+ * end sentinel. The script is a constant; the probes travel as positional arguments (never spliced into
+ * shell text), five per probe: mode host port arg timeoutSeconds.
+ *
+ * Tools, chosen inside the pod by what exists, so the same script runs in the agnhost image of real pods
+ * (Alpine: busybox sh, curl, netcat-openbsd, /agnhost — kubernetes test/images/agnhost/Dockerfile) and in
+ * the Debian test node image (dash, curl, socat, iputils ping):
+ * - TCP: curl to `/hostname` (agnhost netexec answers its own name there); curl's exit code and its
+ *   `-v` connect line tell refused / no route / timeout / DNS apart.
+ * - UDP: a datagram "hostname" that the server must answer with its name (netexec's UDP server does).
+ *   `/agnhost connect --protocol=udp` classifies (it reads the reply, so ICMP port-unreachable surfaces
+ *   as REFUSED; connect.go) while nc collects the name; without /agnhost, socat does both (it prints the
+ *   reply, and reports the ICMP error as "Connection refused" on read).
+ * - xfer: curl uploads N bytes to `/upload` (netexec accepts a multipart "file").
+ * - clientip: curl `/clientip` (netexec answers "ip:port" of the peer it saw) — the egress/NAT check.
+ * - ping: ICMP echo of N payload bytes with DF set (`ping -M do`, iputils); busybox ping has no -M, but the
+ *   kernel sets DF on raw ICMP sockets by default (ip_no_pmtu_disc=0 → IP_PMTUDISC_WANT) for packets
+ *   that fit the first-hop MTU, so the probe still detects a smaller MTU further on; the record says which.
+ */
+import type { Protocol, Verdict } from './types.js';
+
+export const PROBE_END = '__CCPROBE_END__';
+
+export const PROBE_MODES = ['tcp', 'udp', 'xfer', 'clientip', 'ping'] as const;
+export type ProbeMode = (typeof PROBE_MODES)[number];
+
+export const PROBE_SCRIPT = String.raw`
+t0=$(date +%s 2>/dev/null)
+tmp=$(mktemp -d 2>/dev/null) || { tmp=/tmp/ccprobe.$$; mkdir -p "$tmp"; }
+now() { d=$(date +%s%N 2>/dev/null); case "$d" in *N*|'') echo -1 ;; *) echo $((d / 1000000)) ;; esac; }
+clean() { tr -c 'A-Za-z0-9._:/()=@-' ' ' | head -c 400; }
+emit() {
+  printf '{"i":%s,"tool":"%s","rc":%s,"ms":%s,"out":"%s","err":"%s"}\n' "$1" "$2" "$3" "$4" "$(clean <"$5")" "$(clean <"$6")"
+}
+probe() {
+  i=$1; mode=$2; host=$3; port=$4; arg=$5; t=$6
+  o="$tmp/$i.o"; e="$tmp/$i.e"; : >"$o"; : >"$e"; s=$(now); g=$((t + 2))
+  case "$mode" in
+  tcp|clientip)
+    path=hostname; [ "$mode" = clientip ] && path=clientip
+    timeout -s KILL "$g" curl -sS -v -m "$t" "http://$host:$port/$path" >"$o" 2>"$e.v"; rc=$?; tool=curl
+    grep -iE 'refused|unreach|no route|resolve|timed out|timeout|failed|reset|error' "$e.v" | tail -n 3 >"$e" ;;
+  udp)
+    if [ -x /agnhost ]; then
+      tool=agnhost
+      (printf 'hostname\n' | timeout -s KILL "$g" nc -u -w "$t" "$host" "$port" >"$o" 2>/dev/null) &
+      np=$!
+      timeout -s KILL "$g" /agnhost connect --protocol=udp --timeout="$t"s "$host:$port" 2>"$e"; rc=$?
+      wait "$np"
+    else
+      tool=socat
+      printf 'hostname\n' | timeout -s KILL "$g" socat -T "$t" -t "$t" - "UDP:$host:$port" >"$o" 2>"$e"; rc=$?
+    fi ;;
+  xfer)
+    head -c "$arg" /dev/zero >"$tmp/$i.bin"
+    timeout -s KILL "$g" curl -sS -v -m "$t" -o /dev/null -w '%{http_code} %{size_upload}' -F "file=@$tmp/$i.bin" "http://$host:$port/upload" >"$o" 2>"$e.v"; rc=$?; tool=curl
+    grep -iE 'refused|unreach|no route|resolve|timed out|timeout|failed|reset|error' "$e.v" | tail -n 3 >"$e" ;;
+  ping)
+    if ping -M do -c 1 -W 1 -s 8 127.0.0.1 >/dev/null 2>&1; then
+      tool=ping-df; timeout -s KILL "$g" ping -M do -n -c 1 -W "$t" -s "$arg" "$host" >"$o" 2>"$e"; rc=$?
+    else
+      tool=ping-default; timeout -s KILL "$g" ping -c 1 -W "$t" -s "$arg" "$host" >"$o" 2>"$e"; rc=$?
+    fi
+    grep -iE 'received|frag|too long|mtu|unreach' "$o" >"$o.k"; mv "$o.k" "$o" ;;
+  *) echo "unknown mode $mode" >"$e"; rc=64; tool=none ;;
+  esac
+  f=$(now); ms=-1; [ "$s" -ge 0 ] && [ "$f" -ge 0 ] && ms=$((f - s))
+  emit "$i" "$tool" "$rc" "$ms" "$o" "$e"
+}
+n=0
+while [ "$#" -ge 5 ]; do
+  probe "$n" "$1" "$2" "$3" "$4" "$5" &
+  n=$((n + 1)); shift 5
+done
+wait
+rm -rf "$tmp"
+echo "${PROBE_END} $n $t0"
+`;
+
+/** What one probe asks the script to do (host already validated). */
+export interface ScriptProbe {
+  mode: ProbeMode;
+  host: string;
+  port: number;
+  /** bytes to upload (xfer) or ICMP payload size (ping); 0 otherwise */
+  arg: number;
+  timeoutSeconds: number;
+}
+
+/** An IPv4 address or a DNS name: nothing that curl, nc or socat could read as an option or address form. */
+const HOST_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+export function validateScriptProbe(p: ScriptProbe, field = 'probe'): void {
+  if (!PROBE_MODES.includes(p.mode)) {
+    throw new Error(`${field}.mode: ${JSON.stringify(p.mode)} is not one of ${PROBE_MODES.join(', ')}`);
+  }
+  if (!HOST_RE.test(p.host)) {
+    throw new Error(`${field}.host: ${JSON.stringify(p.host)} is not an IPv4 address or DNS name`);
+  }
+  if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
+    throw new Error(`${field}.port: ${p.port} is not an integer in 1..65535`);
+  }
+  if (!Number.isInteger(p.arg) || p.arg < 0 || p.arg > 256 * 1024 * 1024) {
+    throw new Error(`${field}.arg: ${p.arg} is not an integer byte count in 0..268435456`);
+  }
+  if (!Number.isInteger(p.timeoutSeconds) || p.timeoutSeconds < 1 || p.timeoutSeconds > 600) {
+    throw new Error(`${field}.timeoutSeconds: ${p.timeoutSeconds} is not an integer in 1..600`);
+  }
+}
+
+/** argv for one exec running all of a pod's probes: `sh -c SCRIPT ccprobe mode host port arg t …`. */
+export function scriptArgv(probes: readonly ScriptProbe[]): string[] {
+  for (const [i, p] of probes.entries()) validateScriptProbe(p, `probes[${i}]`);
+  return [
+    'sh',
+    '-c',
+    PROBE_SCRIPT,
+    'ccprobe',
+    ...probes.flatMap((p) => [p.mode, p.host, String(p.port), String(p.arg), String(p.timeoutSeconds)]),
+  ];
+}
+
+/** One JSON line as the script prints it. */
+export interface RawProbeOutput {
+  i: number;
+  tool: string;
+  rc: number;
+  ms: number;
+  out: string;
+  err: string;
+}
+
+export type ParsedScriptOutput =
+  | { ok: true; results: RawProbeOutput[] }
+  | { ok: false; reason: string; results: RawProbeOutput[] };
+
+/**
+ * Reads the script's stdout. Anything short of "every probe printed once, then the sentinel with the right
+ * count" is an infrastructure failure for the caller to raise, never a set of verdicts.
+ */
+export function parseScriptOutput(stdout: string, expected: number): ParsedScriptOutput {
+  const results: RawProbeOutput[] = [];
+  let sentinel: number | undefined;
+  const junk: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const l = line.trim();
+    if (!l) continue;
+    if (l.startsWith(PROBE_END)) {
+      sentinel = Number(l.split(/\s+/)[1]);
+      continue;
+    }
+    if (l.startsWith('{')) {
+      try {
+        const o = JSON.parse(l) as RawProbeOutput;
+        if (typeof o.i === 'number' && typeof o.rc === 'number') {
+          results.push(o);
+          continue;
+        }
+      } catch {
+        // fall through: a torn or foreign line
+      }
+    }
+    junk.push(l);
+  }
+  if (sentinel === undefined) {
+    return { ok: false, reason: `no end sentinel (${results.length}/${expected} probe lines)`, results };
+  }
+  if (sentinel !== expected) {
+    return { ok: false, reason: `sentinel counted ${sentinel} probes, expected ${expected}`, results };
+  }
+  const seen = new Set(results.map((r) => r.i));
+  const missing = [...Array(expected).keys()].filter((i) => !seen.has(i));
+  if (missing.length > 0 || results.length !== expected) {
+    return {
+      ok: false,
+      reason: `probe lines missing or repeated (missing ${missing.join(',') || 'none'}; ${results.length} lines${junk.length ? `; unparsed: ${junk[0]}` : ''})`,
+      results,
+    };
+  }
+  return { ok: true, results };
+}
+
+export interface Classified {
+  verdict: Verdict;
+  answeredBy?: string;
+  sourceIp?: string;
+  detail: string;
+}
+
+const REFUSED = /refused|reset by peer/i;
+const UNREACH = /no route|unreachable|network is unreachable|host is down|prohibited/i;
+const DNS = /resolve|name or service|getaddrinfo|not known|NXDOMAIN|no address|bad address/i;
+const TIMEOUT = /timed out|timeout/i;
+
+function detailOf(raw: RawProbeOutput): string {
+  return `${raw.tool} rc=${raw.rc}${raw.err.trim() ? `: ${raw.err.trim()}` : ''}`;
+}
+
+/** The guard `timeout -s KILL` fired: the tool outlived its own deadline. */
+function killed(rc: number): boolean {
+  return rc === 137 || rc === 124;
+}
+
+/**
+ * Turns one raw probe result into a verdict. `connected` needs the intended target's own answer: a reply
+ * from anyone else (a wrong backend, a stale NAT entry) is an `error` naming who answered.
+ */
+export function classify(mode: ProbeMode, raw: RawProbeOutput, expectName?: string): Classified {
+  const detail = detailOf(raw);
+  const out = raw.out.trim();
+  if (killed(raw.rc)) return { verdict: 'timeout', detail: `${detail} (killed by the in-pod guard)` };
+  switch (mode) {
+    case 'tcp':
+    case 'clientip':
+    case 'xfer': {
+      if (raw.rc === 0) {
+        if (mode === 'xfer') {
+          const [code, sent] = out.split(/\s+/);
+          if (code !== '200') return { verdict: 'error', detail: `upload answered HTTP ${code}; ${detail}` };
+          return { verdict: 'connected', detail: `uploaded ${sent} bytes` };
+        }
+        if (mode === 'clientip') {
+          const ip = out.split(':')[0] ?? '';
+          if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) {
+            return { verdict: 'error', detail: `clientip answer ${JSON.stringify(out)} is not ip:port` };
+          }
+          return { verdict: 'connected', sourceIp: ip, detail: `source ${out}` };
+        }
+        return nameCheck(out, expectName, detail);
+      }
+      if (raw.rc === 6) return { verdict: 'dns-failure', detail };
+      if (raw.rc === 28) return { verdict: 'timeout', detail };
+      if (raw.rc === 7 || raw.rc === 56 || raw.rc === 52) {
+        if (REFUSED.test(raw.err)) return { verdict: 'refused', detail };
+        if (UNREACH.test(raw.err)) return { verdict: 'unreachable', detail };
+        if (TIMEOUT.test(raw.err)) return { verdict: 'timeout', detail };
+      }
+      return { verdict: 'error', detail };
+    }
+    case 'udp': {
+      if (raw.tool === 'agnhost') {
+        // connect.go prints a fixed class prefix on stderr and exits 1 on every failure.
+        if (raw.rc === 0) return nameCheck(out, expectName, detail);
+        if (/^\s*TIMEOUT/.test(raw.err)) return { verdict: 'timeout', detail };
+        if (/^\s*REFUSED/.test(raw.err)) return { verdict: 'refused', detail };
+        if (/^\s*DNS/.test(raw.err)) return { verdict: 'dns-failure', detail };
+        if (UNREACH.test(raw.err)) return { verdict: 'unreachable', detail };
+        return { verdict: 'error', detail };
+      }
+      // socat: rc 0 with the reply = answered; rc 0 and nothing = no answer before -T/-t ran out.
+      if (raw.rc === 0) {
+        if (out) return nameCheck(out, expectName, detail);
+        return { verdict: 'timeout', detail: `${detail} (no reply)` };
+      }
+      if (DNS.test(raw.err)) return { verdict: 'dns-failure', detail };
+      if (REFUSED.test(raw.err)) return { verdict: 'refused', detail };
+      if (UNREACH.test(raw.err)) return { verdict: 'unreachable', detail };
+      return { verdict: 'error', detail };
+    }
+    case 'ping': {
+      const all = `${out} ${raw.err}`;
+      if (raw.rc === 0) return { verdict: 'connected', detail: `${raw.tool}: ${out}` };
+      if (/frag|too long|mtu/i.test(all))
+        return { verdict: 'unreachable', detail: `${raw.tool}: ${all.trim()}` };
+      if (UNREACH.test(all)) return { verdict: 'unreachable', detail: `${raw.tool}: ${all.trim()}` };
+      if (raw.rc === 1) return { verdict: 'timeout', detail: `${raw.tool}: no echo reply; ${out}` };
+      if (DNS.test(all)) return { verdict: 'dns-failure', detail };
+      return { verdict: 'error', detail };
+    }
+  }
+}
+
+function nameCheck(out: string, expectName: string | undefined, detail: string): Classified {
+  const name = out.split(/\s+/)[0] ?? '';
+  if (!name) return { verdict: 'error', detail: `answered with an empty body; ${detail}` };
+  if (expectName !== undefined && name !== expectName) {
+    return { verdict: 'error', answeredBy: name, detail: `answered by ${name}, expected ${expectName}` };
+  }
+  return { verdict: 'connected', answeredBy: name, detail: `answered by ${name}` };
+}
+
+/** The probe mode for a port probe of a protocol. */
+export function modeFor(protocol: Protocol): ProbeMode {
+  if (protocol === 'TCP') return 'tcp';
+  if (protocol === 'UDP') return 'udp';
+  throw new Error(`protocol: ${protocol} is not probed by this engine (TCP, UDP)`);
+}
