@@ -135,6 +135,8 @@ export interface RunResults {
   cells: CellResult[];
   /** anything the run created and could not remove */
   leftBehind: string[];
+  /** the signal that stopped the run early (SIGINT/SIGTERM); cells it cut short say so in their reason */
+  interrupted?: string;
 }
 
 /** The overall outcome: failed if any cell failed or errored. */
