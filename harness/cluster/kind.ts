@@ -1,0 +1,257 @@
+/**
+ * The kind driver: `kind create cluster` from the rendered config, with a unique name, a private kubeconfig,
+ * and every created thing recorded (state file + teardown) before it exists, so an interrupted run still
+ * removes it. All commands go through a ProcessRunner with argument arrays.
+ *
+ * CLI facts (kind-clientnode-testcontainers.md §1.6): `--wait` defaults to 0s; deleting a missing cluster is
+ * not an error; node containers are named `<cluster>-<role>[N]` and carry `io.x-k8s.kind.cluster=<cluster>`.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EnvironmentError, UsageError } from '../errors.js';
+import { CommandError, defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';
+import type { Teardown, Tracked } from '../state/teardown.js';
+import { listKindNodes } from './kind-nodes.js';
+import { DockerNodeShell, type NodeShell } from './node-shell.js';
+import type { ClusterHandle, ClusterProvider, ClusterSpec, KindNode } from './provider.js';
+
+/** Every cluster this harness names starts with this; `cleanup` looks for it. */
+export const CLUSTER_PREFIX = 'cc-';
+
+/**
+ * kind's node containers are `<cluster>-control-plane`, `<cluster>-worker12`…, which are also hostnames and
+ * Kubernetes node names, so the cluster name must be a DNS label and short enough that the longest node name
+ * stays within 63 characters. This rule is stricter than kind's own, on purpose.
+ */
+export const CLUSTER_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const CLUSTER_NAME_MAX = 40;
+
+/** The pattern of names clusterNameFor produces: only these are removed by prefix in `cleanup`. */
+export const HARNESS_CLUSTER_PATTERN = /^cc-(?:[a-z0-9-]*-)?[0-9a-f]{6}$/;
+
+export function validateClusterName(name: string, field = 'cluster name'): string {
+  if (!CLUSTER_NAME_PATTERN.test(name) || name.length > CLUSTER_NAME_MAX)
+    throw new UsageError(
+      `${field}: ${JSON.stringify(name)} is not allowed; use lowercase letters, digits and '-', starting and ending with a letter or digit, at most ${CLUSTER_NAME_MAX} characters`,
+      field,
+    );
+  return name;
+}
+
+/** `cc-<cell id, slugged and shortened>-<6 hex>`: unique per call, readable, and a valid kind name. */
+export function clusterNameFor(
+  cellId: string,
+  random: () => string = () => randomBytes(3).toString('hex'),
+): string {
+  const suffix = random();
+  const room = CLUSTER_NAME_MAX - CLUSTER_PREFIX.length - suffix.length - 1;
+  const slug = cellId
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, room)
+    .replace(/-+$/, '');
+  return validateClusterName(`${CLUSTER_PREFIX}${slug ? `${slug}-` : ''}${suffix}`);
+}
+
+export type ListKindNodes = (clusterName: string, runner: ProcessRunner) => Promise<KindNode[]>;
+
+export interface KindProviderOptions {
+  runner?: ProcessRunner;
+  kindCommand?: string;
+  dockerCommand?: string;
+  /** registers every cluster and temp dir so an interruption removes them (and records them in the state file) */
+  teardown?: Teardown;
+  /** where the private temp dirs go (default: the OS temp dir) */
+  tmpRoot?: string;
+  listNodes?: ListKindNodes;
+  log?: (line: string) => void;
+}
+
+export const KIND_CREATE_TIMEOUT_MS = 10 * 60_000;
+
+export class KindProvider implements ClusterProvider {
+  private readonly runner: ProcessRunner;
+  private readonly kind: string;
+
+  constructor(private readonly opts: KindProviderOptions = {}) {
+    this.runner = opts.runner ?? defaultRunner;
+    this.kind = opts.kindCommand ?? 'kind';
+  }
+
+  async create(spec: ClusterSpec): Promise<ClusterHandle> {
+    validateClusterName(spec.name);
+    if (!spec.nodeImage) throw new UsageError('nodeImage: empty; give a kindest/node image', 'nodeImage');
+    if (!spec.kindConfigYaml.trim())
+      throw new UsageError('kindConfigYaml: empty kind config', 'kindConfigYaml');
+
+    // Private dir (0700) and kubeconfig (0600): the kubeconfig holds the cluster-admin client key.
+    const dir = mkdtempSync(join(this.opts.tmpRoot ?? tmpdir(), `${spec.name}-`));
+    chmodSync(dir, 0o700);
+    const releaseDir = this.opts.teardown?.track(
+      'temp-path',
+      dir,
+      `kind config and kubeconfig of ${spec.name}`,
+    );
+    const configPath = join(dir, 'kind-config.yaml');
+    const kubeconfigPath = join(dir, 'kubeconfig');
+    writeFileSync(configPath, spec.kindConfigYaml, { mode: 0o600 });
+    writeFileSync(kubeconfigPath, '', { mode: 0o600 });
+    // Recorded before `kind create` runs: a SIGKILL mid-create must still leave a record for `cleanup`.
+    const releaseCluster = this.opts.teardown?.track('kind-cluster', spec.name, 'kind cluster');
+
+    const args = [
+      'create',
+      'cluster',
+      '--name',
+      spec.name,
+      '--config',
+      configPath,
+      '--image',
+      spec.nodeImage,
+      '--wait',
+      '0s',
+      '--kubeconfig',
+      kubeconfigPath,
+    ];
+    this.opts.log?.(`creating kind cluster ${spec.name}`);
+    const result = await this.runner.run(this.kind, args, {
+      timeoutMs: spec.timeoutMs ?? KIND_CREATE_TIMEOUT_MS,
+      ...(spec.signal ? { signal: spec.signal } : {}),
+      ...(this.opts.log ? { onLine: (l: string) => this.opts.log?.(`  kind: ${l}`) } : {}),
+    });
+    if (result.exitCode !== 0 || result.timedOut) {
+      // kind removes a half-created cluster itself (unless --retain), but a timeout or a kill stops it before
+      // it can: delete explicitly, then report what failed.
+      const cleanup =
+        result.exitCode === 127
+          ? undefined
+          : await this.runner.run(this.kind, ['delete', 'cluster', '--name', spec.name], {
+              timeoutMs: 180_000,
+            });
+      const cleaned = cleanup === undefined || cleanup.exitCode === 0;
+      if (cleaned) releaseCluster?.release();
+      rmSync(dir, { recursive: true, force: true });
+      releaseDir?.release();
+      throw createError(spec, result, cleaned);
+    }
+    chmodSync(kubeconfigPath, 0o600);
+    return new KindClusterHandle(
+      spec.name,
+      kubeconfigPath,
+      dir,
+      this.runner,
+      this.kind,
+      this.opts,
+      releaseCluster,
+      releaseDir,
+    );
+  }
+
+  async delete(name: string): Promise<void> {
+    validateClusterName(name);
+    const r = await this.runner.run(this.kind, ['delete', 'cluster', '--name', name], { timeoutMs: 180_000 });
+    if (r.exitCode === 127) throw kindMissing(r);
+    if (r.exitCode !== 0 || r.timedOut) throw new CommandError(`deleting kind cluster ${name}`, r);
+  }
+
+  async list(): Promise<string[]> {
+    const r = await this.runner.run(this.kind, ['get', 'clusters'], { timeoutMs: 30_000 });
+    if (r.exitCode === 127) throw kindMissing(r);
+    if (r.exitCode !== 0) throw new CommandError('listing kind clusters', r);
+    // kind prints "No kind clusters found." on stderr when there are none; stdout holds one name per line.
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !/^No kind clusters found/.test(l));
+  }
+}
+
+class KindClusterHandle implements ClusterHandle {
+  private disposed = false;
+
+  constructor(
+    readonly name: string,
+    readonly kubeconfigPath: string,
+    private readonly dir: string,
+    private readonly runner: ProcessRunner,
+    private readonly kind: string,
+    private readonly opts: KindProviderOptions,
+    private readonly cluster: Tracked | undefined,
+    private readonly tempDir: Tracked | undefined,
+  ) {}
+
+  async nodes(): Promise<KindNode[]> {
+    if (this.opts.listNodes) return this.opts.listNodes(this.name, this.runner);
+    return listKindNodes(this.name, this.runner, this.opts.dockerCommand ?? 'docker');
+  }
+
+  shell(nodeName: string): NodeShell {
+    // kind names the node container after the Kubernetes node (§1.5).
+    return new DockerNodeShell(nodeName, nodeName, this.runner, this.opts.dockerCommand ?? 'docker');
+  }
+
+  async dispose(opts: { keep?: boolean } = {}): Promise<string[]> {
+    if (this.disposed) return [];
+    this.disposed = true;
+    if (opts.keep) {
+      // Kept on purpose: no longer removed at exit, but still in the state file for `cleanup --all`.
+      this.cluster?.keep();
+      this.tempDir?.keep();
+      return [`kind cluster ${this.name}`, `kubeconfig ${this.kubeconfigPath}`];
+    }
+    const left: string[] = [];
+    const r = await this.runner.run(this.kind, ['delete', 'cluster', '--name', this.name], {
+      timeoutMs: 180_000,
+    });
+    if (r.exitCode === 0) this.cluster?.release();
+    else left.push(`kind cluster ${this.name}: ${new CommandError('deleting', r).message}`);
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+      this.tempDir?.release();
+    } catch (err) {
+      left.push(`${this.dir}: ${(err as Error).message}`);
+    }
+    return left;
+  }
+}
+
+/** How a user reaches a kept cluster, printed by `run --keep-cluster`. */
+export function keptClusterInstructions(handle: Pick<ClusterHandle, 'name' | 'kubeconfigPath'>): string {
+  return [
+    `kept kind cluster ${handle.name}`,
+    `  export KUBECONFIG=${handle.kubeconfigPath}   # or: kind get kubeconfig --name ${handle.name}`,
+    '  kubectl get nodes -o wide',
+    `  docker exec -it ${handle.name}-control-plane bash   # a shell in a node`,
+    `  remove it: kind delete cluster --name ${handle.name}   (or: calico-conformance cleanup --all)`,
+  ].join('\n');
+}
+
+function kindMissing(r: RunResult): EnvironmentError {
+  return new EnvironmentError(
+    `kind is not installed or not on PATH (${r.stderr.trim() || 'command not found'}); install it from https://kind.sigs.k8s.io/docs/user/quick-start/#installation`,
+    ['kind'],
+  );
+}
+
+function createError(spec: ClusterSpec, r: RunResult, cleaned: boolean): Error {
+  if (r.exitCode === 127) return kindMissing(r);
+  const out = `${r.stderr}\n${r.stdout}`;
+  const after = cleaned ? '' : `; the cluster may be left behind: kind delete cluster --name ${spec.name}`;
+  let hint: string | undefined;
+  if (/already exist/i.test(out))
+    hint = `a cluster named ${spec.name} already exists: pick another name or delete it`;
+  else if (
+    /Cannot connect to the Docker daemon|docker.*not running|permission denied.*docker\.sock/i.test(out)
+  )
+    return new EnvironmentError(`kind could not reach Docker: ${out.trim().split('\n').pop()}`, ['docker']);
+  else if (/failed to pull image|pull access denied|manifest unknown/i.test(out))
+    hint = `the node image ${spec.nodeImage} could not be pulled: check the name and digest, or pull it first`;
+  else if (r.timedOut)
+    hint = `kind create did not finish in time; raise the timeout or check \`docker info\``;
+  else if (/too many open files|inotify/i.test(out))
+    hint = 'raise fs.inotify.max_user_watches / max_user_instances (kind known issue)';
+  return new CommandError(`creating kind cluster ${spec.name}${after}`, r, hint);
+}

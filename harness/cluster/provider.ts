@@ -1,0 +1,39 @@
+/**
+ * The cluster provider: the pipeline creates a cluster through this interface and gets back a handle it must
+ * dispose (STYLE.md: testcontainers-style started handles; kind's provider interface hides the runtime).
+ * KindProvider (kind.ts) implements it with the kind CLI.
+ */
+import type { KindNode } from './kind-nodes.js';
+import type { NodeShell } from './node-shell.js';
+
+export type { KindNode } from './kind-nodes.js';
+
+export interface ClusterSpec {
+  name: string;
+  /** the rendered kind Cluster config (harness/cluster/kind-config.ts) */
+  kindConfigYaml: string;
+  /** pinned node image, passed as `--image` so every node uses it */
+  nodeImage: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface ClusterProvider {
+  create(spec: ClusterSpec): Promise<ClusterHandle>;
+  /** idempotent: deleting a cluster that does not exist succeeds */
+  delete(name: string): Promise<void>;
+  list(): Promise<string[]>;
+}
+
+export interface ClusterHandle {
+  readonly name: string;
+  /** a private (0600) kubeconfig file for this cluster; removed by dispose() unless kept */
+  readonly kubeconfigPath: string;
+  nodes(): Promise<KindNode[]>;
+  shell(nodeName: string): NodeShell;
+  /**
+   * Deletes the cluster and its temp files, or with `keep` leaves them and says how to reach them. Resolves with
+   * what was left (kept on purpose, or could not be removed); [] when everything is gone.
+   */
+  dispose(opts?: { keep?: boolean }): Promise<string[]>;
+}
