@@ -1,0 +1,69 @@
+/**
+ * The Kubernetes PodExecutor: an adapter over harness/kube's exec (client-node `Exec`, exit code from the
+ * status channel — kind-clientnode-testcontainers.md §3.4). Anything that is not a real exit of the
+ * command — the exec could not start (-1), no status arrived, the client deadline fired — becomes a
+ * ProbeInfrastructureError, so a lost websocket is never read as a "deny".
+ */
+import type { ExecResult, KubeClient } from '../kube/client.js';
+import {
+  type PodExecOptions,
+  type PodExecResult,
+  type PodExecutor,
+  type PodRef,
+  ProbeInfrastructureError,
+  podKey,
+} from './executor.js';
+
+/** The one method of the kube client this adapter needs (tests pass a double at this boundary). */
+export type KubeExec = Pick<KubeClient, 'exec'>;
+
+export class KubePodExecutor implements PodExecutor {
+  constructor(private readonly kube: KubeExec) {}
+
+  async exec(pod: PodRef, argv: string[], opts: PodExecOptions): Promise<PodExecResult> {
+    if (opts.signal?.aborted)
+      throw new ProbeInfrastructureError(podKey(pod), 'exec aborted before it started');
+    const run = this.kube.exec(
+      { namespace: pod.namespace, name: pod.name, ...(pod.container ? { container: pod.container } : {}) },
+      argv,
+      { timeoutMs: opts.timeoutMs },
+    );
+    let r: ExecResult;
+    if (opts.signal) {
+      const signal = opts.signal;
+      r = await new Promise<ExecResult>((resolve, reject) => {
+        const onAbort = () => reject(new ProbeInfrastructureError(podKey(pod), 'exec aborted'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        run.then(
+          (v) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(v);
+          },
+          (e) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(e);
+          },
+        );
+      });
+    } else {
+      r = await run.catch((e: unknown) => {
+        throw new ProbeInfrastructureError(podKey(pod), e instanceof Error ? e.message : String(e));
+      });
+    }
+    if (r.timedOut) {
+      throw new ProbeInfrastructureError(
+        podKey(pod),
+        `exec timed out after ${opts.timeoutMs}ms${r.failure ? ` (${r.failure})` : ''}`,
+        r.stdout,
+      );
+    }
+    if (r.exitCode < 0 || r.failure) {
+      throw new ProbeInfrastructureError(
+        podKey(pod),
+        `exec failed: ${r.failure ?? `no exit status (code ${r.exitCode})`}`,
+        r.stderr,
+      );
+    }
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+}

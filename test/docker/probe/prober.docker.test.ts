@@ -1,0 +1,290 @@
+/**
+ * The probe engine on real kernel state: two test nodes, pods as network namespaces, real servers, and
+ * iptables DROP/REJECT rules planted by the test to create known verdict cells.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mtuAcrossNodes, podToExternal, runConnectivityChecks } from '../../../harness/probe/checks.js';
+import { ProbeInfrastructureError } from '../../../harness/probe/executor.js';
+import { startExternalTarget } from '../../../harness/probe/external-target.js';
+import {
+  ControlRoundError,
+  type ProbeRequest,
+  ProbeRoundError,
+  Prober,
+} from '../../../harness/probe/prober.js';
+import { formatGrids, Reachability } from '../../../harness/probe/reachability.js';
+import type { Protocol, Verdict } from '../../../harness/probe/types.js';
+import { describeDocker, TEST_IMAGE } from '../../support/docker.js';
+import { NAME_SERVER_PY, PodBed } from './pod-bed.js';
+
+const PORTS: { port: number; protocol: Protocol }[] = [
+  { port: 80, protocol: 'TCP' },
+  { port: 81, protocol: 'TCP' },
+  { port: 80, protocol: 'UDP' },
+  { port: 81, protocol: 'UDP' },
+];
+
+describeDocker('probe engine on docker-backed pods', () => {
+  const pods = new PodBed({ nodes: 2, serversPerNode: 1, clientsPerNode: 1, services: true });
+  let prober: Prober;
+
+  const key = (p: { pod: { namespace: string; name: string } }) => `${p.pod.namespace}/${p.pod.name}`;
+  const matrix = (): ProbeRequest[] =>
+    pods.clients.flatMap((c) =>
+      pods.servers.flatMap((s) =>
+        PORTS.map((pp) => ({
+          source: c.pod,
+          from: key(c),
+          to: key(s),
+          host: s.ip,
+          port: pp.port,
+          protocol: pp.protocol,
+          expectName: s.answersAs,
+        })),
+      ),
+    );
+
+  beforeAll(async () => {
+    await pods.start();
+    prober = new Prober(pods.executor, { probeTimeoutMs: 1000 });
+  }, 120_000);
+  afterAll(async () => {
+    expect(await pods.dispose()).toEqual([]);
+    expect(await pods.bed.remaining()).toEqual([]);
+  }, 60_000);
+
+  it('passes the control round and every connectivity check on a healthy bed, one exec per source pod', async () => {
+    let execs = 0;
+    const counting = new Prober(
+      {
+        exec: (pod, argv, opts) => {
+          execs++;
+          return pods.executor.exec(pod, argv, opts);
+        },
+      },
+      { probeTimeoutMs: 1000 },
+    );
+    const records = await counting.controlRound(matrix());
+    expect(execs).toBe(pods.clients.length);
+    expect(records).toHaveLength(pods.clients.length * pods.servers.length * PORTS.length);
+    for (const r of records) {
+      expect(r.verdict).toBe('connected');
+      expect(r.answeredBy).toBe(r.to.split('/')[1]);
+    }
+    const outcomes = await runConnectivityChecks(prober, pods.topology());
+    const byName = Object.fromEntries(outcomes.map((o) => [o.result.name, o.result]));
+    for (const o of outcomes) {
+      if (o.result.name === 'pod-external-nat') expect(o.result.outcome).toBe('skipped');
+      else expect(o.result.outcome, `${o.result.name}: ${o.result.details}`).toBe('passed');
+    }
+    expect(Object.keys(byName)).toEqual([
+      'pod-pod-same-node',
+      'pod-pod-cross-node',
+      'pod-service',
+      'node-pod-both-ways',
+      'pod-external-nat',
+      'dns-resolution',
+      'mtu-1500',
+    ]);
+  }, 60_000);
+
+  it('reports the exact matrix and verdict classes for planted DROP and REJECT rules', async () => {
+    const [c0, c1] = pods.clients;
+    const [s0, s1] = pods.servers;
+    if (!c0 || !c1 || !s0 || !s1) throw new Error('bed has too few pods');
+    const node0 = pods.nodeOf(c0);
+    const rule = (args: string[]) => ['iptables', '-I', 'FORWARD', '-s', c0.ip, ...args];
+    const planted = [
+      rule(['-d', s1.ip, '-p', 'tcp', '--dport', '81', '-j', 'DROP']),
+      rule(['-d', s1.ip, '-p', 'udp', '--dport', '81', '-j', 'DROP']),
+      rule(['-d', s1.ip, '-p', 'tcp', '--dport', '80', '-j', 'REJECT', '--reject-with', 'tcp-reset']),
+      rule(['-d', s1.ip, '-p', 'udp', '--dport', '80', '-j', 'REJECT']),
+      rule([
+        '-d',
+        s0.ip,
+        '-p',
+        'tcp',
+        '--dport',
+        '81',
+        '-j',
+        'REJECT',
+        '--reject-with',
+        'icmp-host-unreachable',
+      ]),
+    ];
+    for (const r of planted) await node0.sh(r);
+    try {
+      const started = performance.now();
+      const records = await prober.round(matrix());
+      const roundMs = performance.now() - started;
+      const want: Record<string, Verdict> = {
+        [`${key(c0)}>${key(s1)}:TCP/81`]: 'timeout',
+        [`${key(c0)}>${key(s1)}:UDP/81`]: 'timeout',
+        [`${key(c0)}>${key(s1)}:TCP/80`]: 'refused',
+        [`${key(c0)}>${key(s1)}:UDP/80`]: 'refused',
+        [`${key(c0)}>${key(s0)}:TCP/81`]: 'unreachable',
+      };
+      const got = Object.fromEntries(
+        records.map((r) => [`${r.from}>${r.to}:${r.protocol}/${r.port}`, r.verdict]),
+      );
+      const expected = Object.fromEntries(Object.keys(got).map((k) => [k, want[k] ?? 'connected']));
+      expect(got).toEqual(expected);
+      // a deny costs one probe timeout, in parallel: the whole round stays within 2 × timeout plus exec setup
+      expect(roundMs).toBeLessThan(4000);
+      // the grids say the same thing as data and as text
+      const reach = new Reachability(
+        [...pods.clients.map(key), ...pods.servers.map(key)],
+        81,
+        'TCP',
+        true,
+        pods.clients.map(key),
+        pods.servers.map(key),
+      )
+        .expect(key(c0), key(s1), false)
+        .expect(key(c0), key(s0), false)
+        .observeRecords(records);
+      expect(reach.summary().wrong).toBe(0);
+      const text = formatGrids(reach.toGrid('planted rules'));
+      expect(text).toContain('TCP/81: 0 wrong');
+      expect(text).toMatch(/observed[\s\S]*U\s+X/);
+    } finally {
+      for (const r of planted) await node0.sh(r.map((a) => (a === '-I' ? '-D' : a)));
+    }
+  }, 60_000);
+
+  it('gives refused for a stopped server (TCP RST, UDP ICMP port unreachable) and fails the control round', async () => {
+    const s1 = pods.servers[1];
+    if (!s1) throw new Error('no server');
+    await pods.stopServer(s1);
+    try {
+      const reqs = matrix().filter((r) => r.to === key(s1));
+      const records = await prober.round(reqs);
+      expect(new Set(records.map((r) => r.verdict))).toEqual(new Set(['refused']));
+      const err = await prober.controlRound(reqs).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ControlRoundError);
+      expect((err as Error).message).toMatch(/nothing listening/);
+    } finally {
+      await pods.serve(pods.nodeOf(s1), s1.pod.name, s1.answersAs, pods.ports);
+    }
+    expect(
+      (await prober.round(matrix().filter((r) => r.to === key(s1)))).every((r) => r.verdict === 'connected'),
+    ).toBe(true);
+  }, 60_000);
+
+  it('detects a path whose MTU is lowered (DF ping and 1 MiB transfer) across every pair of nodes', async () => {
+    const topo = pods.topology();
+    const ok = await mtuAcrossNodes(prober, topo, 5000);
+    expect(ok.result.outcome, ok.result.details).toBe('passed');
+    expect(ok.probes.filter((p) => p.check === 'mtu-df-ping')).toHaveLength(2);
+    const node1 = pods.nodes[1]?.node;
+    if (!node1) throw new Error('no node1');
+    await node1.sh(['ip', 'link', 'set', 'eth0', 'mtu', '1400']);
+    try {
+      const bad = await mtuAcrossNodes(prober, topo, 5000);
+      expect(bad.result.outcome).toBe('failed');
+      const df = bad.probes.filter((p) => p.check === 'mtu-df-ping');
+      expect(df.map((p) => p.verdict).sort()).toEqual(['timeout', 'unreachable']);
+      // node0 → node1: the 1500-byte frame is dropped silently at node1's smaller link (timeout);
+      // node1 → node0: node1 refuses to forward it with DF and says so (ICMP frag needed → unreachable)
+      const xfer = bad.probes.filter((p) => p.check === 'mtu-transfer');
+      expect(xfer.some((p) => p.verdict !== 'connected')).toBe(true);
+      expect(bad.result.details).toMatch(/mtu-df-ping|#df-1472/);
+    } finally {
+      await node1.sh(['ip', 'link', 'set', 'eth0', 'mtu', '1500']);
+    }
+  }, 90_000);
+
+  it('reports a killed or aborted exec as an infrastructure failure, never as a verdict', async () => {
+    const [c0] = pods.clients;
+    const [, s1] = pods.servers;
+    if (!c0 || !s1) throw new Error('bed has too few pods');
+    const node0 = pods.nodeOf(c0);
+    const drop = ['iptables', '-I', 'FORWARD', '-s', c0.ip, '-d', s1.ip, '-j', 'DROP'];
+    await node0.sh(drop);
+    try {
+      const reqs = matrix().filter((r) => r.from === key(c0));
+      // 1. the in-pod shell is killed mid-round (found by its marker argument, ended by its pid)
+      const slow = new Prober(pods.executor, { probeTimeoutMs: 3000 });
+      const round = slow.round(reqs).catch((e: unknown) => e);
+      let pid = '';
+      for (let i = 0; i < 50 && !pid; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const r = await node0.shell.exec(['pgrep', '-o', '-f', 'ccprobe tcp']);
+        pid = r.stdout.trim().split('\n')[0] ?? '';
+      }
+      expect(pid).toMatch(/^\d+$/);
+      await node0.sh(['kill', '-9', pid]);
+      const killed = await round;
+      expect(killed).toBeInstanceOf(ProbeRoundError);
+      const f = (killed as ProbeRoundError).failures[0];
+      expect(f).toBeInstanceOf(ProbeInfrastructureError);
+      expect(f?.message).toMatch(/sentinel|exited/);
+      // 2. the exec is aborted by the caller
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 300);
+      const aborted = await slow.round(reqs, ac.signal).catch((e: unknown) => e);
+      expect(aborted).toBeInstanceOf(ProbeRoundError);
+      expect((aborted as ProbeRoundError).completed).toEqual([]);
+    } finally {
+      await node0.sh(drop.map((a) => (a === '-I' ? '-D' : a)));
+    }
+  }, 60_000);
+
+  describe('external target on the bed network (testcontainers)', () => {
+    const started: { stop(): Promise<void> }[] = [];
+    afterAll(async () => {
+      for (const s of started) await s.stop();
+    });
+
+    it('sees the node IP with natOutgoing on, the pod IP with it off, and flags a mismatch', async () => {
+      const ext = await startExternalTarget({
+        network: pods.network.name,
+        name: 'external',
+        image: TEST_IMAGE,
+        command: ['python3', '-u', '-c', NAME_SERVER_PY, 'external', '8080'],
+        readyLog: /serving external/,
+        routes: pods.nodes.map((n) => ({ cidr: n.podCidr, via: n.ip })),
+        labels: { 'calico-conformance.test': pods.bed.id },
+      });
+      started.push(ext);
+      const external = { name: ext.name, ip: ext.ip, port: ext.port };
+      // natOutgoing off: routed, not masqueraded — the target sees each pod's own address
+      const off = await podToExternal(prober, pods.topology({ external, natOutgoing: false }));
+      expect(off.result.outcome, off.result.details).toBe('passed');
+      const seen = off.probes.filter((p) => p.sourceIp).map((p) => p.sourceIp);
+      expect(seen.sort()).toEqual(pods.clients.map((c) => c.ip).sort());
+      // claiming natOutgoing while nothing masquerades must fail the check
+      const wrong = await podToExternal(prober, pods.topology({ external, natOutgoing: true }));
+      expect(wrong.result.outcome).toBe('failed');
+      expect(wrong.result.details).toMatch(/natOutgoing on: the node IP/);
+      // natOutgoing on: masquerade pod traffic leaving the pod CIDR, as Felix's nat-outgoing rule does
+      const masq = [
+        'iptables',
+        '-t',
+        'nat',
+        '-A',
+        'POSTROUTING',
+        '-s',
+        '10.244.0.0/16',
+        '!',
+        '-d',
+        '10.244.0.0/16',
+        '-j',
+        'MASQUERADE',
+      ];
+      for (const n of pods.nodes) await n.node.sh(masq);
+      try {
+        const on = await podToExternal(prober, pods.topology({ external, natOutgoing: true }));
+        expect(on.result.outcome, on.result.details).toBe('passed');
+        expect(
+          on.probes
+            .filter((p) => p.sourceIp)
+            .map((p) => p.sourceIp)
+            .sort(),
+        ).toEqual(pods.nodes.map((n) => n.ip).sort());
+      } finally {
+        for (const n of pods.nodes) await n.node.sh(masq.map((a) => (a === '-A' ? '-D' : a)));
+      }
+    }, 90_000);
+  });
+});
