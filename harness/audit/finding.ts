@@ -27,6 +27,8 @@ export interface Finding {
   byDesign?: boolean;
   /** allowed by configuration: reported, but does not make the audit unclean */
   allowed?: boolean;
+  /** the rule that found it (e.g. `tunl0-configured`, `node-annotations`); `--allow` accepts rule ids */
+  rule?: string;
 }
 
 /** A check the audit could not make (command missing on the node): never clean, never a finding. */

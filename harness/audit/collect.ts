@@ -1,0 +1,135 @@
+/**
+ * Collects a node dump through a NodeShell: each DESIGN.md command runs inside the node (its network
+ * namespace), and its stdout is stored verbatim. A command the node lacks leaves its file absent, with the
+ * reason in the notes, so the audit says "not checked" instead of "clean".
+ *
+ * ipsets: the kind base image ships no `ipset` binary (kind `images/base/Dockerfile` package list;
+ * calico-tests-uninstall.md §2.4). ipsets live in the kernel per network namespace, so any `ipset` binary
+ * running in the node's netns sees them. When the node lacks the binary, the collector runs the one in a
+ * helper image in a throw-away container that joins the node container's network namespace
+ * (`docker run --rm --network container:<node> --cap-add NET_ADMIN --entrypoint ipset <image> list -n`):
+ * no host tool, no host namespace, nothing installed into the node.
+ */
+import type { NodeShell } from '../cluster/node-shell.js';
+import type { ProcessRunner, RunResult } from '../exec/process.js';
+import { BASELINE_FILE, DUMP_COMMANDS, type DumpCommandFile, type DumpFile, type NodeDump } from './dump.js';
+
+/** Lists ipsets in a node's network namespace by other means than the node's own binary. */
+export interface IpsetLister {
+  /** a short description for notes and remediation, e.g. the helper image */
+  readonly via: string;
+  list(): Promise<RunResult>;
+}
+
+export interface CollectOptions {
+  /** used when the node has no `ipset` binary (kind nodes) */
+  ipsetFallback?: IpsetLister;
+  /** `cni-bin-baseline.sha256` taken right after cluster creation (collectBaseline) */
+  baseline?: string;
+  timeoutMs?: number;
+  now?: () => Date;
+}
+
+/** Commands whose non-zero exit still carries the complete answer. */
+const PARTIAL_OK: Partial<Record<DumpCommandFile, number[]>> = {
+  // find exits 1 when some of the roots do not exist; the ones that do are listed
+  'files.txt': [1],
+  // the glob stays literal when /opt/cni/bin is empty or absent: sha256sum exits 1 with no output
+  'cni-bin.sha256': [1],
+};
+
+/** docker exec answers 126/127 when the executable is not in the container; a shell answers 127. */
+export function commandMissing(r: RunResult): boolean {
+  return (
+    (r.exitCode === 126 || r.exitCode === 127) &&
+    /not found|no such file|executable file/i.test(`${r.stderr}\n${r.stdout}`)
+  );
+}
+
+function describeFailure(r: RunResult): string {
+  if (r.timedOut) return `timed out after ${Math.round(r.durationMs)}ms`;
+  const tail = (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ');
+  return commandMissing(r)
+    ? `command not available on the node (${tail || `exit ${r.exitCode}`})`
+    : `exited ${r.exitCode}${tail ? `: ${tail}` : ''}`;
+}
+
+export async function collectNodeDump(shell: NodeShell, opts: CollectOptions = {}): Promise<NodeDump> {
+  const dump: NodeDump = {
+    node: shell.node,
+    files: {},
+    notes: { unavailable: {}, collectedAt: (opts.now?.() ?? new Date()).toISOString() },
+  };
+  const unavailable = dump.notes.unavailable as Partial<Record<DumpFile, string>>;
+  const entries = Object.entries(DUMP_COMMANDS) as [DumpCommandFile, readonly string[]][];
+  // sequential on purpose: a dump is a snapshot of one node, and docker exec in parallel buys little
+  for (const [file, argv] of entries) {
+    let r = await shell.exec(argv, { timeoutMs: opts.timeoutMs ?? 30_000 });
+    if (file === 'ipset-list.txt') {
+      if (r.exitCode === 0) dump.notes.ipsetVia = 'node';
+      else if (commandMissing(r) && opts.ipsetFallback) {
+        const viaHelper = await opts.ipsetFallback.list();
+        if (viaHelper.exitCode === 0) {
+          dump.notes.ipsetVia = 'helper-container';
+          dump.notes.ipsetHelperImage = opts.ipsetFallback.via;
+        } else {
+          unavailable[file] =
+            `no ipset binary on the node, and the helper (${opts.ipsetFallback.via}) failed: ${describeFailure(viaHelper)}`;
+          continue;
+        }
+        r = viaHelper;
+      }
+    }
+    const ok = r.exitCode === 0 || (!r.timedOut && (PARTIAL_OK[file] ?? []).includes(r.exitCode));
+    if (ok && !commandMissing(r)) dump.files[file] = r.stdout;
+    else unavailable[file] = describeFailure(r);
+  }
+  if (opts.baseline !== undefined) dump.files[BASELINE_FILE] = opts.baseline;
+  return dump;
+}
+
+/** `sha256sum /opt/cni/bin/*`, taken right after the cluster was created and before Calico (Calico overwrites host-local, loopback, portmap). */
+export async function collectBaseline(shell: NodeShell, timeoutMs = 30_000): Promise<string | undefined> {
+  const r = await shell.exec(DUMP_COMMANDS['cni-bin.sha256'], { timeoutMs });
+  if (r.exitCode === 0 || (r.exitCode === 1 && !commandMissing(r) && !r.timedOut)) return r.stdout;
+  return undefined;
+}
+
+export const IPSET_HELPER_LABEL = 'calico-conformance.helper';
+
+/**
+ * Runs the `ipset` of `image` in the network namespace of `container` (docker's `--network container:`),
+ * never pulling (`--pull never`: no registry traffic from an audit).
+ */
+export function dockerNetnsIpsetLister(
+  container: string,
+  image: string,
+  runner: ProcessRunner,
+  dockerCommand = 'docker',
+): IpsetLister {
+  return {
+    via: image,
+    list: () =>
+      runner.run(
+        dockerCommand,
+        [
+          'run',
+          '--rm',
+          '--pull',
+          'never',
+          '--network',
+          `container:${container}`,
+          '--cap-add',
+          'NET_ADMIN',
+          '--label',
+          `${IPSET_HELPER_LABEL}=ipset`,
+          '--entrypoint',
+          'ipset',
+          image,
+          'list',
+          '-n',
+        ],
+        { timeoutMs: 60_000 },
+      ),
+  };
+}

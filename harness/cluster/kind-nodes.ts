@@ -1,0 +1,81 @@
+/**
+ * kind node containers of a cluster, found by the labels kind's docker provider puts on them
+ * (`io.x-k8s.kind.cluster=<name>`, `io.x-k8s.kind.role=<role>`; kind-clientnode-testcontainers.md §1.5).
+ * The container name equals the hostname and the Kubernetes node name.
+ */
+import { EnvironmentError, UsageError } from '../errors.js';
+import { type ProcessRunner, runChecked } from '../exec/process.js';
+
+export interface KindNode {
+  name: string;
+  container: string;
+  role: 'control-plane' | 'worker';
+  /** the node's IPv4 address on its docker network (kind's `kind` network) */
+  ip: string;
+}
+
+export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster';
+export const KIND_ROLE_LABEL = 'io.x-k8s.kind.role';
+
+const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export async function listKindNodes(
+  clusterName: string,
+  runner: ProcessRunner,
+  dockerCommand = 'docker',
+): Promise<KindNode[]> {
+  if (!CLUSTER_NAME.test(clusterName)) {
+    throw new UsageError(
+      `--cluster: ${JSON.stringify(clusterName)} is not a kind cluster name (lower-case letters, digits and '-')`,
+      'cluster',
+    );
+  }
+  const ps = await runChecked(
+    runner,
+    `listing the node containers of kind cluster ${clusterName}`,
+    dockerCommand,
+    ['ps', '--filter', `label=${KIND_CLUSTER_LABEL}=${clusterName}`, '--format', '{{.Names}}'],
+    { timeoutMs: 30_000 },
+  );
+  const containers = ps.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
+  if (containers.length === 0) return [];
+  // one inspect for all: name, role label, and every network's IPv4 address
+  const inspect = await runChecked(
+    runner,
+    `inspecting the node containers of kind cluster ${clusterName}`,
+    dockerCommand,
+    [
+      'inspect',
+      '--format',
+      `{{.Name}}\t{{index .Config.Labels "${KIND_ROLE_LABEL}"}}\t{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}`,
+      ...containers,
+    ],
+    { timeoutMs: 30_000 },
+  );
+  const nodes: KindNode[] = [];
+  for (const line of inspect.stdout.split('\n')) {
+    if (!line.trim()) continue;
+    const [rawName, role, ips] = line.split('\t');
+    const name = (rawName ?? '').replace(/^\//, '');
+    // an HA cluster's external-load-balancer carries the cluster label too, but is no node
+    if (role !== 'control-plane' && role !== 'worker') continue;
+    const ip = (ips ?? '').trim().split(/\s+/).find(Boolean);
+    if (!ip) {
+      throw new EnvironmentError(
+        `kind node ${name} of cluster ${clusterName} has no IPv4 address on any docker network`,
+      );
+    }
+    nodes.push({ name, container: name, role, ip });
+  }
+  return nodes.sort((a, b) =>
+    a.role === b.role
+      ? a.name.localeCompare(b.name, 'en', { numeric: true })
+      : a.role === 'control-plane'
+        ? -1
+        : 1,
+  );
+}
