@@ -135,16 +135,28 @@ function newAjv(): Ajv {
   return ajv;
 }
 
-const compiled = new WeakMap<Record<string, unknown>, ValidateFunction>();
 let ajv: Ajv | undefined;
 
-function validatorFor(schema: Record<string, unknown>): ValidateFunction {
-  let fn = compiled.get(schema);
-  if (!fn) {
-    ajv ??= newAjv();
-    fn = ajv.compile(toJsonSchema(schema) as object);
-    compiled.set(schema, fn);
+/**
+ * The schema with the sub-schemas of properties the instance does not have replaced by `true`. Validation
+ * of that instance is unchanged (an absent property's schema never applies; `required` and the unknown-field
+ * rule still see every name), but the Installation CRD's schema (hundreds of KB of component overrides)
+ * compiles in milliseconds instead of most of a second.
+ */
+export function pruneFor(schema: unknown, instance: unknown): unknown {
+  if (!isObject(schema) || !isObject(instance) || !isObject(schema.properties)) return schema;
+  const properties: Record<string, unknown> = {};
+  for (const [k, sub] of Object.entries(schema.properties)) {
+    properties[k] = k in instance ? pruneFor(sub, instance[k]) : true;
   }
+  return { ...schema, properties };
+}
+
+function validatorFor(schema: Record<string, unknown>, instance: unknown): ValidateFunction {
+  ajv ??= newAjv();
+  const json = toJsonSchema(pruneFor(schema, instance)) as object;
+  const fn = ajv.compile(json);
+  ajv.removeSchema(json); // one-off schema: do not keep it in ajv's cache
   return fn;
 }
 
@@ -176,7 +188,7 @@ export function validateCustomResources(objects: readonly unknown[], schemas: Cr
       });
       continue;
     }
-    const fn = validatorFor(schema);
+    const fn = validatorFor(schema, obj);
     if (!fn(obj)) {
       for (const e of fn.errors ?? []) {
         const extra =
