@@ -250,7 +250,7 @@ export function upgradeSvg(u: UpgradeResult): string {
   const labelW = 260;
   const width = 1100;
   const laneH = 26;
-  let tMax = Math.max(u.upgradeStartMs, u.allOnTargetMs ?? 0, 1);
+  let tMax = Math.max(u.upgradeStartMs, u.allOnTargetMs ?? 0, u.timelineEndMs ?? 0, 1);
   for (const l of u.timeline) for (const p of l.points) tMax = Math.max(tMax, p.t);
   for (const p of u.pairs)
     for (const w of [...p.outageWindows, ...p.failOpenWindows]) tMax = Math.max(tMax, w.endMs);
@@ -266,7 +266,7 @@ export function upgradeSvg(u: UpgradeResult): string {
   }
   u.timeline.forEach((lane, i) => {
     const y = i * laneH;
-    const stats = u.pairs.find((p) => upgradePairLabel(p) === lane.pair) ?? u.pairs[i];
+    const stats = u.pairs.find((p) => (p.label ?? upgradePairLabel(p)) === lane.pair) ?? u.pairs[i];
     parts.push(
       `<text x="4" y="${y + 17}">${h(lane.pair.length > 38 ? `${lane.pair.slice(0, 37)}…` : lane.pair)}<title>${h(`${lane.pair} (must stay ${lane.expect})`)}</title></text>`,
     );
@@ -302,12 +302,12 @@ function upgradeSection(c: CellResult, index: number): string {
   const u = c.upgrade!;
   const rows = u.pairs.map(
     (p) =>
-      `<tr><td>${h(p.from)} → ${h(p.to)}</td><td>${h(p.protocol)}/${h(p.port)}</td><td>${h(p.expect)}</td><td>${p.probes}</td><td>${p.failures}</td><td>${h(formatDuration(p.longestOutageMs))}</td><td>${p.failOpenCount}</td></tr>`,
+      `<tr><td>${h(p.from)} → ${h(p.to)}</td><td>${h(p.protocol)}/${h(p.port)}</td><td>${h(p.expect)}</td><td>${p.probes}</td><td>${p.failures}</td><td>${h(formatDuration(p.longestOutageMs))}${p.unrecovered ? ' <b>not recovered</b>' : ''}</td><td>${p.failOpenCount}</td><td>${p.errors ?? 0}</td><td>${p.maxGapMs !== undefined ? h(formatDuration(p.maxGapMs)) : '–'}</td></tr>`,
   );
   return `<section class="upgrade" id="upgrade-${index}"><h3><code>${h(c.cell.id)}</code>: ${h(u.from)} → ${h(u.to)} (${h(u.path)}) ${badge(u.outcome)}</h3>
 <p class="meta"><span>upgrade starts at ${h(formatDuration(u.upgradeStartMs))}</span>${u.allOnTargetMs !== undefined ? `<span>all on target at ${h(formatDuration(u.allOnTargetMs))}</span>` : ''}${u.timeToTargetMs !== undefined ? `<span>time to target ${h(formatDuration(u.timeToTargetMs))}</span>` : ''}<span>thresholds: outage ≤ ${h(formatDuration(u.thresholds.maxOutageMs))}, fail-open ≤ ${u.thresholds.maxFailOpen}</span></p>
-${u.violations.length ? `<ul class="violations">${u.violations.map((v) => `<li>${h(v)}</li>`).join('')}</ul>` : ''}
-<table><tr><th>pair</th><th>port</th><th>must stay</th><th>probes</th><th>failures</th><th>longest outage</th><th>fail-open</th></tr>${rows.join('')}</table>
+${u.violations.length ? `<ul class="violations">${u.violations.map((v) => `<li>${h(v)}</li>`).join('')}</ul>` : ''}${u.notes?.length ? `<ul class="notes small">${u.notes.map((v) => `<li>${h(v)}</li>`).join('')}</ul>` : ''}
+<table><tr><th>pair</th><th>port</th><th>must stay</th><th>probes</th><th>failures</th><th>longest outage</th><th>fail-open</th><th>errored probes</th><th>longest gap</th></tr>${rows.join('')}</table>
 ${upgradeSvg(u)}</section>`;
 }
 
@@ -378,6 +378,7 @@ export function renderHtml(results: RunResults): string {
 <body class="overall-${overall}">
 <header><h1>Calico conformance ${badge(overall)}</h1>
 <p class="meta"><span>${h(results.tool.name)} ${h(results.tool.version)}</span><span>started ${h(results.startedAt)}</span><span>took ${h(formatDuration(results.durationMs))}</span><span>${h(results.host.platform)} · node ${h(results.host.node)}</span>${results.host.kindVersion ? `<span>kind ${h(results.host.kindVersion)}</span>` : ''}${results.host.dockerVersion ? `<span>docker ${h(results.host.dockerVersion)}</span>` : ''}</p>
+${results.interrupted ? `<p class="interrupted"><b>Interrupted by ${h(results.interrupted)}</b>: cells cut short say so in their reason.</p>` : ''}
 <p class="meta" id="counts">${OUTCOMES.filter((o) => counts[o] > 0)
     .map((o) => `<span>${badge(o)} ${counts[o]}</span>`)
     .join('')}</p></header>

@@ -147,7 +147,7 @@ export function cellTestCases(cell: CellResult): TestCase[] {
           : `fail-open ${p.failOpenCount} (max ${u.thresholds.maxFailOpen})`;
       const bad =
         p.expect === 'allowed'
-          ? p.longestOutageMs > u.thresholds.maxOutageMs
+          ? p.longestOutageMs > u.thresholds.maxOutageMs || p.unrecovered === true
           : p.failOpenCount > u.thresholds.maxFailOpen;
       const windows = (p.expect === 'allowed' ? p.outageWindows : p.failOpenWindows)
         .map((w) => `  ${w.startMs}ms → ${w.endMs}ms (${formatDuration(w.endMs - w.startMs)})`)
@@ -157,7 +157,7 @@ export function cellTestCases(cell: CellResult): TestCase[] {
         name: `${p.from} → ${p.to} ${p.protocol}/${p.port} stays ${p.expect}`,
         timeMs: 0,
         outcome: bad ? 'failed' : 'passed',
-        message: what,
+        message: p.unrecovered ? `${what}; not recovered by the end of the timeline` : what,
         text: `${u.from} → ${u.to} (${u.path})\n${what}\nprobes ${p.probes}, failures ${p.failures}\nwindows:\n${windows || '  none'}`,
       });
     }

@@ -30,6 +30,8 @@ export function renderMarkdown(results: RunResults): string {
       ` · ${formatDuration(results.durationMs)} · ${md(results.tool.name)} ${md(results.tool.version)}` +
       (results.host.kindVersion ? ` · kind ${md(results.host.kindVersion)}` : ''),
   );
+  if (results.interrupted)
+    out.push('', `**Interrupted by ${md(results.interrupted)}**: cells cut short say so in their reason.`);
   out.push('');
   const phases = phasesShown(results);
   out.push(`| cell | outcome | ${phases.join(' | ')} | time |`);

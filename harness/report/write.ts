@@ -127,6 +127,7 @@ export function normaliseResults(raw: unknown, source: string): RunResults {
     host: (r.host as RunResults['host']) ?? { platform: 'unknown', node: 'unknown' },
     cells,
     leftBehind: Array.isArray(r.leftBehind) ? r.leftBehind.map(String) : [],
+    ...(typeof r.interrupted === 'string' ? { interrupted: r.interrupted } : {}),
   };
 }
 
@@ -192,5 +193,8 @@ export function mergeResults(list: RunResults[], sources?: string[]): RunResults
     host: list[0]!.host,
     cells,
     leftBehind: list.flatMap((r) => r.leftBehind),
+    ...(list.some((r) => r.interrupted)
+      ? { interrupted: [...new Set(list.flatMap((r) => (r.interrupted ? [r.interrupted] : [])))].join(', ') }
+      : {}),
   };
 }

@@ -1,0 +1,10 @@
+export {
+  COMPONENTS,
+  collectDiagnostics,
+  type DiagnosticsContext,
+  type DiagnosticsKube,
+  type DiagnosticsResult,
+  kubectlDiagnosticsKube,
+  OBJECT_DUMPS,
+  type PodRef,
+} from './collect.js';
