@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { ENCAPSULATIONS } from '../../../harness/calico/catalogue.js';
+import type { CheckResult } from '../../../harness/report/model.js';
+import { parseBirdProtocols, verifyMode } from '../../../harness/verify/mode.js';
+import { birdProtocols, cellFor, expectedInput, FLAT, SPLIT } from './mode-state.js';
+
+const failed = (rs: CheckResult[]) => rs.filter((r) => r.outcome !== 'passed');
+
+describe('verifyMode on each mode’s expected state', () => {
+  for (const mode of ENCAPSULATIONS) {
+    it(`${mode}: every check passes on the state a correct install produces`, () => {
+      const results = verifyMode(cellFor(mode), expectedInput(mode, FLAT));
+      expect(failed(results)).toEqual([]);
+      // pool, blocks, pods + per node: tunl0, vxlan, routes, BGP
+      expect(results).toHaveLength(3 + 4 * FLAT.length);
+    });
+  }
+
+  it('tells every mode from every other: the state of mode A fails verification as mode B', () => {
+    for (const actual of ENCAPSULATIONS) {
+      for (const wanted of ENCAPSULATIONS) {
+        const results = verifyMode(cellFor(wanted), expectedInput(actual, FLAT));
+        if (actual === wanted) expect(failed(results), `${actual} as ${wanted}`).toEqual([]);
+        else expect(failed(results).length, `${actual} verified as ${wanted}`).toBeGreaterThan(0);
+      }
+    }
+  });
+});
+
+describe('CrossSubnet on the split-subnet topology', () => {
+  for (const mode of ['IPIPCrossSubnet', 'VXLANCrossSubnet'] as const) {
+    it(`${mode}: encapsulates between the two ranges and routes natively within one`, () => {
+      const input = expectedInput(mode, SPLIT);
+      expect(failed(verifyMode(cellFor(mode, 'split-subnet'), input))).toEqual([]);
+      const cp = input.nodes[0]!.dump.files['ip-route.json']!;
+      expect(cp).toContain(
+        mode === 'IPIPCrossSubnet'
+          ? '"dst":"192.168.20.0/26","gateway":"10.250.2.10","dev":"tunl0"'
+          : '"dst":"192.168.20.0/26","gateway":"192.168.20.0","dev":"vxlan.calico"',
+      );
+      expect(cp).toContain('"dst":"192.168.30.0/26","gateway":"10.250.1.11","dev":"eth0"');
+    });
+
+    it(`${mode}: fails when every route is native (what a flat kind network does), naming the cross-range routes`, () => {
+      const results = verifyMode(
+        cellFor(mode, 'split-subnet'),
+        expectedInput(mode, SPLIT, { routesAllNative: true }),
+      );
+      const bad = failed(results);
+      expect(bad.map((r) => r.name).sort()).toEqual([
+        'routes on cc-control-plane',
+        'routes on cc-worker',
+        'routes on cc-worker2',
+      ]);
+      expect(bad[0]!.details).toMatch(/192\.168\.20\.0\/26 of cc-worker/);
+      expect(bad[0]!.details).not.toMatch(/route to 192\.168\.30\.0\/26 of cc-worker2 is/);
+    });
+  }
+
+  it('on a flat network CrossSubnet routes natively: the encapsulating state fails there', () => {
+    const results = verifyMode(cellFor('VXLANCrossSubnet'), expectedInput('VXLAN', FLAT));
+    expect(failed(results).some((r) => r.name.startsWith('routes on'))).toBe(true);
+  });
+});
+
+describe('verifyMode failures name what is wrong', () => {
+  it('an IPPool field that differs from the cell', () => {
+    const input = expectedInput('VXLAN', FLAT);
+    input.pools[0]!.spec.ipipMode = 'Always';
+    input.pools[0]!.spec.natOutgoing = false;
+    const r = verifyMode(cellFor('VXLAN'), input).find((x) => x.name === 'IPPool matches the cell')!;
+    expect(r.outcome).toBe('failed');
+    expect(r.details).toContain('ipipMode is Always, the cell wants Never');
+    expect(r.details).toContain('natOutgoing is false, the cell wants true');
+  });
+
+  it('a missing pool, a block of the wrong size, a node without blocks, a pod outside the pool', () => {
+    const input = expectedInput('IPIP', FLAT);
+    input.blockAffinities = [{ spec: { cidr: '192.168.10.0/24', node: 'cc-control-plane' } }];
+    input.pods.push({ namespace: 'x', name: 'p', podIP: '10.244.1.7' });
+    input.pools = [];
+    const rs = verifyMode(cellFor('IPIP'), input);
+    expect(rs.find((r) => r.name === 'IPPool matches the cell')?.message).toMatch(
+      /no IPPool with cidr 192.168.0.0\/16/,
+    );
+    const blocks = rs.find((r) => r.name.startsWith('block affinities'))!;
+    expect(blocks.details).toContain('block 192.168.10.0/24 of cc-control-plane is not a /26');
+    expect(blocks.details).toContain('node cc-worker has no block affinity');
+    expect(rs.find((r) => r.name.startsWith('pod IPs'))?.message).toBe(
+      'pod x/p has 10.244.1.7, outside the pool 192.168.0.0/16',
+    );
+  });
+
+  it('a BGP session that is not Established, and BIRD answering on a vxlan backend', () => {
+    const input = expectedInput('None', FLAT);
+    input.nodes[1]!.bird = {
+      kind: 'protocols',
+      output: birdProtocols(FLAT[1]!, FLAT, 'Active    Socket: Connection refused'),
+    };
+    const r = verifyMode(cellFor('None'), input).find(
+      (x) => x.name === 'BGP established with every other node from cc-worker',
+    )!;
+    expect(r.outcome).toBe('failed');
+    expect(r.details).toMatch(/Mesh_172_18_0_2 with cc-control-plane is up Active/);
+
+    const vx = expectedInput('VXLAN', FLAT);
+    vx.nodes[0]!.bird = { kind: 'protocols', output: birdProtocols(FLAT[0]!, FLAT) };
+    expect(
+      verifyMode(cellFor('VXLAN'), vx).find((x) => x.name === 'no BIRD on cc-control-plane')?.outcome,
+    ).toBe('failed');
+  });
+
+  it('a missing observation is skipped, never passed', () => {
+    const input = expectedInput('IPIP', FLAT);
+    delete input.nodes[0]!.bird;
+    delete input.nodes[0]!.dump.files['ip-route.json'];
+    const rs = verifyMode(cellFor('IPIP'), input);
+    expect(rs.find((r) => r.name === 'routes on cc-control-plane')?.outcome).toBe('skipped');
+    expect(rs.find((r) => r.name.endsWith('from cc-control-plane'))?.outcome).toBe('skipped');
+  });
+});
+
+describe('parseBirdProtocols', () => {
+  it('reads Calico mesh sessions and their peer addresses from birdcl output', () => {
+    const ps = parseBirdProtocols(birdProtocols(FLAT[0]!, FLAT));
+    const bgp = ps.filter((p) => p.proto === 'BGP');
+    expect(bgp.map((p) => [p.peer, p.state, p.info])).toEqual([
+      ['172.18.0.3', 'up', 'Established'],
+      ['172.18.0.4', 'up', 'Established'],
+    ]);
+    expect(ps.find((p) => p.name === 'kernel1')?.proto).toBe('Kernel');
+  });
+});
