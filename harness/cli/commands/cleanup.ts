@@ -1,7 +1,39 @@
+import { ExitCode } from '../../errors.js';
+import { cleanupLeftovers, formatCleanupReport } from '../../state/cleanup.js';
+import { stateDir } from '../../state/run-state.js';
+import { outputFormat, parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
 
-// Placeholder until the cleanup command lands; it must not ship as a stub.
-export async function cleanupCommand(_argv: string[], io: CliIO): Promise<number> {
-  io.err('cleanup: not implemented yet');
-  return 2;
+export const cleanupHelp = `calico-conformance cleanup [--all] [--dry-run] [--output text|json]
+  Removes kind clusters, containers and temp files that runs of this harness created and left behind:
+  everything recorded in the state directory by runs whose process is gone, kind clusters named cc-…-<hex>,
+  and containers labelled calico-conformance.harness. --all also removes what live runs and --keep-cluster kept.
+  State directory: $CALICO_CONFORMANCE_STATE_DIR, else $XDG_STATE_HOME/calico-conformance, else
+  ~/.local/state/calico-conformance.`;
+
+export async function cleanupCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs('cleanup', argv, {
+    all: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    output: { type: 'string' },
+  });
+  const format = outputFormat('cleanup', values.output);
+  const dryRun = Boolean(values['dry-run']);
+  const report = await cleanupLeftovers({ all: Boolean(values.all), dryRun, dir: stateDir(io.env) });
+  if (format === 'json') {
+    io.out(
+      JSON.stringify(
+        {
+          removed: report.removed.map((r) => ({ ...r.resource, detail: r.detail })),
+          failed: report.failed.map((r) => ({ ...r.resource, detail: r.detail })),
+          planned: report.planned,
+          skipped: report.skipped.map((s) => ({ ...s.resource, why: s.why })),
+          notes: report.notes,
+        },
+        null,
+        2,
+      ),
+    );
+  } else io.out(formatCleanupReport(report, dryRun));
+  return report.failed.length > 0 ? ExitCode.Failed : ExitCode.Ok;
 }

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { getVersion } from '../../../harness/calico/catalogue.js';
+import { imagesInFiles, operatorComponentImages, preloadImages } from '../../../harness/cluster/images.js';
+import { FakeRunner } from './fake-runner.js';
+
+describe('imagesInFiles', () => {
+  it('collects the images of pod templates once each, ignoring comments', () => {
+    const files = [
+      {
+        name: 'calico.yaml',
+        content: `spec:
+  initContainers:
+    - name: install-cni
+      image: docker.io/calico/cni:v3.24.0
+  containers:
+    - name: calico-node
+      image: "docker.io/calico/node:v3.24.0"
+    # image: docker.io/calico/commented:v0
+    - image: docker.io/calico/cni:v3.24.0
+      name: again
+`,
+      },
+      { name: 'x.yaml', content: "      image: 'quay.io/tigera/operator:v1.38.13'\n" },
+    ];
+    expect(imagesInFiles(files)).toEqual([
+      'docker.io/calico/cni:v3.24.0',
+      'docker.io/calico/node:v3.24.0',
+      'quay.io/tigera/operator:v1.38.13',
+    ]);
+  });
+});
+
+describe('operatorComponentImages', () => {
+  it("uses the operator's registry for the version, or --image-registry", () => {
+    expect(operatorComponentImages(getVersion('v3.24.0'))[0]).toBe('docker.io/calico/node:v3.24.0');
+    expect(operatorComponentImages(getVersion('v3.30.7'))[0]).toBe('quay.io/calico/node:v3.30.7');
+    const mirrored = operatorComponentImages(getVersion('v3.30.7'), 'mirror.example:5000');
+    expect(mirrored.every((i) => i.startsWith('mirror.example:5000/'))).toBe(true);
+    expect(operatorComponentImages(getVersion('v3.30.7'), undefined, { goldmaneWhisker: true })).toContain(
+      'quay.io/calico/goldmane:v3.30.7',
+    );
+    expect(
+      operatorComponentImages(getVersion('v3.29.7'), undefined, { goldmaneWhisker: true }).join(),
+    ).not.toContain('goldmane');
+  });
+});
+
+describe('preloadImages', () => {
+  it('pulls each image once on the host, then loads it into the cluster with kind', async () => {
+    const runner = new FakeRunner();
+    const r = await preloadImages({
+      clusterName: 'cc-a-000001',
+      images: ['a:v1', 'b:v2'],
+      pull: true,
+      runner,
+    });
+    expect(runner.lines()).toEqual([
+      'docker pull a:v1',
+      'docker pull b:v2',
+      'kind load docker-image a:v1 --name cc-a-000001',
+      'kind load docker-image b:v2 --name cc-a-000001',
+    ]);
+    expect(r).toEqual({ loaded: ['a:v1', 'b:v2'], failed: [] });
+  });
+
+  it('without pulling, loads only images present on the host and names the rest', async () => {
+    const runner = new FakeRunner().on((l) => l.includes('image inspect') && l.endsWith('b:v2'), {
+      exitCode: 1,
+    });
+    const r = await preloadImages({ clusterName: 'cc-a-000001', images: ['a:v1', 'b:v2'], runner });
+    expect(r.loaded).toEqual(['a:v1']);
+    expect(r.failed).toEqual([{ image: 'b:v2', reason: expect.stringMatching(/not present on the host/) }]);
+    expect(runner.lines().filter((l) => l.startsWith('kind'))).toEqual([
+      'kind load docker-image a:v1 --name cc-a-000001',
+    ]);
+  });
+
+  it('reports a rate-limited pull and a failed load with their messages', async () => {
+    const runner = new FakeRunner()
+      .on((l) => l === 'docker pull a:v1', {
+        exitCode: 1,
+        stderr: 'toomanyrequests: You have reached your pull rate limit',
+      })
+      .on((l) => l.startsWith('kind load'), {
+        exitCode: 1,
+        stderr: 'ERROR: image: "b:v2" not present locally',
+      });
+    const r = await preloadImages({
+      clusterName: 'cc-a-000001',
+      images: ['a:v1', 'b:v2'],
+      pull: true,
+      runner,
+    });
+    expect(r.loaded).toEqual([]);
+    expect(r.failed).toEqual([
+      { image: 'a:v1', reason: 'docker pull failed: toomanyrequests: You have reached your pull rate limit' },
+      { image: 'b:v2', reason: 'kind load failed: ERROR: image: "b:v2" not present locally' },
+    ]);
+  });
+});

@@ -1,0 +1,256 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  CLUSTER_NAME_MAX,
+  clusterNameFor,
+  HARNESS_CLUSTER_PATTERN,
+  KindProvider,
+  keptClusterInstructions,
+  validateClusterName,
+} from '../../../harness/cluster/kind.js';
+import { EnvironmentError, UsageError } from '../../../harness/errors.js';
+import { CommandError } from '../../../harness/exec/process.js';
+import { RunState, readRuns } from '../../../harness/state/run-state.js';
+import { Teardown } from '../../../harness/state/teardown.js';
+import { FakeRunner } from './fake-runner.js';
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'cc-kindtest-'));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+const SPEC = {
+  name: 'cc-test-abc123',
+  kindConfigYaml:
+    'kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking: {disableDefaultCNI: true}\n',
+  nodeImage: 'kindest/node:v1.35.0@sha256:452d',
+};
+
+function setup(runner: FakeRunner) {
+  const state = new RunState(join(root, 'state'));
+  const teardown = new Teardown({ state, runner });
+  const provider = new KindProvider({ runner, teardown, tmpRoot: root });
+  return { state, teardown, provider };
+}
+
+describe('cluster names', () => {
+  it('clusterNameFor makes unique, valid, recognisable names from any cell id', () => {
+    const a = clusterNameFor('v3.32.1/operator/VXLANCrossSubnet/192.168.0.0-16');
+    const b = clusterNameFor('v3.32.1/operator/VXLANCrossSubnet/192.168.0.0-16');
+    expect(a).not.toBe(b);
+    for (const n of [a, b, clusterNameFor('___'), clusterNameFor('X'.repeat(200))]) {
+      expect(n.length).toBeLessThanOrEqual(CLUSTER_NAME_MAX);
+      expect(() => validateClusterName(n)).not.toThrow();
+      expect(n).toMatch(HARNESS_CLUSTER_PATTERN);
+    }
+    expect(clusterNameFor('IPIP manifest', () => '0a1b2c')).toBe('cc-ipip-manifest-0a1b2c');
+  });
+
+  it('rejects names kind cannot use as node hostnames, naming the rule', () => {
+    for (const bad of ['Upper', '-lead', 'trail-', 'under_score', 'a'.repeat(41), '']) {
+      expect(() => validateClusterName(bad)).toThrow(UsageError);
+    }
+    expect(() => validateClusterName('Bad')).toThrow(/lowercase letters, digits and '-'/);
+  });
+
+  it('the cleanup pattern does not match names a user would pick', () => {
+    for (const n of ['kind', 'cc-dev', 'calico', 'cc-test-cluster'])
+      expect(n).not.toMatch(HARNESS_CLUSTER_PATTERN);
+  });
+});
+
+describe('KindProvider.create', () => {
+  it('runs kind with argument arrays, a private config and kubeconfig, and records both before creating', async () => {
+    const runner = new FakeRunner();
+    let seenAtCreate: string[] = [];
+    let configAtCreate = '';
+    const { provider, state } = setup(runner);
+    runner.on(
+      (l) => l.startsWith('kind create cluster'),
+      (_c, args) => {
+        seenAtCreate = state.resources.map((r) => `${r.kind} ${r.name}`);
+        configAtCreate = readFileSync(args[args.indexOf('--config') + 1]!, 'utf8');
+        return { exitCode: 0 };
+      },
+    );
+    const handle = await provider.create(SPEC);
+    const call = runner.calls[0]!;
+    expect(call.cmd).toBe('kind');
+    const kubeconfig = call.args[call.args.indexOf('--kubeconfig') + 1]!;
+    expect(call.args).toEqual([
+      'create',
+      'cluster',
+      '--name',
+      SPEC.name,
+      '--config',
+      call.args[5],
+      '--image',
+      SPEC.nodeImage,
+      '--wait',
+      '0s',
+      '--kubeconfig',
+      kubeconfig,
+    ]);
+    expect(configAtCreate).toBe(SPEC.kindConfigYaml);
+    expect(handle.kubeconfigPath).toBe(kubeconfig);
+    expect(statSync(kubeconfig).mode & 0o777).toBe(0o600);
+    expect(statSync(join(kubeconfig, '..')).mode & 0o777).toBe(0o700);
+    // recorded before kind ran, so a SIGKILL during create still leaves a record
+    expect(seenAtCreate).toEqual([expect.stringMatching(/^temp-path /), `kind-cluster ${SPEC.name}`]);
+    expect(handle.shell(`${SPEC.name}-worker`).node).toBe(`${SPEC.name}-worker`);
+  });
+
+  it('dispose deletes the cluster, removes the kubeconfig dir, and empties the state file', async () => {
+    const runner = new FakeRunner();
+    const { provider, state, teardown } = setup(runner);
+    const handle = await provider.create(SPEC);
+    expect(readRuns(state.dir).runs).toHaveLength(1);
+    expect(await handle.dispose()).toEqual([]);
+    expect(runner.lines().at(-1)).toBe(`kind delete cluster --name ${SPEC.name}`);
+    expect(existsSync(handle.kubeconfigPath)).toBe(false);
+    expect(readRuns(state.dir).runs).toHaveLength(0);
+    expect(teardown.pending).toEqual([]);
+  });
+
+  it('dispose({keep}) leaves cluster and kubeconfig, marks them kept, and the teardown no longer removes them', async () => {
+    const runner = new FakeRunner();
+    const { provider, state, teardown } = setup(runner);
+    const handle = await provider.create(SPEC);
+    const left = await handle.dispose({ keep: true });
+    expect(left).toEqual([`kind cluster ${SPEC.name}`, `kubeconfig ${handle.kubeconfigPath}`]);
+    expect(await teardown.run()).toEqual([]);
+    expect(runner.lines().filter((l) => l.includes('delete'))).toEqual([]);
+    expect(existsSync(handle.kubeconfigPath)).toBe(true);
+    expect(state.resources.every((r) => r.kept)).toBe(true);
+    expect(keptClusterInstructions(handle)).toContain(`export KUBECONFIG=${handle.kubeconfigPath}`);
+  });
+
+  it('a teardown (interrupt) removes a created cluster and its temp dir', async () => {
+    const runner = new FakeRunner();
+    const { provider, teardown, state } = setup(runner);
+    const handle = await provider.create(SPEC);
+    expect(await teardown.run('SIGINT received')).toEqual([]);
+    expect(runner.lines()).toContain(`kind delete cluster --name ${SPEC.name}`);
+    expect(existsSync(handle.kubeconfigPath)).toBe(false);
+    expect(readRuns(state.dir).runs).toEqual([]);
+  });
+
+  it('a failed create deletes the half-made cluster and explains an existing name', async () => {
+    const runner = new FakeRunner().on((l) => l.startsWith('kind create'), {
+      exitCode: 1,
+      stderr:
+        'ERROR: failed to create cluster: node(s) already exist for a cluster with the name "cc-test-abc123"',
+    });
+    const { provider, state } = setup(runner);
+    const err = await provider.create(SPEC).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandError);
+    expect((err as Error).message).toMatch(/creating kind cluster cc-test-abc123.*exited 1/s);
+    expect((err as Error).message).toMatch(/already exists: pick another name/);
+    expect(runner.lines()[1]).toBe(`kind delete cluster --name ${SPEC.name}`);
+    expect(readRuns(state.dir).runs).toEqual([]);
+    expect(readdirCount(root)).toBe(1); // only the state dir is left
+  });
+
+  it('a create that times out is deleted and says so; if that delete fails the record stays for cleanup', async () => {
+    const runner = new FakeRunner()
+      .on((l) => l.startsWith('kind create'), { exitCode: 124, timedOut: true, durationMs: 5000 })
+      .on((l) => l.startsWith('kind delete'), { exitCode: 1, stderr: 'boom' });
+    const { provider, state } = setup(runner);
+    const err = await provider.create({ ...SPEC, timeoutMs: 5000 }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/timed out after 5000ms/);
+    expect((err as Error).message).toMatch(/may be left behind: kind delete cluster --name cc-test-abc123/);
+    expect(runner.calls[0]!.opts?.timeoutMs).toBe(5000);
+    expect(state.resources.map((r) => r.kind)).toEqual(['kind-cluster']);
+  });
+
+  it('no kind binary is an EnvironmentError (exit 3) with the install link; no delete attempted', async () => {
+    const runner = new FakeRunner().on((l) => l.startsWith('kind'), {
+      exitCode: 127,
+      stderr: 'kind: command not found',
+    });
+    const { provider } = setup(runner);
+    const err = await provider.create(SPEC).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect((err as Error).message).toMatch(/kind\.sigs\.k8s\.io/);
+    expect(runner.calls).toHaveLength(1);
+  });
+
+  it('a Docker that does not answer is an EnvironmentError', async () => {
+    const runner = new FakeRunner().on((l) => l.startsWith('kind create'), {
+      exitCode: 1,
+      stderr:
+        'ERROR: failed to create cluster: Cannot connect to the Docker daemon at unix:///var/run/docker.sock',
+    });
+    const { provider } = setup(runner);
+    await expect(provider.create(SPEC)).rejects.toBeInstanceOf(EnvironmentError);
+  });
+
+  it('bad input is refused before anything runs or is written', async () => {
+    const runner = new FakeRunner();
+    const { provider, state } = setup(runner);
+    await expect(provider.create({ ...SPEC, name: 'Bad_Name' })).rejects.toThrow(/cluster name: "Bad_Name"/);
+    await expect(provider.create({ ...SPEC, nodeImage: '' })).rejects.toThrow(/nodeImage/);
+    await expect(provider.create({ ...SPEC, kindConfigYaml: '  ' })).rejects.toThrow(/kindConfigYaml/);
+    expect(runner.calls).toEqual([]);
+    expect(state.resources).toEqual([]);
+  });
+
+  it('passes the abort signal to kind', async () => {
+    const runner = new FakeRunner();
+    const { provider } = setup(runner);
+    const ac = new AbortController();
+    const h = await provider.create({ ...SPEC, signal: ac.signal });
+    expect(runner.calls[0]!.opts?.signal).toBe(ac.signal);
+    await h.dispose();
+  });
+});
+
+describe('KindProvider.delete and list', () => {
+  it('list parses kind get clusters, including the no-cluster message', async () => {
+    const runner = new FakeRunner().on((l) => l === 'kind get clusters', { stdout: 'cc-a-000001\nkind\n' });
+    expect(await new KindProvider({ runner }).list()).toEqual(['cc-a-000001', 'kind']);
+    const none = new FakeRunner().on((l) => l === 'kind get clusters', {
+      stdout: '',
+      stderr: 'No kind clusters found.\n',
+    });
+    expect(await new KindProvider({ runner: none }).list()).toEqual([]);
+  });
+
+  it('delete validates the name and reports a failure with the command and output', async () => {
+    const runner = new FakeRunner().on((l) => l.startsWith('kind delete'), {
+      exitCode: 1,
+      stderr: 'permission denied',
+    });
+    const p = new KindProvider({ runner });
+    await expect(p.delete('cc-a-000001')).rejects.toThrow(
+      /deleting kind cluster cc-a-000001: `kind delete cluster --name cc-a-000001` exited 1\n {2}permission denied/,
+    );
+    await expect(p.delete('../etc')).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('nodes() uses the audit helper listKindNodes by kind labels', async () => {
+    const runner = new FakeRunner()
+      .on((l) => l.startsWith('docker ps'), { stdout: 'cc-x-000001-worker\ncc-x-000001-control-plane\n' })
+      .on((l) => l.startsWith('docker inspect'), {
+        stdout:
+          '/cc-x-000001-control-plane\tcontrol-plane\t172.18.0.2 \n/cc-x-000001-worker\tworker\t172.18.0.3 \n',
+      });
+    const { provider } = setup(runner);
+    const h = await provider.create({ ...SPEC, name: 'cc-x-000001' });
+    const nodes = await h.nodes();
+    expect(nodes.map((n) => `${n.role} ${n.name} ${n.ip}`)).toEqual([
+      'control-plane cc-x-000001-control-plane 172.18.0.2',
+      'worker cc-x-000001-worker 172.18.0.3',
+    ]);
+    expect(runner.lines().find((l) => l.startsWith('docker ps'))).toContain(
+      'label=io.x-k8s.kind.cluster=cc-x-000001',
+    );
+  });
+});
+
+function readdirCount(dir: string): number {
+  return readdirSync(dir).length;
+}
