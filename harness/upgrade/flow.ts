@@ -83,6 +83,8 @@ export interface UpgradeFlowOptions {
   thresholds?: Partial<UpgradeThresholds>;
   /** ms between probe rounds of the continuous probers (default 250) */
   probeIntervalMs?: number;
+  /** probe rounds allowed to overlap (default 4: a round with denied probes lasts about the probe timeout) */
+  probeMaxInFlight?: number;
   timeouts?: Partial<UpgradeTimeouts>;
   keepCluster?: boolean;
 }
@@ -255,6 +257,7 @@ async function measureUpgrade(
       probeOnce: traffic.probeOnce,
       clock,
       intervalMs,
+      maxInFlight: opts.probeMaxInFlight ?? 4,
       // bounded even if stop() were never reached: every phase of the measurement, plus a minute
       maxDurationMs: timeouts.preUpgradeMs + timeouts.targetMs + timeouts.settleMs + 60_000,
     });
