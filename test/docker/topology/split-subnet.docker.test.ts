@@ -1,0 +1,90 @@
+/**
+ * The split-subnet mechanics on docker-backed nodes: three nodes on one docker network get secondary
+ * addresses in the two SPLIT_SUBNET_RANGES (A, B, A) and on-link routes to the other range, applied
+ * inside the containers through the NodeShell. Traffic stays on the test's own network: pings between
+ * the test's containers only.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { collectNodeDump } from '../../../harness/audit/collect.js';
+import {
+  applySplitSubnet,
+  crossSubnetExpectation,
+  type SplitSubnetAssignment,
+  verifySplitSubnet,
+} from '../../../harness/cluster/topology.js';
+import { DockerTestBed, describeDocker, type TestNode } from '../../support/docker.js';
+
+describeDocker('split-subnet topology on docker-backed nodes', () => {
+  const bed = new DockerTestBed();
+  let nodes: TestNode[];
+  let plan: SplitSubnetAssignment[];
+  const ping = (n: TestNode, ip: string) =>
+    n.shell.exec(['ping', '-c', '1', '-W', '2', ip], { timeoutMs: 10_000 });
+
+  beforeAll(async () => {
+    const net = await bed.network('split');
+    nodes = [];
+    for (const [i, name] of ['control-plane', 'worker', 'worker2'].entries()) {
+      nodes.push(await bed.node(name, { networks: [{ network: net, ip: `${net.prefix}.${10 + i}` }] }));
+    }
+  });
+  afterAll(async () => {
+    expect(await bed.dispose()).toEqual([]);
+  });
+
+  // negative cases are read from the routing decision (`ip route get`), never pinged: without the on-link
+  // route the packet would leave through the docker gateway, i.e. the host, which a test must not probe
+  const routeTo = async (n: TestNode, ip: string) =>
+    JSON.parse(await n.sh(['ip', '-j', 'route', 'get', ip]))[0];
+
+  it('before: the other range is not on-link from a node (it would go to the default gateway)', async () => {
+    expect(await routeTo(nodes[0]!, '10.250.2.10')).toHaveProperty('gateway');
+  });
+
+  it('assigns the ranges alternately and applies addresses and on-link routes inside the nodes', async () => {
+    plan = await applySplitSubnet(nodes.map((n) => ({ name: n.name, shell: n.shell })));
+    expect(plan.map((a) => [a.node, a.address, a.otherRange])).toEqual([
+      ['control-plane', '10.250.1.10/24', '10.250.2.0/24'],
+      ['worker', '10.250.2.10/24', '10.250.1.0/24'],
+      ['worker2', '10.250.1.11/24', '10.250.2.0/24'],
+    ]);
+    // idempotent: a second run finds everything in place
+    await applySplitSubnet(nodes.map((n) => ({ name: n.name, shell: n.shell })));
+    const dumps = await Promise.all(nodes.map((n) => collectNodeDump(n.shell)));
+    const checks = verifySplitSubnet(plan, dumps);
+    expect(checks.map((c) => c.outcome)).toEqual(['passed', 'passed', 'passed']);
+  });
+
+  it('connects across the two ranges and within one, with the range address as source', async () => {
+    expect((await ping(nodes[0]!, '10.250.2.10')).exitCode).toBe(0); // A → B
+    expect((await ping(nodes[1]!, '10.250.1.11')).exitCode).toBe(0); // B → A
+    expect((await ping(nodes[0]!, '10.250.1.11')).exitCode).toBe(0); // A → A
+    const route = await routeTo(nodes[0]!, '10.250.2.10');
+    expect(route).toMatchObject({ dev: 'eth0', prefsrc: '10.250.1.10' });
+    expect(route).not.toHaveProperty('gateway');
+  });
+
+  it('expects CrossSubnet to encapsulate exactly between the ranges', () => {
+    const exp = crossSubnetExpectation(plan);
+    expect(exp.filter((e) => e.encapsulated).map((e) => `${e.from}->${e.to}`)).toEqual([
+      'control-plane->worker',
+      'worker->control-plane',
+      'worker->worker2',
+      'worker2->worker',
+    ]);
+    expect(exp.filter((e) => !e.encapsulated).map((e) => `${e.from}->${e.to}`)).toEqual([
+      'control-plane->worker2',
+      'worker2->control-plane',
+    ]);
+  });
+
+  it('fails verification on a node whose on-link route is gone, naming it', async () => {
+    await nodes[2]!.sh(['ip', 'route', 'del', '10.250.2.0/24']);
+    const checks = verifySplitSubnet(plan, [await collectNodeDump(nodes[2]!.shell)]);
+    expect(checks.find((c) => c.name.endsWith('worker2'))).toMatchObject({
+      outcome: 'failed',
+      message: 'no route to 10.250.2.0/24',
+    });
+    expect(await routeTo(nodes[2]!, '10.250.2.10')).toHaveProperty('gateway');
+  });
+});
