@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { escapeHtml, escapeMarkdown, escapeXml, markdownCodeBlock } from '../../../harness/report/escape.js';
+import { formatGridText } from '../../../harness/report/grid.js';
+import { renderHtml } from '../../../harness/report/html.js';
+import { cellTestCases, renderJUnit } from '../../../harness/report/junit.js';
+import { renderMarkdown, tableCode } from '../../../harness/report/markdown.js';
+import { renderProbesJsonl } from '../../../harness/report/write.js';
+import { HOSTILE, loadFixture } from './support.js';
+
+/** The attributes of every element named `tag` (a flat scan is enough for the JUnit we write). */
+function elements(xml: string, tag: string): Record<string, string>[] {
+  const out: Record<string, string>[] = [];
+  for (const m of xml.matchAll(new RegExp(`<${tag}(\\s[^>]*)?/?>`, 'g'))) {
+    const attrs: Record<string, string> = {};
+    for (const a of (m[1] ?? '').matchAll(/([\w-]+)="([^"]*)"/g)) attrs[a[1]!] = a[2]!;
+    out.push(attrs);
+  }
+  return out;
+}
+
+describe('escaping', () => {
+  it('leaves no markup and no XML-invalid character', () => {
+    for (const esc of [escapeHtml, escapeXml]) {
+      const out = esc(HOSTILE);
+      expect(out).not.toMatch(/[<>"]/);
+      expect(out).not.toContain('\x1b');
+      expect(out).toContain('&lt;script&gt;');
+    }
+    const md = escapeMarkdown(HOSTILE);
+    expect(md).not.toMatch(/[<>]/);
+    expect(md).toContain('\\|');
+    expect(md).toContain('\\`tick\\`');
+  });
+
+  it('fences code with more backticks than the text holds, and keeps pipes inside table code', () => {
+    expect(markdownCodeBlock('a ``` b')).toBe('````\na ``` b\n````');
+    expect(tableCode('iptables-save | grep cali')).toBe('` iptables-save \\| grep cali `');
+    expect(tableCode('echo `x`')).toBe('`` echo `x` ``');
+  });
+});
+
+describe('JUnit', () => {
+  const results = loadFixture();
+  const xml = renderJUnit(results);
+
+  it('has one testsuite per cell with counts that add up', () => {
+    const suites = elements(xml, 'testsuite');
+    expect(suites.map((s) => s.name)).toEqual(results.cells.map((c) => c.cell.id));
+    const root = elements(xml, 'testsuites')[0]!;
+    const sum = (k: string) => suites.reduce((n, s) => n + Number(s[k]), 0);
+    for (const k of ['tests', 'failures', 'errors', 'skipped']) expect(Number(root[k])).toBe(sum(k));
+    expect(Number(root.tests)).toBe(elements(xml, 'testcase').length);
+    expect(Number(root.failures)).toBe((xml.match(/<failure /g) ?? []).length);
+  });
+
+  it('makes each check, policy scenario, audit finding and upgrade pair a testcase', () => {
+    const vxlan = results.cells[1]!;
+    const names = cellTestCases(vxlan).map((c) => `${c.classname} :: ${c.name} :: ${c.outcome}`);
+    expect(names).toContain(
+      'v3.30.7-operator-vxlan.connectivity :: pod to pod, every pair, TCP/80 :: failed',
+    );
+    expect(names).toContain('v3.30.7-operator-vxlan.connectivity :: node to pod (host network) :: skipped');
+    expect(names).toContain('v3.30.7-operator-vxlan.policy-scenario :: allow-from-namespace-x :: failed');
+    expect(names).toContain(
+      'v3.30.7-operator-vxlan.audit :: cc-v3-30-7-operator-vxlan-worker interface vxlan.calico :: failed',
+    );
+    // allowed by configuration: reported, not failed
+    expect(names.some((n) => n.includes('route 192.168.97.0/26') && n.endsWith(':: passed'))).toBe(true);
+    expect(names.some((n) => n.includes('.audit :: ') && n.includes('bpf') && n.endsWith('skipped'))).toBe(
+      true,
+    );
+    // a phase that failed without checks of its own still fails in JUnit
+    expect(names).toContain('v3.30.7-operator-vxlan.audit :: audit :: failed');
+    const upgrade = cellTestCases(results.cells[3]!).filter((c) => c.classname.endsWith('.upgrade'));
+    expect(upgrade.map((c) => `${c.name} ${c.outcome}`)).toEqual([
+      'upgrade failed', // the phase itself (it has no checks)
+      'x/a → y/a TCP/80 stays allowed failed',
+      'x/b → z/c TCP/80 stays allowed passed',
+      'y/b → x/b TCP/80 stays denied failed',
+      'upgrade v3.29.7 → v3.30.7 failed',
+    ]);
+  });
+
+  it('puts the grids and the evidence into the failure text, escaped', () => {
+    const grid = formatGridText(results.cells[1]!.policy[1]!.grids[0]!);
+    expect(xml).toContain(escapeXml(grid));
+    expect(xml).toContain('remediation: ip link delete vxlan.calico');
+    expect(xml).toContain('&lt;none&gt;');
+    expect(xml).toMatch(/<skipped message="skipped: encapsulation None/);
+  });
+
+  it('stays well-formed with hostile text', () => {
+    const r = loadFixture();
+    r.cells[0]!.cell = { ...r.cells[0]!.cell, id: HOSTILE };
+    r.cells[1]!.phases[5]!.checks[0]!.details = `${HOSTILE}]]>`;
+    const x = renderJUnit(r);
+    expect(x).not.toContain('<script>');
+    expect(x).not.toContain('\x1b');
+    expect(elements(x, 'testsuite')[0]!.name).toBe(escapeXml(HOSTILE));
+  });
+});
+
+describe('Markdown summary', () => {
+  const results = loadFixture();
+  const md = renderMarkdown(results);
+
+  it('has an overview row per cell, the policy timings, the upgrade and the failures', () => {
+    expect(md).toMatch(/^## Calico conformance: ❌ failed/);
+    const rows = md.split('\n').filter((l) => /^\| v3\./.test(l));
+    expect(rows.filter((l) => /\| (✅|❌|⏭️) (passed|failed|skipped) \|/.test(l))).toHaveLength(4);
+    expect(md).toContain('| v3.30.7-manifest-ipip | deny-all-ingress | ✅ | 1.4s | 980ms | 6 |');
+    expect(md).toContain('7.4s (max 5s)');
+    expect(md).toContain('#### v3.30.7-operator-vxlan');
+    expect(md).toContain(formatGridText(results.cells[1]!.grids[0]!));
+    expect(md).toContain('` ip link delete vxlan.calico `');
+    // a kept-by-design finding is not a failure to list
+    expect(md).not.toContain('projectcalico.org/IPv4Address-');
+  });
+
+  it('escapes hostile ids and messages', () => {
+    const r = loadFixture();
+    r.cells[1]!.cell = { ...r.cells[1]!.cell, id: HOSTILE };
+    const out = renderMarkdown(r);
+    expect(out).not.toContain('<script>');
+    expect(out).not.toContain('<img');
+  });
+});
+
+describe('JSONL probes', () => {
+  it('writes one record per probe of every cell, with the cell id', () => {
+    const results = loadFixture();
+    const lines = renderProbesJsonl(results).trim().split('\n');
+    const total = results.cells.reduce((n, c) => n + c.probes.length, 0);
+    expect(total).toBeGreaterThan(0);
+    expect(lines).toHaveLength(total);
+    const records = lines.map((l) => JSON.parse(l));
+    expect(new Set(records.map((r) => r.cell))).toEqual(
+      new Set(['v3.30.7-manifest-ipip', 'v3.30.7-operator-vxlan']),
+    );
+    expect(records[0]).toMatchObject({
+      cell: 'v3.30.7-manifest-ipip',
+      from: 'x/a',
+      port: 80,
+      protocol: 'TCP',
+    });
+    expect(records.filter((r) => r.verdict === 'timeout')[0].detail).toContain('timed out');
+  });
+});
+
+describe('HTML report (as text; the browser test checks the rendered page)', () => {
+  const html = renderHtml(loadFixture());
+
+  it('is self-contained: no external URL, a CSP that forbids fetching', () => {
+    expect(html).toContain(`content="default-src 'none'`);
+    const urls = [...html.matchAll(/(?:src|href)="([^"#][^"]*)"/g)].map((m) => m[1]);
+    expect(urls.every((u) => !/^[a-z]+:/i.test(u!) && !u!.startsWith('//'))).toBe(true);
+    expect(html).not.toMatch(/<link |<img |@import|url\(/);
+  });
+
+  it('escapes hostile text everywhere it goes', () => {
+    const r = loadFixture();
+    r.cells[0]!.cell = { ...r.cells[0]!.cell, id: HOSTILE };
+    r.cells[1]!.policy[1]!.policyYaml = HOSTILE;
+    r.cells[1]!.audit!.findings[0]!.remediation = HOSTILE;
+    r.cells[3]!.upgrade!.violations = [HOSTILE];
+    r.cells[1]!.diagnostics = 'javascript:alert(1)';
+    const out = renderHtml(r);
+    expect(out).not.toContain('<img src=x');
+    expect((out.match(/<script>/g) ?? []).length).toBe(1); // only the report's own script
+    expect(out).not.toContain('href="javascript:');
+  });
+});
