@@ -24,6 +24,8 @@ export interface CleanupOptions {
   runner?: ProcessRunner;
   kindCommand?: string;
   dockerCommand?: string;
+  /** also look for unrecorded harness clusters and labelled containers (default true) */
+  discover?: boolean;
 }
 
 export interface CleanupReport {
@@ -79,6 +81,7 @@ export async function cleanupLeftovers(opts: CleanupOptions = {}): Promise<Clean
     if (!opts.dryRun) writeRun(file, { ...run, resources: kept });
   }
 
+  if (opts.discover === false) return report;
   // What no state file mentions: clusters by name pattern, containers by the harness label.
   const clusters = await runner.run(
     docker,
