@@ -1,0 +1,762 @@
+/**
+ * One cell through the pipeline: preflight → create cluster → baseline node dump → install → verify mode →
+ * connectivity suite → policy suite → uninstall → deep clean (optional) → audit → teardown. Each phase is
+ * a small unit with one `execute` over a shared context (kind's create actions, STYLE.md), records its
+ * start, duration, outcome and evidence, and runs under a timeout that names what it waits for.
+ *
+ * Gates: once a main phase fails, the main phases after it are `not-run` with the reason; the cleanup
+ * phases (uninstall, deep clean, audit, teardown) still run when there is a cluster to run them on, because
+ * a half-installed Calico must still be removed and audited, and the cluster must still go away. After
+ * SIGINT/SIGTERM only teardown runs.
+ *
+ * What counts as `failed` and what as `error`: a phase that exercises Calico (install, verify, suites,
+ * uninstall, audit) fails when it throws or a check fails: that is the product misbehaving, or timing out
+ * waiting for it. A phase of the harness's own plumbing (preflight, create cluster, baseline, deep clean,
+ * teardown) that throws is an `error`: the cell could not be tested.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SuiteContext } from '../../suites/context.js';
+import type { NodeDump } from '../audit/dump.js';
+import type { AuditReport } from '../audit/finding.js';
+import type { Cell } from '../config/cell.js';
+import { cellSkipReason, type PreflightReport } from '../preflight/preflight.js';
+import type { ProbeRecord, ReachabilityGrid } from '../probe/types.js';
+import type {
+  CellResult,
+  CheckResult,
+  Outcome,
+  PhaseName,
+  PhaseResult,
+  PolicyScenarioResult,
+} from '../report/model.js';
+import type {
+  ClusterHandle,
+  ClusterNode,
+  PipelineDeps,
+  ProgressSink,
+  RenderedFiles,
+  StepContext,
+  SuiteRun,
+} from './deps.js';
+import {
+  checksOutcome,
+  describeLimits,
+  failedChecksReason,
+  InterruptedError,
+  PhaseFailure,
+  type PhaseLimits,
+  withPhaseLimits,
+} from './phase.js';
+
+/** The phases `run` records, in order (PHASES minus `upgrade`, which belongs to the upgrade command). */
+export const RUN_PHASES = [
+  'preflight',
+  'create-cluster',
+  'baseline',
+  'install',
+  'verify',
+  'connectivity',
+  'policy',
+  'uninstall',
+  'deep-clean',
+  'audit',
+  'teardown',
+] as const satisfies readonly PhaseName[];
+export type RunPhase = (typeof RUN_PHASES)[number];
+
+const CLEANUP_PHASES: ReadonlySet<RunPhase> = new Set(['uninstall', 'deep-clean', 'audit', 'teardown']);
+
+/**
+ * Default time limits per phase. kind create of a 3-node cluster: 30–60 s with a cached image, plus up to
+ * 90 s for the image pull on a fresh runner; Calico ready: 1–3 min, and Calico's own kind CI waits up to
+ * 600 s for TigeraStatus Available (kind-clientnode-testcontainers.md §1.8, §1.9).
+ */
+export const DEFAULT_LIMITS: Record<RunPhase, PhaseLimits> = {
+  preflight: { timeoutMs: 60_000, waitingFor: 'the host checks (docker, kind, ipip)' },
+  'create-cluster': {
+    timeoutMs: 10 * 60_000,
+    waitingFor: 'the kind cluster to be created with every node listed',
+  },
+  baseline: { timeoutMs: 3 * 60_000, waitingFor: 'the baseline node dump of every node (before Calico)' },
+  install: { timeoutMs: 15 * 60_000, waitingFor: 'Calico installed and ready on every node' },
+  verify: {
+    timeoutMs: 10 * 60_000,
+    waitingFor: 'the mode checks (the requested encapsulation really in effect)',
+  },
+  connectivity: { timeoutMs: 20 * 60_000, waitingFor: 'the connectivity suite' },
+  policy: { timeoutMs: 40 * 60_000, waitingFor: 'the NetworkPolicy suite' },
+  uninstall: { timeoutMs: 10 * 60_000, waitingFor: 'Calico removed (every object deleted and gone)' },
+  'deep-clean': { timeoutMs: 5 * 60_000, waitingFor: 'the node-level deep clean of every node' },
+  audit: { timeoutMs: 5 * 60_000, waitingFor: 'the node dumps and the leftover audit' },
+  teardown: { timeoutMs: 5 * 60_000, waitingFor: 'the cluster to be deleted' },
+};
+
+const PLUMBING: ReadonlySet<RunPhase> = new Set([
+  'preflight',
+  'create-cluster',
+  'baseline',
+  'deep-clean',
+  'teardown',
+]);
+
+/** A cluster shared by the cells of one `--reuse-cluster` group (or owned by one cell). */
+export interface ClusterSlot {
+  handle?: ClusterHandle;
+  nodes?: ClusterNode[];
+  /** `cni-bin` sha256 per node, taken right after creation (before any Calico) */
+  baseline?: Map<string, string | undefined>;
+  /** the cell that created the cluster */
+  createdFor?: string;
+  /** the cluster came from --kubeconfig: never deleted */
+  attached?: boolean;
+}
+
+export interface CellRunOptions {
+  reportDir: string;
+  preflight: Pick<PreflightReport, 'evidence' | 'ipip'>;
+  progress: ProgressSink;
+  /** aborted by SIGINT/SIGTERM; the reason is the signal's name */
+  signal?: AbortSignal;
+  keepCluster?: boolean;
+  deepClean?: boolean;
+  /** run against this existing cluster instead of creating one */
+  kubeconfig?: string;
+  skipInstall?: boolean;
+  /** the cluster stays up for the next cell of a --reuse-cluster group */
+  keepForNextCell?: boolean;
+  /** the slot of a --reuse-cluster group; a fresh one per cell otherwise */
+  slot?: ClusterSlot;
+  limits?: Partial<Record<RunPhase, Partial<PhaseLimits>>>;
+  namespacePrefix?: string;
+  calicoctl?: string;
+  policySelect?: string;
+  index?: number;
+  total?: number;
+  /** receives what teardown could not remove (RunResults.leftBehind) */
+  leftBehind?: string[];
+}
+
+/** What one phase body returns (beyond throwing). */
+interface PhaseOutput {
+  outcome?: Outcome;
+  reason?: string;
+  evidence?: string[];
+  checks?: CheckResult[];
+}
+
+interface CellState {
+  cell: Cell;
+  cellDir: string;
+  deps: PipelineDeps;
+  opts: CellRunOptions;
+  slot: ClusterSlot;
+  result: CellResult;
+  rendered?: RenderedFiles;
+  /** the first main phase that did not pass */
+  stopped?: { phase: RunPhase; reason: string };
+  interrupted?: string;
+  skipped?: string;
+  phaseOf: Partial<Record<RunPhase, PhaseResult>>;
+  leftBehind: string[];
+}
+
+type Gate = { run: true } | { run: false; outcome: Outcome; reason: string };
+
+interface PhaseDef {
+  name: RunPhase;
+  gate(s: CellState): Gate;
+  execute(s: CellState, step: StepContext, signal: AbortSignal): Promise<PhaseOutput>;
+}
+
+export function cellDirOf(reportDir: string, cellId: string): string {
+  return join(reportDir, 'cells', cellId);
+}
+
+const RUN: Gate = { run: true };
+
+function needsCluster(s: CellState): Gate | undefined {
+  if (!s.slot.handle)
+    return { run: false, outcome: 'not-run', reason: 'no cluster (create-cluster did not succeed)' };
+  return undefined;
+}
+
+function installAttempted(s: CellState): boolean {
+  const p = s.phaseOf.install;
+  return p !== undefined && p.outcome !== 'not-run' && p.outcome !== 'skipped';
+}
+
+const PHASE_DEFS: PhaseDef[] = [
+  {
+    name: 'preflight',
+    gate: () => RUN,
+    async execute(s) {
+      const reason = cellSkipReason(s.cell, s.opts.preflight);
+      if (reason) {
+        s.skipped = reason;
+        return { outcome: 'skipped', reason, evidence: s.opts.preflight.evidence };
+      }
+      return { evidence: s.opts.preflight.evidence };
+    },
+  },
+  {
+    name: 'create-cluster',
+    gate: () => RUN,
+    async execute(s, step, signal) {
+      const { deps, cell, slot } = s;
+      if (slot.handle && !slot.attached) {
+        step.log(`reusing cluster ${slot.handle.name}`);
+        return {
+          outcome: 'skipped',
+          reason: `--reuse-cluster: reusing ${slot.handle.name} (created for ${slot.createdFor})`,
+          evidence: (slot.nodes ?? []).map((n) => `${n.role} ${n.name} ${n.ip}`),
+        };
+      }
+      const evidence: string[] = [];
+      if (s.opts.kubeconfig) {
+        if (!slot.handle) {
+          slot.handle = await deps.provider.attach(s.opts.kubeconfig);
+          slot.attached = true;
+        }
+        evidence.push(
+          `attached to the existing cluster ${slot.handle.name} (--kubeconfig ${s.opts.kubeconfig})`,
+        );
+      } else {
+        const name = deps.clusterNameFor(cell);
+        const kindConfigYaml = deps.kindConfig(cell, name);
+        writeFileSync(join(s.cellDir, 'kind-config.yaml'), kindConfigYaml);
+        step.log(`kind create cluster --name ${name}`);
+        slot.handle = await deps.provider.create({
+          name,
+          kindConfigYaml,
+          nodeImage: cell.nodeImage,
+          signal,
+          timeoutMs: limitsOf(s, 'create-cluster').timeoutMs,
+          log: step.log,
+        });
+        slot.createdFor = cell.id;
+        evidence.push(`created ${name} (node image ${cell.nodeImage})`);
+      }
+      s.result.clusterName = slot.handle.name;
+      slot.nodes = await slot.handle.nodes();
+      if (slot.nodes.length === 0) throw new Error(`cluster ${slot.handle.name} lists no nodes`);
+      evidence.push(...slot.nodes.map((n) => `${n.role} ${n.name} ${n.ip} (container ${n.container})`));
+      if (!slot.attached) evidence.push(...(await deps.prepareTopology(stepFor(s, signal, step.log))));
+      return { evidence };
+    },
+  },
+  {
+    name: 'baseline',
+    gate(s) {
+      if (s.opts.skipInstall)
+        return {
+          run: false,
+          outcome: 'skipped',
+          reason: '--skip-install: Calico is already on the cluster, no pre-Calico baseline exists',
+        };
+      if (s.slot.baseline)
+        return {
+          run: false,
+          outcome: 'skipped',
+          reason: `--reuse-cluster: the baseline was taken when the cluster was created for ${s.slot.createdFor}`,
+        };
+      return RUN;
+    },
+    async execute(s, step) {
+      const baseline = new Map<string, string | undefined>();
+      const evidence: string[] = [];
+      const dir = join(s.cellDir, 'baseline-dump');
+      for (const n of step.nodes) {
+        step.log(`baseline of ${n.name}`);
+        const shell = step.cluster.shell(n.name);
+        const sums = await s.deps.collectBaseline(shell);
+        baseline.set(n.name, sums);
+        const dump = await s.deps.collectNodeDump(shell, sums);
+        s.deps.writeNodeDump(dir, dump);
+        const missing = Object.keys(dump.notes.unavailable ?? {});
+        evidence.push(
+          `${n.name}: ${sums === undefined ? 'no /opt/cni/bin checksums' : `${sums.trim().split('\n').filter(Boolean).length} CNI binaries`}` +
+            `${missing.length ? `; not available: ${missing.join(', ')}` : ''}`,
+        );
+      }
+      s.slot.baseline = baseline;
+      evidence.push(`written to ${rel(s, dir)}`);
+      return { evidence };
+    },
+  },
+  {
+    name: 'install',
+    gate(s) {
+      if (s.opts.skipInstall)
+        return {
+          run: false,
+          outcome: 'skipped',
+          reason: '--skip-install: using the Calico already on the cluster',
+        };
+      return RUN;
+    },
+    async execute(s, step) {
+      step.log(`rendering ${s.cell.install} files for Calico ${s.cell.calicoVersion}`);
+      s.rendered = await s.deps.render(s.cell);
+      const dir = join(s.cellDir, 'rendered');
+      mkdirSync(dir, { recursive: true });
+      for (const f of s.rendered.files) writeFileSync(join(dir, f.name), f.content);
+      const evidence = [`rendered ${s.rendered.files.map((f) => f.name).join(', ')} into ${rel(s, dir)}`];
+      evidence.push(...(await s.deps.install({ ...step, rendered: s.rendered })));
+      return { evidence };
+    },
+  },
+  {
+    name: 'verify',
+    gate: () => RUN,
+    async execute(s, step) {
+      return suiteOutput(s, await withSuiteData(s, () => s.deps.verify(step)));
+    },
+  },
+  {
+    name: 'connectivity',
+    gate: () => RUN,
+    async execute(s, step) {
+      return suiteOutput(s, await withSuiteData(s, () => s.deps.runSuite('connectivity', step)));
+    },
+  },
+  {
+    name: 'policy',
+    gate: () => RUN,
+    async execute(s, step) {
+      return suiteOutput(s, await withSuiteData(s, () => s.deps.runSuite('policy', step)));
+    },
+  },
+  {
+    name: 'uninstall',
+    gate(s) {
+      if (s.opts.skipInstall)
+        return {
+          run: false,
+          outcome: 'skipped',
+          reason: '--skip-install: the Calico on the cluster is not ours to remove',
+        };
+      const noCluster = needsCluster(s);
+      if (noCluster) return noCluster;
+      if (!installAttempted(s)) return { run: false, outcome: 'not-run', reason: 'nothing was installed' };
+      return RUN;
+    },
+    async execute(s, step) {
+      return {
+        evidence: await s.deps.uninstall({ ...step, ...(s.rendered ? { rendered: s.rendered } : {}) }),
+      };
+    },
+  },
+  {
+    name: 'deep-clean',
+    gate(s) {
+      if (!s.opts.deepClean)
+        return { run: false, outcome: 'skipped', reason: 'not requested (--deep-clean)' };
+      if (s.opts.skipInstall)
+        return { run: false, outcome: 'skipped', reason: '--skip-install: Calico is still installed' };
+      return needsCluster(s) ?? RUN;
+    },
+    async execute(s, step) {
+      return { evidence: await s.deps.deepClean(step) };
+    },
+  },
+  {
+    name: 'audit',
+    gate(s) {
+      if (s.opts.skipInstall)
+        return {
+          run: false,
+          outcome: 'skipped',
+          reason: '--skip-install: Calico is still installed, nothing to audit',
+        };
+      return needsCluster(s) ?? RUN;
+    },
+    async execute(s, step) {
+      const dir = join(s.cellDir, 'node-dump');
+      const dumps: NodeDump[] = [];
+      for (const n of step.nodes) {
+        step.log(`node dump of ${n.name}`);
+        const dump = await s.deps.collectNodeDump(step.cluster.shell(n.name), s.slot.baseline?.get(n.name));
+        s.deps.writeNodeDump(dir, dump);
+        dumps.push(dump);
+      }
+      step.log('auditing');
+      const report = await s.deps.audit(step, dumps);
+      s.result.audit = report;
+      return auditOutput(report, `node dumps in ${rel(s, dir)}`);
+    },
+  },
+  {
+    name: 'teardown',
+    gate(s) {
+      if (!s.slot.handle) return { run: false, outcome: 'skipped', reason: 'no cluster was created' };
+      if (s.opts.keepForNextCell && !s.interrupted)
+        return {
+          run: false,
+          outcome: 'skipped',
+          reason: `--reuse-cluster: ${s.slot.handle.name} stays up for the next cell`,
+        };
+      return RUN;
+    },
+    async execute(s, step) {
+      const handle = s.slot.handle!;
+      const keep = s.slot.attached === true || s.opts.keepCluster === true;
+      step.log(keep ? `keeping ${handle.name}` : `deleting ${handle.name}`);
+      const left = await handle.dispose({ keep });
+      s.slot.handle = undefined;
+      s.slot.nodes = undefined;
+      s.slot.baseline = undefined;
+      // a kept cluster comes back as the list of what was kept on purpose: evidence, not a leftover
+      if (keep) s.opts.progress.log('info', `${s.cell.id}: kept ${left.join(', ')}`);
+      else if (left.length > 0) {
+        s.leftBehind.push(...left);
+        return { outcome: 'error', reason: `could not remove: ${left.join(', ')}`, evidence: left };
+      }
+      return {
+        evidence: [
+          s.slot.attached
+            ? `left the existing cluster ${handle.name} as it was`
+            : keep
+              ? `kept ${handle.name} (--keep-cluster); kubeconfig ${handle.kubeconfigPath}`
+              : `deleted ${handle.name}`,
+        ],
+      };
+    },
+  },
+];
+
+function limitsOf(s: CellState, phase: RunPhase): PhaseLimits {
+  return { ...DEFAULT_LIMITS[phase], ...(s.opts.limits?.[phase] ?? {}) };
+}
+
+function rel(s: CellState, path: string): string {
+  return path.startsWith(s.opts.reportDir) ? path.slice(s.opts.reportDir.length).replace(/^\/+/, '') : path;
+}
+
+function suiteContextOf(s: CellState): SuiteContext {
+  return {
+    cell: s.cell,
+    clusterName: s.slot.handle?.name ?? '',
+    kubeconfigPath: s.slot.handle?.kubeconfigPath ?? '',
+    cellDir: s.cellDir,
+    nodes: (s.slot.nodes ?? []).map((n) => ({
+      name: n.name,
+      role: n.role,
+      container: n.container,
+      internalIP: n.ip,
+    })),
+    namespacePrefix: s.opts.namespacePrefix ?? 'cc',
+    ...(s.opts.calicoctl ? { calicoctl: s.opts.calicoctl } : {}),
+    ...(s.opts.policySelect ? { policySelect: s.opts.policySelect } : {}),
+  };
+}
+
+function stepFor(s: CellState, signal: AbortSignal, log: (line: string) => void): StepContext {
+  return {
+    cell: s.cell,
+    cellDir: s.cellDir,
+    // phases that need the cluster are gated on it; create-cluster reads the slot itself
+    cluster: s.slot.handle as ClusterHandle,
+    nodes: s.slot.nodes ?? [],
+    ...(s.rendered ? { rendered: s.rendered } : {}),
+    signal,
+    log,
+    suiteContext: suiteContextOf(s),
+  };
+}
+
+function suiteOutput(s: CellState, run: SuiteRun & { data: MergedData }): PhaseOutput {
+  const checks = [...run.checks, ...run.data.checks];
+  s.result.grids.push(...run.data.grids);
+  s.result.probes.push(...run.data.probes);
+  s.result.policy.push(...run.data.policy);
+  const evidence = [...run.evidence, ...run.data.evidence];
+  if (checks.length === 0)
+    return { outcome: 'failed', reason: 'the suite reported no checks at all', evidence, checks };
+  const outcome = checksOutcome(checks);
+  return {
+    outcome,
+    ...(outcome === 'failed' ? { reason: failedChecksReason(checks) } : {}),
+    ...(outcome === 'skipped' ? { reason: checks[0]?.message ?? 'every check skipped' } : {}),
+    evidence,
+    checks,
+  };
+}
+
+function auditOutput(report: AuditReport, where: string): PhaseOutput {
+  const counted = report.findings.filter((f) => !f.allowed);
+  const evidence = [
+    where,
+    `${report.findings.length} finding(s), ${counted.length} counted; ${report.notChecked.length} check(s) not made`,
+    ...counted.slice(0, 20).map((f) => `${f.node} ${f.category} ${f.name}: ${f.detail}`),
+    ...report.notChecked
+      .slice(0, 10)
+      .map((n) => `not checked: ${n.node} ${n.category} ${n.what}: ${n.reason}`),
+  ];
+  if (!report.clean) {
+    const cats = [...new Set(counted.map((f) => f.category))].join(', ');
+    return { outcome: 'failed', reason: `${counted.length} leftover(s) after uninstall (${cats})`, evidence };
+  }
+  return { evidence };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// suite data (suites/context.ts recordSuiteData) → results model
+
+interface MergedData {
+  grids: ReachabilityGrid[];
+  probes: ProbeRecord[];
+  policy: PolicyScenarioResult[];
+  checks: CheckResult[];
+  evidence: string[];
+}
+
+function listSuiteData(cellDir: string): Set<string> {
+  const dir = join(cellDir, 'suite-data');
+  return new Set(existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : []);
+}
+
+async function withSuiteData(
+  s: CellState,
+  fn: () => Promise<SuiteRun>,
+): Promise<SuiteRun & { data: MergedData }> {
+  const before = listSuiteData(s.cellDir);
+  const run = await fn();
+  const added = [...listSuiteData(s.cellDir)].filter((f) => !before.has(f)).sort();
+  return { ...run, data: mergeSuiteData(join(s.cellDir, 'suite-data'), added) };
+}
+
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const OUTCOMES: readonly string[] = ['passed', 'failed', 'skipped', 'not-run', 'error'];
+
+/** Reads suite-data files by their kind prefix (`<kind>--<name>.json`); a malformed file is reported, not merged. */
+export function mergeSuiteData(dir: string, files: readonly string[]): MergedData {
+  const out: MergedData = { grids: [], probes: [], policy: [], checks: [], evidence: [] };
+  for (const f of files) {
+    const kind = f.split('--')[0];
+    let data: unknown;
+    try {
+      data = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    } catch (err) {
+      out.evidence.push(`ignored suite-data/${f}: not JSON (${(err as Error).message})`);
+      continue;
+    }
+    const items = asArray(data);
+    const bad = (why: string) => out.evidence.push(`ignored suite-data/${f}: ${why}`);
+    switch (kind) {
+      case 'grids':
+        if (items.every((g) => isObj(g) && Array.isArray(g.observed ?? g.cells ?? g.rows ?? [])))
+          out.grids.push(...(items as ReachabilityGrid[]));
+        else bad('not a grid or a list of grids');
+        break;
+      case 'probes':
+        if (items.every((p) => isObj(p) && 'verdict' in p)) out.probes.push(...(items as ProbeRecord[]));
+        else bad('not a list of probe records (each needs a verdict)');
+        break;
+      case 'policy':
+        if (
+          items.every((p) => isObj(p) && typeof p.name === 'string' && OUTCOMES.includes(String(p.outcome)))
+        )
+          out.policy.push(
+            ...(items as PolicyScenarioResult[]).map((p) => ({
+              ...p,
+              tags: p.tags ?? [],
+              grids: p.grids ?? [],
+              rounds: p.rounds ?? 0,
+            })),
+          );
+        else bad('not a policy scenario result (name, outcome)');
+        break;
+      case 'verify':
+      case 'checks':
+        if (
+          items.every((c) => isObj(c) && typeof c.name === 'string' && OUTCOMES.includes(String(c.outcome)))
+        )
+          out.checks.push(...(items as CheckResult[]).map((c) => ({ ...c, durationMs: c.durationMs ?? 0 })));
+        else bad('not a check result (name, outcome)');
+        break;
+      default:
+        bad(`unknown kind ${JSON.stringify(kind)} (grids, probes, policy, verify, checks)`);
+    }
+    if (!out.evidence.some((e) => e.includes(f))) out.evidence.push(`merged suite-data/${f}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the runner
+
+function classify(phase: RunPhase, err: unknown): { outcome: Outcome; reason: string } {
+  if (err instanceof InterruptedError) return { outcome: 'error', reason: err.message };
+  const msg = (err as Error)?.message ?? String(err);
+  if (err instanceof PhaseFailure) return { outcome: 'failed', reason: msg };
+  return { outcome: PLUMBING.has(phase) ? 'error' : 'failed', reason: msg };
+}
+
+function signalName(signal: AbortSignal | undefined): string {
+  const r = signal?.reason;
+  return typeof r === 'string' ? r : r instanceof Error ? r.message : 'SIGINT';
+}
+
+/** Runs one cell through every phase; never throws (everything lands in the CellResult). */
+export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptions): Promise<CellResult> {
+  const started = performance.now();
+  const cellDir = cellDirOf(opts.reportDir, cell.id);
+  mkdirSync(cellDir, { recursive: true });
+  const s: CellState = {
+    cell,
+    cellDir,
+    deps,
+    opts,
+    slot: opts.slot ?? {},
+    result: {
+      cell,
+      outcome: 'passed',
+      startedAt: new Date().toISOString(),
+      durationMs: 0,
+      phases: [],
+      grids: [],
+      probes: [],
+      policy: [],
+    },
+    phaseOf: {},
+    leftBehind: [],
+  };
+  const progress = opts.progress;
+  progress.cellStart(cell);
+
+  for (const def of PHASE_DEFS) {
+    const phaseStart = new Date();
+    const t0 = performance.now();
+    const record = (out: {
+      outcome: Outcome;
+      reason?: string;
+      evidence?: string[];
+      checks?: CheckResult[];
+    }) => {
+      const pr: PhaseResult = {
+        name: def.name,
+        outcome: out.outcome,
+        startedAt: phaseStart.toISOString(),
+        durationMs: Math.round(performance.now() - t0),
+        ...(out.reason ? { reason: out.reason } : {}),
+        evidence: out.evidence ?? [],
+        checks: out.checks ?? [],
+      };
+      s.result.phases.push(pr);
+      s.phaseOf[def.name] = pr;
+      return pr;
+    };
+
+    if (opts.signal?.aborted && !s.interrupted) s.interrupted = signalName(opts.signal);
+    let gate: Gate;
+    if (s.skipped) gate = { run: false, outcome: 'skipped', reason: s.skipped };
+    else if (s.interrupted && def.name !== 'teardown')
+      gate = { run: false, outcome: 'not-run', reason: `interrupted by ${s.interrupted}` };
+    else if (s.stopped && !CLEANUP_PHASES.has(def.name))
+      gate = {
+        run: false,
+        outcome: 'not-run',
+        reason: `${s.stopped.phase} did not pass: ${s.stopped.reason}`,
+      };
+    else gate = def.gate(s);
+    if (!gate.run) {
+      const pr = record({ outcome: gate.outcome, reason: gate.reason });
+      progress.phaseEnd(cell.id, def.name, pr.outcome, 0, pr.reason);
+      continue;
+    }
+
+    const limits = limitsOf(s, def.name);
+    progress.phaseStart(cell.id, def.name);
+    progress.log('debug', `${cell.id} ${def.name}: ${describeLimits(limits)}`);
+    let last = '';
+    const log = (line: string) => {
+      last = line;
+      progress.log('debug', `${cell.id} ${def.name}: ${line}`);
+    };
+    // teardown must run after SIGINT: only its own timeout stops it
+    const runSignal = def.name === 'teardown' ? undefined : opts.signal;
+    let pr: PhaseResult;
+    try {
+      const out = await withPhaseLimits(
+        limits,
+        runSignal,
+        () => last,
+        (signal) => def.execute(s, stepFor(s, signal, log), signal),
+      );
+      pr = record({ outcome: out.outcome ?? 'passed', ...out });
+    } catch (err) {
+      const { outcome, reason } = classify(def.name, err);
+      if (err instanceof InterruptedError) s.interrupted = err.signalName;
+      pr = record({ outcome, reason, evidence: last ? [`last seen: ${last}`] : [] });
+    }
+    progress.phaseEnd(cell.id, def.name, pr.outcome, pr.durationMs, pr.reason);
+
+    if ((pr.outcome === 'failed' || pr.outcome === 'error') && !CLEANUP_PHASES.has(def.name)) {
+      s.stopped ??= { phase: def.name, reason: pr.reason ?? pr.outcome };
+      if (!s.interrupted && s.slot.handle && def.name !== 'create-cluster') await diagnose(s, pr, log);
+    }
+  }
+
+  s.result.outcome = cellOutcome(s);
+  if (s.skipped) s.result.reason = s.skipped;
+  else if (s.interrupted) s.result.reason = `interrupted by ${s.interrupted}`;
+  else if (s.result.outcome !== 'passed') {
+    const bad = s.result.phases.find((p) => p.outcome === 'failed' || p.outcome === 'error');
+    if (bad) s.result.reason = `${bad.name}: ${bad.reason ?? bad.outcome}`;
+  }
+  s.result.durationMs = Math.round(performance.now() - started);
+  opts.leftBehind?.push(...s.leftBehind);
+  progress.cellEnd(cell.id, s.result.outcome);
+  return s.result;
+}
+
+function cellOutcome(s: CellState): Outcome {
+  if (s.skipped) return 'skipped';
+  if (s.interrupted) return 'error';
+  const bad = s.result.phases.find((p) => p.outcome === 'failed' || p.outcome === 'error');
+  return bad ? bad.outcome : 'passed';
+}
+
+/** The diagnostics bundle is taken at the first failure, before uninstall changes the picture. */
+async function diagnose(s: CellState, pr: PhaseResult, log: (l: string) => void): Promise<void> {
+  if (s.result.diagnostics) return;
+  const dir = join(s.cellDir, 'diagnostics');
+  try {
+    const what = await withPhaseLimits(
+      { timeoutMs: 3 * 60_000, waitingFor: 'the diagnostics bundle' },
+      s.opts.signal,
+      () => '',
+      (signal) => s.deps.collectDiagnostics(stepFor(s, signal, log), dir),
+    );
+    s.result.diagnostics = rel(s, dir);
+    pr.evidence.push(`diagnostics: ${rel(s, dir)}${what ? ` (${what})` : ''}`);
+  } catch (err) {
+    pr.evidence.push(`diagnostics could not be collected: ${(err as Error).message}`);
+  }
+}
+
+/** A cell that never started (fail-fast, interrupted): every phase not-run with the reason. */
+export function notRunCell(cell: Cell, reason: string): CellResult {
+  return {
+    cell,
+    outcome: 'not-run',
+    reason,
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    phases: RUN_PHASES.map((name) => ({
+      name,
+      outcome: 'not-run' as const,
+      startedAt: new Date().toISOString(),
+      durationMs: 0,
+      reason,
+      evidence: [],
+      checks: [],
+    })),
+    grids: [],
+    probes: [],
+    policy: [],
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The small interfaces the pipeline needs from the rest of the harness: a cluster provider (kind), the
+ * renderer, the installer, verification, the suites, the audit, diagnostics and progress. The pipeline only
+ * ever talks to these, so its order, its gates, its timeouts and its teardown are tested with doubles
+ * (test/unit/pipeline, and test/e2e with real docker containers as nodes); `realDeps()` (real.ts) binds them
+ * to the live modules.
+ */
+
+import type { SuiteContext } from '../../suites/context.js';
+import type { NodeDump } from '../audit/dump.js';
+import type { AuditReport } from '../audit/finding.js';
+import type { NodeShell } from '../cluster/node-shell.js';
+import type { Cell } from '../config/cell.js';
+import type { CheckResult } from '../report/model.js';
+
+export interface ClusterNode {
+  name: string;
+  /** docker container of the node (kind names it after the node) */
+  container: string;
+  role: 'control-plane' | 'worker';
+  /** the node's InternalIP on the kind network */
+  ip: string;
+}
+
+/** A live cluster: valid until disposed (testcontainers style: the handle is the only way to reach it). */
+export interface ClusterHandle {
+  readonly name: string;
+  readonly kubeconfigPath: string;
+  nodes(): Promise<ClusterNode[]>;
+  shell(nodeName: string): NodeShell;
+  /** deletes the cluster unless keep; resolves with what could not be removed */
+  dispose(opts: { keep: boolean }): Promise<string[]>;
+}
+
+export interface CreateClusterRequest {
+  name: string;
+  kindConfigYaml: string;
+  nodeImage: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** status lines while waiting ("last seen" for a timeout) */
+  log?: (line: string) => void;
+}
+
+export interface ClusterProvider {
+  create(req: CreateClusterRequest): Promise<ClusterHandle>;
+  /** an existing cluster reached through a kubeconfig (never deleted by dispose) */
+  attach(kubeconfigPath: string, opts?: { name?: string }): Promise<ClusterHandle>;
+}
+
+/** The rendered files of one cell (harness/calico/render.ts RenderedCell, kept structural here). */
+export interface RenderedFiles {
+  files: { name: string; content: string }[];
+  applyPlan: unknown[];
+  objects: unknown[];
+}
+
+/** What every phase body gets: the cell, its live cluster, where to write, how to report progress. */
+export interface StepContext {
+  cell: Cell;
+  cellDir: string;
+  cluster: ClusterHandle;
+  nodes: ClusterNode[];
+  rendered?: RenderedFiles;
+  /** aborted on the phase's timeout and on SIGINT/SIGTERM */
+  signal: AbortSignal;
+  /** a status line; the last one is what a timeout reports as "last seen" */
+  log(line: string): void;
+  /** what the suites get (suites/context.ts) */
+  suiteContext: SuiteContext;
+}
+
+/** What a suite run (vitest) produced for one phase. */
+export interface SuiteRun {
+  checks: CheckResult[];
+  /** evidence lines: reporter output files, counts */
+  evidence: string[];
+  /** suite-data files written during this run (merged into the cell result by the pipeline) */
+  dataFiles?: string[];
+}
+
+export type SuiteName = 'mode' | 'connectivity' | 'policy';
+
+export interface PipelineDeps {
+  provider: ClusterProvider;
+  clusterNameFor(cell: Cell): string;
+  kindConfig(cell: Cell, clusterName: string): string;
+  render(cell: Cell): Promise<RenderedFiles>;
+  /** after cluster creation: split-subnet addressing etc.; returns evidence lines */
+  prepareTopology(step: StepContext): Promise<string[]>;
+  /** `sha256sum /opt/cni/bin/*` before Calico (audit's baseline) */
+  collectBaseline(shell: NodeShell): Promise<string | undefined>;
+  collectNodeDump(shell: NodeShell, baseline: string | undefined): Promise<NodeDump>;
+  writeNodeDump(dir: string, dump: NodeDump): void;
+  install(step: StepContext): Promise<string[]>;
+  /** checks that the requested mode took effect (harness/verify + the mode suite) */
+  verify(step: StepContext): Promise<SuiteRun>;
+  runSuite(name: SuiteName, step: StepContext): Promise<SuiteRun>;
+  uninstall(step: StepContext): Promise<string[]>;
+  deepClean(step: StepContext): Promise<string[]>;
+  /** audits the node dumps (and the API state when reachable) */
+  audit(step: StepContext, dumps: NodeDump[]): Promise<AuditReport>;
+  /** writes a diagnostics bundle for a failed cell into dir; returns a short description */
+  collectDiagnostics(step: StepContext, dir: string): Promise<string | undefined>;
+}
+
+/** Progress is harness/progress's sink (one status line per phase, kind style). */
+export type { ProgressSink } from '../progress/progress.js';
+export { silentProgress } from '../progress/progress.js';

@@ -1,0 +1,251 @@
+/**
+ * realDeps(): the pipeline's interfaces bound to the live modules — kind (harness/cluster), the renderer and
+ * the install/uninstall/deep-clean flows (harness/calico), @kubernetes/client-node (harness/kube), the node
+ * dump and leftover rules (harness/audit), and the suites through vitest (suites/).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { clientNodeStateReader, readClusterState, writeClusterState } from '../audit/cluster-state.js';
+import { collectBaseline, collectNodeDump } from '../audit/collect.js';
+import { writeNodeDump } from '../audit/dump.js';
+import { auditReport } from '../audit/rules.js';
+import { getVersion } from '../calico/catalogue.js';
+import type { FlowContext, FlowEvent } from '../calico/flows/context.js';
+import { deepClean } from '../calico/flows/deep-clean.js';
+import { installCalico } from '../calico/flows/install.js';
+import { uninstallCalico } from '../calico/flows/uninstall.js';
+import { type RenderedCell, renderCell } from '../calico/render.js';
+import {
+  defaultCacheDir,
+  HttpsCacheSource,
+  LocalDirSource,
+  loadLock,
+  type ManifestSource,
+} from '../calico/source.js';
+import { clusterNameFor, KindProvider } from '../cluster/kind.js';
+import { renderKindConfig } from '../cluster/kind-config.js';
+import { listKindNodes } from '../cluster/kind-nodes.js';
+import { DockerNodeShell } from '../cluster/node-shell.js';
+import type { Cell } from '../config/cell.js';
+import { defaultRunner, type ProcessRunner } from '../exec/process.js';
+import { ClientNodeKube } from '../kube/client.js';
+import { describePod, type PodLike } from '../kube/diagnostics.js';
+import type { Teardown } from '../state/teardown.js';
+import type {
+  ClusterHandle,
+  ClusterNode,
+  ClusterProvider,
+  PipelineDeps,
+  RenderedFiles,
+  StepContext,
+  SuiteName,
+} from './deps.js';
+import { PhaseFailure } from './phase.js';
+import { PROJECT_ROOT, runVitestSuite } from './suites.js';
+
+export interface RealDepsOptions {
+  runner?: ProcessRunner;
+  teardown?: Teardown;
+  manifestsDir?: string;
+  allowUnpinned?: boolean;
+  warn?: (line: string) => void;
+  /** vitest's own output on the terminal */
+  verbose?: boolean;
+  /** a test name pattern for every suite run (vitest -t) */
+  testNamePattern?: string;
+  /** audit allow-list (rule ids, `by-design`, finding names) */
+  auditAllow?: string[];
+}
+
+export function suiteFile(name: SuiteName): string {
+  return `suites/${name}.test.ts`;
+}
+
+export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps> {
+  const runner = opts.runner ?? defaultRunner;
+  const warn = opts.warn ?? (() => {});
+  const kind = new KindProvider({ runner, ...(opts.teardown ? { teardown: opts.teardown } : {}) });
+  let source: ManifestSource | undefined;
+  const manifestSource = async (): Promise<ManifestSource> => {
+    source ??= opts.manifestsDir
+      ? new LocalDirSource(opts.manifestsDir)
+      : new HttpsCacheSource({
+          cacheDir: defaultCacheDir(),
+          lock: await loadLock(),
+          allowUnpinned: opts.allowUnpinned ?? false,
+          warn,
+        });
+    return source;
+  };
+
+  const provider: ClusterProvider = {
+    async create(req) {
+      const h = await kind.create({
+        name: req.name,
+        kindConfigYaml: req.kindConfigYaml,
+        nodeImage: req.nodeImage,
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
+      });
+      return {
+        name: h.name,
+        kubeconfigPath: h.kubeconfigPath,
+        nodes: () => h.nodes(),
+        shell: (n) => h.shell(n),
+        dispose: (o) => h.dispose(o),
+      };
+    },
+    attach: (kubeconfigPath, o) => attachCluster(kubeconfigPath, runner, o?.name),
+  };
+
+  const flowContext = async (
+    step: StepContext,
+    flow: FlowEvent['flow'],
+  ): Promise<FlowContext & { lines: string[] }> => {
+    const rendered =
+      (step.rendered as RenderedCell | undefined) ?? (await renderCell(step.cell, await manifestSource()));
+    const lines: string[] = [];
+    return {
+      cell: step.cell,
+      kube: ClientNodeKube.fromFile(step.cluster.kubeconfigPath),
+      rendered,
+      version: getVersion(step.cell.calicoVersion),
+      signal: step.signal,
+      lines,
+      status: (e) => {
+        const line = `${e.step}: ${e.state}${e.durationMs !== undefined ? ` (${Math.round(e.durationMs)}ms)` : ''}${e.detail ? ` — ${e.detail}` : ''}`;
+        if (e.state !== 'start') lines.push(line);
+        step.log(`${flow} ${line}`);
+      },
+    };
+  };
+
+  const runSuite = async (name: SuiteName, step: StepContext) => {
+    const file = suiteFile(name);
+    if (!existsSync(join(PROJECT_ROOT, file)))
+      throw new Error(`the ${name} suite (${file}) is not in this installation of calico-conformance`);
+    step.log(`vitest ${file}`);
+    return runVitestSuite({
+      files: [file],
+      ctx: step.suiteContext,
+      outDir: join(step.cellDir, 'vitest'),
+      label: name,
+      signal: step.signal,
+      ...(opts.verbose ? { verbose: true } : {}),
+      ...(opts.testNamePattern ? { testNamePattern: opts.testNamePattern } : {}),
+    });
+  };
+
+  return {
+    provider,
+    clusterNameFor: (cell: Cell) => clusterNameFor(cell.id),
+    kindConfig: (cell, clusterName) => renderKindConfig(cell, { clusterName }),
+    render: async (cell): Promise<RenderedFiles> => renderCell(cell, await manifestSource()),
+    async prepareTopology(step) {
+      if (step.cell.topology === 'flat') return [];
+      throw new PhaseFailure(
+        `topology ${step.cell.topology}: the split-subnet addressing step (harness/cluster/topology.ts) is not available in this build`,
+      );
+    },
+    collectBaseline: (shell) => collectBaseline(shell),
+    collectNodeDump: (shell, baseline) => collectNodeDump(shell, baseline !== undefined ? { baseline } : {}),
+    writeNodeDump: (dir, dump) => void writeNodeDump(dir, dump),
+    async install(step) {
+      const ctx = await flowContext(step, 'install');
+      await installCalico(ctx);
+      return ctx.lines;
+    },
+    async uninstall(step) {
+      const ctx = await flowContext(step, 'uninstall');
+      await uninstallCalico(ctx);
+      return ctx.lines;
+    },
+    async deepClean(step) {
+      const reports = await deepClean(step.nodes.map((n) => step.cluster.shell(n.name)));
+      const lines = reports.flatMap((r) =>
+        r.steps.map((s) => `${r.node}: ${s.action} ${s.outcome}${s.detail ? ` (${s.detail})` : ''}`),
+      );
+      const incomplete = reports.filter((r) => !r.complete).map((r) => r.node);
+      if (incomplete.length)
+        throw new Error(`deep clean incomplete on ${incomplete.join(', ')}:\n${lines.join('\n')}`);
+      return lines;
+    },
+    verify: (step) => runSuite('mode', step),
+    runSuite,
+    async audit(step, dumps) {
+      const kc = new KubeConfig();
+      kc.loadFromFile(step.cluster.kubeconfigPath);
+      let cluster: Awaited<ReturnType<typeof readClusterState>> | undefined;
+      try {
+        cluster = await readClusterState(await clientNodeStateReader(kc));
+        writeClusterState(join(step.cellDir, 'node-dump'), cluster);
+      } catch (err) {
+        step.log(`API state not readable: ${(err as Error).message}`);
+      }
+      return auditReport(
+        { dumps, ...(cluster ? { cluster } : {}) },
+        { nodeImage: step.cell.nodeImage, ...(opts.auditAllow ? { allow: opts.auditAllow } : {}) },
+      );
+    },
+    async collectDiagnostics(step, dir) {
+      mkdirSync(dir, { recursive: true });
+      const kube = ClientNodeKube.fromFile(step.cluster.kubeconfigPath);
+      const lines: string[] = [];
+      for (const ns of ['kube-system', 'calico-system', 'tigera-operator', 'calico-apiserver']) {
+        const pods = await kube.list('v1', 'Pod', { namespace: ns });
+        for (const p of pods) lines.push(`${ns}: ${describePod(p as PodLike)}`);
+      }
+      const nodes = await kube.list('v1', 'Node');
+      writeFileSync(join(dir, 'pods.txt'), `${lines.join('\n')}\n`);
+      writeFileSync(join(dir, 'nodes.json'), `${JSON.stringify(nodes, null, 2)}\n`);
+      return `${lines.length} pods, ${nodes.length} nodes`;
+    },
+  };
+}
+
+/**
+ * An existing cluster from a kubeconfig. A kind kubeconfig's context is `kind-<cluster>`, and the node
+ * containers carry kind's labels; for any other cluster the nodes come from the API and their containers
+ * are assumed to be named after them (true for kind; node dumps fail clearly otherwise). Never deleted.
+ */
+export async function attachCluster(
+  kubeconfigPath: string,
+  runner: ProcessRunner,
+  name?: string,
+): Promise<ClusterHandle> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const context = kc.getCurrentContext();
+  const clusterName = name ?? (context.startsWith('kind-') ? context.slice('kind-'.length) : context);
+  const nodes = async (): Promise<ClusterNode[]> => {
+    if (context.startsWith('kind-')) {
+      const found = await listKindNodes(clusterName, runner).catch(() => []);
+      if (found.length > 0) return found;
+    }
+    const kube = new ClientNodeKube(kc);
+    const list = await kube.list<{
+      metadata?: { name?: string; labels?: Record<string, string> };
+      status?: { addresses?: { type: string; address: string }[] };
+    }>('v1', 'Node');
+    return list.map((n) => {
+      const nodeName = n.metadata?.name ?? '';
+      return {
+        name: nodeName,
+        container: nodeName,
+        role:
+          n.metadata?.labels?.['node-role.kubernetes.io/control-plane'] !== undefined
+            ? 'control-plane'
+            : 'worker',
+        ip: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '',
+      };
+    });
+  };
+  return {
+    name: clusterName,
+    kubeconfigPath,
+    nodes,
+    shell: (n) => new DockerNodeShell(n, n, runner),
+    dispose: async () => [],
+  };
+}
