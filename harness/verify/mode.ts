@@ -317,7 +317,7 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
     const main = routes.filter((r) => (r.table ?? 'main') === 'main');
     for (const own of blocksByNode.get(n.name) ?? []) {
       const r = main.find((x) => x.dst === own);
-      if (!r || r.type !== 'blackhole')
+      if (r?.type !== 'blackhole')
         problems.push(`own block ${own}: expected a blackhole route, found ${r ? routeLine(r) : 'none'}`);
     }
     for (const q of parsed) {
