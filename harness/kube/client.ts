@@ -26,7 +26,7 @@ import {
   type PodLike,
   podReady,
 } from './diagnostics.js';
-import { pollUntil } from './poll.js';
+import { pollUntil, sleep } from './poll.js';
 import { describeRef, isCrd, type ObjectRef, refOf } from './yaml.js';
 
 export const FIELD_MANAGER = 'calico-conformance';
@@ -42,6 +42,12 @@ export interface ApplyOptions extends WaitOptions {
   force?: boolean;
   /** how long to wait for applied CRDs to be Established before applying the rest (default 60s) */
   crdTimeoutMs?: number;
+  /**
+   * how long one object's apply is retried on a transient answer (default 30s): a kind not yet in discovery just
+   * after its CRD became Established (404), an admission webhook whose pod is not serving yet (500/503), or
+   * throttling (429)
+   */
+  retryMs?: number;
 }
 
 export type Propagation = 'Foreground' | 'Background' | 'Orphan';
@@ -177,19 +183,29 @@ export class ClientNodeKube implements KubeClient {
     const namespaces = docs.filter((d) => d.kind === 'Namespace');
     const rest = docs.filter((d) => !isCrd(d) && d.kind !== 'Namespace');
     const applied: ObjectRef[] = [];
+    const retryMs = opts.retryMs ?? 30_000;
+    const interval = opts.intervalMs ?? this.defaults.intervalMs ?? 1000;
     const apply = async (d: KubernetesObject) => {
-      try {
-        await this.objects.patch(
-          d,
-          undefined,
-          undefined,
-          opts.fieldManager ?? FIELD_MANAGER,
-          opts.force ?? true,
-          PatchStrategy.ServerSideApply,
-        );
-        applied.push(refOf(d));
-      } catch (err) {
-        throw new KubeRequestError('server-side apply of', refOf(d), statusOf(err), serverMessage(err));
+      const deadline = Date.now() + retryMs;
+      for (;;) {
+        try {
+          await this.objects.patch(
+            d,
+            undefined,
+            undefined,
+            opts.fieldManager ?? FIELD_MANAGER,
+            opts.force ?? true,
+            PatchStrategy.ServerSideApply,
+          );
+          applied.push(refOf(d));
+          return;
+        } catch (err) {
+          const code = statusOf(err);
+          const transient = code === 404 || code === 429 || code === 500 || code === 503 || code === 504;
+          if (!transient || Date.now() >= deadline)
+            throw new KubeRequestError('server-side apply of', refOf(d), code, serverMessage(err));
+          await sleep(interval, opts.signal);
+        }
       }
     };
     for (const d of crds) await apply(d);

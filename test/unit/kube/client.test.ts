@@ -147,9 +147,46 @@ describe('applyServerSide', () => {
         : undefined,
     );
     const docs = parseManifest(MANIFEST).filter((d) => d.kind === 'DaemonSet');
-    await expect(kube.applyServerSide(docs)).rejects.toThrow(
+    await expect(kube.applyServerSide(docs, { retryMs: 5000 })).rejects.toThrow(
       /server-side apply of DaemonSet kube-system\/calico-node: HTTP 422 spec.selector: Required value/,
     );
+    // an invalid object is not transient: refused once, not retried
+    expect(fake.calls('PATCH')).toHaveLength(1);
+  });
+});
+
+describe('applyServerSide retries', () => {
+  it('retries a webhook that is not serving yet (503) and then succeeds', async () => {
+    let refusals = 0;
+    fake.reactors.push((req) =>
+      req.method === 'PATCH' && ++refusals <= 2
+        ? {
+            status: 503,
+            body: {
+              kind: 'Status',
+              message: 'failed calling webhook "api.projectcalico.org": no endpoints available',
+              code: 503,
+            },
+          }
+        : undefined,
+    );
+    const docs = parseManifest(MANIFEST).filter((d) => d.kind === 'DaemonSet');
+    await kube.applyServerSide(docs, { retryMs: 5000 });
+    expect(fake.calls('PATCH')).toHaveLength(3);
+    expect(fake.getObj('apps/v1', 'DaemonSet', 'calico-node', 'kube-system')).toBeDefined();
+  });
+
+  it('gives up after the retry budget with the last server message', async () => {
+    fake.reactors.push((req) =>
+      req.method === 'PATCH'
+        ? { status: 503, body: { kind: 'Status', message: 'no endpoints available', code: 503 } }
+        : undefined,
+    );
+    const docs = parseManifest(MANIFEST).filter((d) => d.kind === 'DaemonSet');
+    await expect(kube.applyServerSide(docs, { retryMs: 60 })).rejects.toThrow(
+      /HTTP 503 no endpoints available/,
+    );
+    expect(fake.calls('PATCH').length).toBeGreaterThan(1);
   });
 });
 
