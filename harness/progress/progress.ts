@@ -202,7 +202,7 @@ export function renderProgressTable(cells: readonly CellState[], now: number, wi
 export class TtyProgress implements ProgressSink {
   private readonly cells: CellState[] = [];
   private drawn = 0;
-  private lastDraw = 0;
+  private lastDraw = Number.NEGATIVE_INFINITY;
   private pending: ReturnType<typeof setTimeout> | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private readonly verbosity: Verbosity;
@@ -256,10 +256,10 @@ export class TtyProgress implements ProgressSink {
     return this.drawn ? `${ANSI.up(this.drawn)}\r${ANSI.clearDown}` : '';
   }
 
-  /** Redraws the whole table in one write (no flicker). */
-  draw(): void {
+  /** Redraws the whole table in one write (no flicker), with `above` printed where the table was. */
+  draw(above = ''): void {
     const lines = renderProgressTable(this.cells, this.now(), this.columns());
-    this.write(`${this.erase()}${lines.join('\n')}\n`);
+    this.write(`${this.erase()}${above}${lines.join('\n')}\n`);
     this.drawn = lines.length;
     this.lastDraw = this.now();
   }
@@ -298,9 +298,7 @@ export class TtyProgress implements ProgressSink {
     if (!shows(level, this.verbosity) || this.closed) return;
     const tag =
       level === 'error' ? ANSI.red('error') : level === 'warn' ? ANSI.yellow('warn ') : ANSI.dim(level);
-    this.write(`${this.erase()}${tag} ${text}\n`);
-    this.drawn = 0;
-    this.draw();
+    this.draw(`${tag} ${text}\n`);
   }
   close(): void {
     if (this.closed) return;

@@ -1,0 +1,210 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Cell } from '../../../harness/config/cell.js';
+import { pipelineProgress } from '../../../harness/progress/pipeline.js';
+import {
+  createProgress,
+  LineProgress,
+  renderProgressTable,
+  stripAnsi,
+  TtyProgress,
+  verbosityFrom,
+} from '../../../harness/progress/progress.js';
+import { loadFixture } from './support.js';
+
+const cellA = loadFixture().cells[0]!.cell;
+const cellB = loadFixture().cells[1]!.cell;
+
+function clock(start = Date.parse('2026-11-25T18:00:00Z')) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('LineProgress (CI)', () => {
+  it('prints one line per phase start and end, with durations and reasons', () => {
+    const lines: string[] = [];
+    const c = clock();
+    const p = new LineProgress((l) => lines.push(l), 'normal', c.now);
+    p.cellStart(cellA);
+    p.phaseStart(cellA.id, 'install', { waitingFor: 'Calico ready on every node', timeoutMs: 600_000 });
+    c.advance(71_000);
+    p.phaseEnd(cellA.id, 'install', 'passed', 71_000);
+    p.phaseStart(cellA.id, 'connectivity');
+    c.advance(9_400);
+    p.phaseEnd(cellA.id, 'connectivity', 'failed', 9_400, '4 pairs differ\nx/a → y/b timeout');
+    p.cellEnd(cellA.id, 'failed');
+    p.log('debug', 'hidden at normal verbosity');
+    p.log('warn', 'docker is slow');
+    expect(lines).toEqual([
+      '18:00:00 v3.30.7-manifest-ipip ▶ cell (manifest, IPIP, Calico v3.30.7)',
+      '18:00:00 v3.30.7-manifest-ipip ▶ install (up to 10m for Calico ready on every node)',
+      '18:01:11 v3.30.7-manifest-ipip ✓ install passed in 1m11s',
+      '18:01:11 v3.30.7-manifest-ipip ▶ connectivity',
+      '18:01:20 v3.30.7-manifest-ipip ✗ connectivity failed in 9.4s: 4 pairs differ ⏎ x/a → y/b timeout',
+      '18:01:20 v3.30.7-manifest-ipip ✗ cell failed in 1m20s',
+      '18:01:20 warn  docker is slow',
+    ]);
+  });
+
+  it('--quiet keeps only failures, cell results and warnings; --verbose adds debug', () => {
+    const quiet: string[] = [];
+    const q = new LineProgress((l) => quiet.push(l.slice(9)), 'quiet', clock().now);
+    q.cellStart(cellA);
+    q.phaseStart(cellA.id, 'install');
+    q.phaseEnd(cellA.id, 'install', 'passed', 1000);
+    q.phaseEnd(cellA.id, 'verify', 'error', 2000, 'kube API timed out');
+    q.log('info', 'applied calico.yaml');
+    q.log('error', 'boom');
+    q.cellEnd(cellA.id, 'error');
+    expect(quiet).toEqual([
+      'v3.30.7-manifest-ipip ! verify error in 2s: kube API timed out',
+      'error boom',
+      'v3.30.7-manifest-ipip ! cell error in 0ms',
+    ]);
+    const verbose: string[] = [];
+    new LineProgress((l) => verbose.push(l), 'verbose', clock().now).log('debug', 'kubectl apply …');
+    expect(verbose).toHaveLength(1);
+    expect(verbosityFrom({ quiet: true })).toBe('quiet');
+    expect(verbosityFrom({ verbose: true })).toBe('verbose');
+    expect(verbosityFrom({})).toBe('normal');
+  });
+});
+
+describe('TTY live view', () => {
+  it('renders one row per cell with the running phase, its elapsed time and a mark per finished phase', () => {
+    const t0 = 1_000_000;
+    const lines = renderProgressTable(
+      [
+        {
+          id: 'v3.30.7-manifest-ipip',
+          startedAt: t0,
+          phases: [
+            { phase: 'create-cluster', startedAt: t0, outcome: 'passed', durationMs: 48_000 },
+            {
+              phase: 'install',
+              startedAt: t0 + 48_000,
+              detail: { waitingFor: 'calico-node ready', timeoutMs: 600_000 },
+            },
+          ],
+        },
+        {
+          id: 'v3.30.7-operator-vxlan',
+          startedAt: t0,
+          outcome: 'failed',
+          endedAt: t0 + 30_000,
+          phases: [{ phase: 'install', startedAt: t0, outcome: 'failed', durationMs: 30_000 }],
+        },
+      ],
+      t0 + 60_000,
+    ).map(stripAnsi);
+    expect(lines).toEqual([
+      'v3.30.7-manifest-ipip      1m  ✓ … install 12s/10m calico-node ready',
+      'v3.30.7-operator-vxlan    30s  ✗ ✗ failed',
+      '1/2 cells done, 1 failed ✗',
+    ]);
+  });
+
+  it('cuts rows to the terminal width so a redraw never wraps', () => {
+    const lines = renderProgressTable(
+      [{ id: 'c'.repeat(30), startedAt: 0, phases: [{ phase: 'install', startedAt: 0 }] }],
+      5000,
+      20,
+    );
+    expect(stripAnsi(lines[0]!)).toHaveLength(20);
+    expect(stripAnsi(lines[0]!).endsWith('…')).toBe(true);
+  });
+
+  it('redraws in place with ANSI, at most once per throttle interval, and prints logs above the table', () => {
+    vi.useFakeTimers();
+    const c = clock(0);
+    const writes: string[] = [];
+    const p = new TtyProgress((t) => writes.push(t), { now: c.now, throttleMs: 100, tickMs: 0 });
+    p.cellStart(cellA); // first draw happens at once
+    expect(writes).toHaveLength(1);
+    p.phaseStart(cellA.id, 'create-cluster');
+    p.phaseEnd(cellA.id, 'create-cluster', 'passed', 10);
+    p.phaseStart(cellA.id, 'install');
+    expect(writes).toHaveLength(1); // throttled: three events, no redraw yet
+    c.advance(100);
+    vi.advanceTimersByTime(100);
+    expect(writes).toHaveLength(2);
+    // the redraw moves the cursor up over the previous table (2 lines) and clears it
+    expect(writes[1]!.startsWith('\x1b[2A\r\x1b[0J')).toBe(true);
+    expect(stripAnsi(writes[1]!)).toContain('… install');
+    p.log('warn', 'slow image pull');
+    const last = writes.at(-1)!;
+    // one write: erase the table, the log line where it was, the table again below it
+    expect(last.startsWith('\x1b[2A\r\x1b[0J')).toBe(true);
+    expect(stripAnsi(last)).toMatch(/^\rwarn {2}slow image pull\nv3\.30\.7-manifest-ipip/);
+    expect(stripAnsi(last)).toContain('0/1 cells done');
+    c.advance(5000);
+    p.phaseEnd(cellA.id, 'install', 'failed', 5000, 'calico-node CrashLoopBackOff');
+    expect(stripAnsi(writes.at(-1)!)).toContain(
+      'error v3.30.7-manifest-ipip install failed: calico-node CrashLoopBackOff',
+    );
+    p.cellEnd(cellA.id, 'failed');
+    p.close();
+    expect(stripAnsi(writes.at(-1)!)).toContain('1/1 cells done, 1 failed');
+    const count = writes.length;
+    p.log('info', 'after close');
+    expect(writes).toHaveLength(count);
+  });
+
+  it('ticks elapsed times while a phase runs', () => {
+    vi.useFakeTimers();
+    const c = clock(0);
+    const writes: string[] = [];
+    const p = new TtyProgress((t) => writes.push(t), { now: c.now, throttleMs: 100, tickMs: 1000 });
+    p.cellStart(cellA);
+    p.phaseStart(cellA.id, 'install');
+    for (let i = 0; i < 3; i++) {
+      c.advance(1000);
+      vi.advanceTimersByTime(1000);
+    }
+    expect(stripAnsi(writes.at(-1)!)).toContain('… install 3s');
+    p.close();
+  });
+});
+
+describe('createProgress', () => {
+  it('is live on a terminal, lines in CI, on a dumb terminal or when quiet', () => {
+    const w = () => {};
+    const live = createProgress({ isTTY: true, write: w, env: {} });
+    expect(live).toBeInstanceOf(TtyProgress);
+    live.close?.();
+    expect(createProgress({ isTTY: false, write: w })).toBeInstanceOf(LineProgress);
+    expect(createProgress({ isTTY: true, write: w, env: { CI: 'true' } })).toBeInstanceOf(LineProgress);
+    expect(createProgress({ isTTY: true, write: w, env: { TERM: 'dumb' } })).toBeInstanceOf(LineProgress);
+    expect(createProgress({ isTTY: true, write: w, env: {}, verbosity: 'quiet' })).toBeInstanceOf(
+      LineProgress,
+    );
+  });
+
+  it('adapts to the pipeline progress interface', () => {
+    const lines: string[] = [];
+    const pipe = pipelineProgress(new LineProgress((l) => lines.push(l.slice(9)), 'normal', clock().now));
+    const cell: Cell = cellB;
+    pipe.cellStart(cell, 0, 2);
+    pipe.phaseStart(cell, 'install', 'TigeraStatus calico Available', 900_000);
+    pipe.phaseEnd(cell, {
+      name: 'install',
+      outcome: 'passed',
+      startedAt: '2026-11-25T18:00:00Z',
+      durationMs: 118_000,
+      evidence: [],
+      checks: [],
+    });
+    pipe.log(cell, 'warn: image pull took 40s');
+    pipe.log(undefined, 'plain line');
+    expect(lines).toEqual([
+      'v3.30.7-operator-vxlan ▶ cell (operator, VXLAN, Calico v3.30.7)',
+      'v3.30.7-operator-vxlan ▶ install (up to 15m for TigeraStatus calico Available)',
+      'v3.30.7-operator-vxlan ✓ install passed in 1m58s',
+      'warn  v3.30.7-operator-vxlan: image pull took 40s',
+      'info  plain line',
+    ]);
+  });
+});
