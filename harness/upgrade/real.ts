@@ -154,6 +154,57 @@ export function fileForAction(action: UpgradeAction): string | undefined {
   }
 }
 
+/**
+ * Carries out one upgrade step on a cluster: B's file server-side with force-conflicts (Calico's upgrade
+ * guide: `kubectl apply --server-side --force-conflicts -f <file>`), or the Installation that starts the
+ * operator's migration (`kubectl create` in the migration guide: it must not exist yet).
+ */
+export async function applyAction(
+  kube: Pick<KubeClient, 'applyServerSide' | 'create'>,
+  action: UpgradeAction,
+  render: (cell: Cell) => Promise<RenderedCell>,
+): Promise<void> {
+  if (action.kind === 'create-installation') {
+    await kube.create([
+      {
+        apiVersion: 'operator.tigera.io/v1',
+        kind: 'Installation',
+        metadata: { name: 'default' },
+        spec: action.spec,
+      },
+    ] as unknown as Parameters<KubeClient['create']>[0]);
+    return;
+  }
+  const name = fileForAction(action)!;
+  const r = await render(action.cell);
+  const file = r.files.find((f) => f.name === name);
+  if (!file)
+    throw new Error(
+      `the rendered ${action.cell.id} has no ${name} (files: ${r.files.map((f) => f.name).join(', ')})`,
+    );
+  await kube.applyServerSide(parseManifest(file.content, `${action.cell.calicoVersion}/${name}`), {
+    force: true,
+    crdTimeoutMs: 2 * 60_000,
+  });
+}
+
+/** Every DaemonSet and Deployment of the namespaces, with their pods. */
+export async function readWorkloadsFrom(
+  kube: Pick<KubeClient, 'list'>,
+  namespaces: readonly string[],
+): Promise<WorkloadSnapshot[]> {
+  const out: WorkloadSnapshot[] = [];
+  for (const namespace of namespaces) {
+    const [ds, deps, pods] = await Promise.all([
+      kube.list<Obj>('apps/v1', 'DaemonSet', { namespace }),
+      kube.list<Obj>('apps/v1', 'Deployment', { namespace }),
+      kube.list<Obj>('v1', 'Pod', { namespace }),
+    ]);
+    out.push(...workloadSnapshots(namespace, ds, deps, pods));
+  }
+  return out;
+}
+
 export async function realUpgradeDeps(opts: RealUpgradeOptions): Promise<UpgradeDeps> {
   const runner = opts.runner ?? defaultRunner;
   const env = opts.env ?? process.env;
@@ -302,43 +353,10 @@ export async function realUpgradeDeps(opts: RealUpgradeOptions): Promise<Upgrade
       };
     },
     async applyUpgrade(cluster, action) {
-      const { kube } = get(cluster);
-      if (action.kind === 'create-installation') {
-        await kube.create([
-          {
-            apiVersion: 'operator.tigera.io/v1',
-            kind: 'Installation',
-            metadata: { name: 'default' },
-            spec: action.spec,
-          },
-        ] as unknown as Parameters<KubeClient['create']>[0]);
-        return;
-      }
-      const name = fileForAction(action)!;
-      const r = await render(action.cell);
-      const file = r.files.find((f) => f.name === name);
-      if (!file)
-        throw new Error(
-          `the rendered ${action.cell.id} has no ${name} (files: ${r.files.map((f) => f.name).join(', ')})`,
-        );
-      // Calico's upgrade guide: `kubectl apply --server-side --force-conflicts -f <file>`
-      await kube.applyServerSide(parseManifest(file.content, `${action.cell.calicoVersion}/${name}`), {
-        force: true,
-        crdTimeoutMs: 2 * 60_000,
-      });
+      await applyAction(get(cluster).kube, action, render);
     },
     async readWorkloads(cluster, namespaces) {
-      const { kube } = get(cluster);
-      const out: WorkloadSnapshot[] = [];
-      for (const namespace of namespaces) {
-        const [ds, deps, pods] = await Promise.all([
-          kube.list<Obj>('apps/v1', 'DaemonSet', { namespace }),
-          kube.list<Obj>('apps/v1', 'Deployment', { namespace }),
-          kube.list<Obj>('v1', 'Pod', { namespace }),
-        ]);
-        out.push(...workloadSnapshots(namespace, ds, deps, pods));
-      }
-      return out;
+      return readWorkloadsFrom(get(cluster).kube, namespaces);
     },
     async runSuite(cluster, name, cell) {
       const { handle } = get(cluster);

@@ -4,7 +4,12 @@ import { LocalDirSource } from '../../../harness/calico/source.js';
 import { LABEL_ROLE } from '../../../harness/probe/workloads.js';
 import { assessComponents, targetComponents } from '../../../harness/upgrade/components.js';
 import { upgradeActions } from '../../../harness/upgrade/flow.js';
-import { fileForAction, workloadSnapshots } from '../../../harness/upgrade/real.js';
+import {
+  applyAction,
+  fileForAction,
+  readWorkloadsFrom,
+  workloadSnapshots,
+} from '../../../harness/upgrade/real.js';
 import { DENIED_PORT, planTraffic, trafficPolicy } from '../../../harness/upgrade/traffic.js';
 import { describeFixtures, FIXTURES_DIR } from '../../support/fixtures.js';
 import { cell } from './sim.js';
@@ -151,4 +156,83 @@ describeFixtures('upgrade actions against the real rendered files', () => {
       }
     });
   }
+});
+
+describe('applyAction and readWorkloadsFrom against a Kubernetes client double', () => {
+  const rendered = {
+    files: [
+      {
+        name: 'operator-crds.yaml',
+        content:
+          'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: installations.operator.tigera.io\n',
+      },
+      {
+        name: 'tigera-operator.yaml',
+        content:
+          'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tigera-operator\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: tigera-operator\n  namespace: tigera-operator\n',
+      },
+    ],
+    applyPlan: [],
+    objects: [],
+  };
+  function kubeDouble() {
+    const calls: string[] = [];
+    return {
+      calls,
+      async applyServerSide(
+        docs: readonly { kind?: string; metadata?: { name?: string } }[],
+        opts?: { force?: boolean },
+      ) {
+        calls.push(
+          `apply ${docs.map((d) => `${d.kind}/${d.metadata?.name}`).join(',')} force=${opts?.force}`,
+        );
+        return [];
+      },
+      async create(docs: readonly { kind?: string; metadata?: { name?: string }; spec?: unknown }[]) {
+        calls.push(
+          `create ${docs.map((d) => `${d.kind}/${d.metadata?.name} ${JSON.stringify(d.spec)}`).join(',')}`,
+        );
+        return [];
+      },
+      async list(apiVersion: string, kind: string, o?: { namespace?: string }) {
+        calls.push(`list ${apiVersion} ${kind} ${o?.namespace}`);
+        return [];
+      },
+    };
+  }
+
+  it('applies B’s files server-side with force, and creates the Installation with the given spec', async () => {
+    const kube = kubeDouble();
+    const b = cell('v3.32.1', 'operator');
+    for (const action of upgradeActions('manifest-to-operator', b))
+      await applyAction(kube as never, action, async () => rendered);
+    expect(kube.calls).toEqual([
+      'apply CustomResourceDefinition/installations.operator.tigera.io force=true',
+      'apply Namespace/tigera-operator,Deployment/tigera-operator force=true',
+      'create Installation/default {}',
+    ]);
+  });
+
+  it('names the missing file when the render lacks it', async () => {
+    await expect(
+      applyAction(
+        kubeDouble() as never,
+        { kind: 'apply-manifest', cell: cell('v3.32.1', 'manifest') },
+        async () => rendered,
+      ),
+    ).rejects.toThrow(/has no calico\.yaml \(files: operator-crds\.yaml, tigera-operator\.yaml\)/);
+  });
+
+  it('reads DaemonSets, Deployments and Pods of every namespace', async () => {
+    const kube = kubeDouble();
+    expect(await readWorkloadsFrom(kube as never, ['kube-system', 'calico-system'])).toEqual([]);
+    expect(kube.calls).toEqual([
+      'list apps/v1 DaemonSet kube-system',
+      'list apps/v1 Deployment kube-system',
+      'list v1 Pod kube-system',
+      'list apps/v1 DaemonSet calico-system',
+      'list apps/v1 Deployment calico-system',
+      'list v1 Pod calico-system',
+    ]);
+  });
 });
