@@ -43,10 +43,10 @@ const CS = 'calico-system';
  * - manifest: calico.yaml runs calico-node (DaemonSet) and calico-kube-controllers (Deployment) in
  *   kube-system; Typha is disabled there (`typha_service_name: "none"`, calico-manifests.md §2.1), so it is
  *   checked only if present.
- * - operator / migration: the operator runs calico-node, calico-typha, calico-kube-controllers and
- *   csi-node-driver in calico-system (calico-manifests.md §5); the API server (calico-apiserver or
- *   calico-system by version), Goldmane and Whisker are checked when present (the Installation stays, so
- *   the upgrade creates no new optional CRs).
+ * - operator / migration: the operator runs calico-node, calico-typha and calico-kube-controllers in
+ *   calico-system (calico-manifests.md §5); csi-node-driver, the API server (calico-apiserver or
+ *   calico-system by version), Goldmane and Whisker are checked when present (the catalogue does not record
+ *   from which release each exists, and the Installation stays, so the upgrade creates no new optional CRs).
  * - migration: the operator "will have automatically cleaned up any Calico resources in the kube-system
  *   namespace" (docs.tigera.io/calico/latest/operations/operator-migration), so kube-system's calico-node
  *   and calico-kube-controllers must be gone.
@@ -63,7 +63,6 @@ export function targetComponents(path: UpgradePath, to: string): TargetComponent
     { namespace: CS, kind: 'DaemonSet', name: 'calico-node' },
     { namespace: CS, kind: 'Deployment', name: 'calico-typha' },
     { namespace: CS, kind: 'Deployment', name: 'calico-kube-controllers' },
-    { namespace: CS, kind: 'DaemonSet', name: 'csi-node-driver' },
   ];
   const operatorNamespaces = ['tigera-operator', CS, 'calico-apiserver'];
   switch (path) {

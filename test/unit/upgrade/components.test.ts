@@ -46,7 +46,6 @@ describe('targetComponents', () => {
       'calico-system/calico-node',
       'calico-system/calico-typha',
       'calico-system/calico-kube-controllers',
-      'calico-system/csi-node-driver',
     ]);
     expect(t.absent).toEqual([]);
   });
@@ -130,6 +129,27 @@ describe('assessComponents', () => {
       'kube-system/DaemonSet/calico-node: still present (the operator has not finished the migration)',
     ]);
     expect(assessComponents(calicoSystem, m).onTarget).toBe(true);
+  });
+
+  it('an optional component that exists (csi-node-driver) must run B too', () => {
+    const o = targetComponents('operator', 'v3.32.1');
+    const w = [
+      workload('tigera-operator', 'Deployment', 'tigera-operator', ['quay.io/tigera/operator:v1.42.3'], 1),
+      workload('calico-system', 'DaemonSet', 'calico-node', ['quay.io/calico/node:v3.32.1']),
+      workload('calico-system', 'Deployment', 'calico-typha', ['quay.io/calico/typha:v3.32.1'], 2),
+      workload(
+        'calico-system',
+        'Deployment',
+        'calico-kube-controllers',
+        ['quay.io/calico/kube-controllers:v3.32.1'],
+        1,
+      ),
+    ];
+    expect(assessComponents(w, o).onTarget).toBe(true);
+    const csi = workload('calico-system', 'DaemonSet', 'csi-node-driver', ['quay.io/calico/csi:v3.31.7'], 1);
+    expect(assessComponents([...w, csi], o).lagging).toEqual([
+      'calico-system/DaemonSet/csi-node-driver: template runs quay.io/calico/csi:v3.31.7; pod csi-node-driver-0 runs quay.io/calico/csi:v3.31.7',
+    ]);
   });
 
   it('the operator image must carry the operator release of B', () => {

@@ -143,7 +143,7 @@ describe('runUpgradeFlow', () => {
     expect(up.outcome).toBe('failed');
     const v = r.upgrade!.violations.find((x) => x.startsWith('the upgrade did not complete'))!;
     expect(v).toContain(
-      'timed out after 2m waiting for every Calico component (tigera-operator/tigera-operator, calico-system/calico-node, calico-system/calico-typha, calico-system/calico-kube-controllers, calico-system/csi-node-driver) running v3.32.1 images (operator v1.42.3) and ready',
+      'timed out after 2m waiting for every Calico component (tigera-operator/tigera-operator, calico-system/calico-node, calico-system/calico-typha, calico-system/calico-kube-controllers) running v3.32.1 images (operator v1.42.3) and ready',
     );
     expect(v).toContain(
       'last seen: calico-system/Deployment/calico-typha: template runs quay.io/calico/calico-typha:v3.31.7',
