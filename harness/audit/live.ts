@@ -17,7 +17,7 @@ import {
   clientNodeStateReader,
   readClusterState,
 } from './cluster-state.js';
-import { collectNodeDump, dockerNetnsIpsetLister } from './collect.js';
+import { collectBaseline, collectNodeDump, dockerNetnsIpsetLister } from './collect.js';
 import type { NodeDump } from './dump.js';
 
 /** The image whose `ipset` lists a kind node's sets from inside its netns (kind nodes have none). */
@@ -69,6 +69,23 @@ export async function collectLiveCluster(
   if (opts.skipApi) return { nodes, dumps, apiUnavailable: 'skipped' };
   const api = await readApiStateViaKind(clusterName, opts);
   return { nodes, dumps, ...api };
+}
+
+/**
+ * The pipeline's baseline phase: `sha256sum /opt/cni/bin/*` on every node right after the cluster was
+ * created, before Calico (which overwrites host-local, loopback, portmap). Pass the result as
+ * `baselines` to collectLiveCluster, or write it as `cni-bin-baseline.sha256` into a dump directory.
+ */
+export async function collectBaselines(
+  nodes: readonly KindNode[],
+  runner: ProcessRunner,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const n of nodes) {
+    const b = await collectBaseline(new DockerNodeShell(n.container, n.name, runner));
+    if (b !== undefined) out[n.name] = b;
+  }
+  return out;
 }
 
 /**

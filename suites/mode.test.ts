@@ -1,0 +1,179 @@
+/**
+ * Mode verification on the live cell: the requested encapsulation must be what the dataplane does.
+ * Node dumps come from `docker exec` on the kind node containers (the audit's collector), IPPools, block
+ * affinities, pods and node addresses from the API, BIRD's sessions from `birdcl show protocols` in each
+ * node's calico-node pod. The checks are harness/verify/mode.ts; every result is recorded for the report.
+ */
+import { Writable } from 'node:stream';
+import { CoreV1Api, CustomObjectsApi, Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { collectNodeDump } from '../harness/audit/collect.js';
+import type { NodeDump } from '../harness/audit/dump.js';
+import { DockerNodeShell } from '../harness/cluster/node-shell.js';
+import { planSplitSubnet, verifySplitSubnet } from '../harness/cluster/topology.js';
+import type { CheckResult } from '../harness/report/model.js';
+import {
+  type BirdObservation,
+  type BlockAffinityObject,
+  type IPPoolObject,
+  type PodInfo,
+  verifyMode,
+} from '../harness/verify/mode.js';
+import { recordSuiteData, suiteContext } from './context.js';
+
+const ctx = suiteContext();
+const kc = new KubeConfig();
+kc.loadFromFile(ctx.kubeconfigPath);
+
+const BIRD_SOCKET = '/var/run/calico/bird.ctl';
+
+/** Runs argv in a pod's container; resolves with the exit status and output (never rejects). */
+function podExec(
+  namespace: string,
+  pod: string,
+  container: string,
+  argv: string[],
+  timeoutMs = 20_000,
+): Promise<{ ok: boolean; stdout: string; detail: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk, _enc, cb) {
+        append(String(chunk));
+        cb();
+      },
+    });
+  return new Promise((resolve) => {
+    const timer = setTimeout(
+      () => resolve({ ok: false, stdout, detail: `no exit status within ${timeoutMs}ms` }),
+      timeoutMs,
+    );
+    new Exec(kc)
+      .exec(
+        namespace,
+        pod,
+        container,
+        argv,
+        sink((s) => {
+          stdout += s;
+        }),
+        sink((s) => {
+          stderr += s;
+        }),
+        null,
+        false,
+        (st: V1Status) => {
+          clearTimeout(timer);
+          resolve({
+            ok: st.status === 'Success',
+            stdout,
+            detail: `${st.message ?? st.status ?? ''} ${stderr}`.trim(),
+          });
+        },
+      )
+      .catch((err: Error) => {
+        clearTimeout(timer);
+        resolve({ ok: false, stdout, detail: err.message });
+      });
+  });
+}
+
+let results: CheckResult[] = [];
+
+beforeAll(async () => {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const listCrd = async <T>(plural: string): Promise<T[]> =>
+    (
+      (await custom.listClusterCustomObject({ group: 'crd.projectcalico.org', version: 'v1', plural })) as {
+        items: T[];
+      }
+    ).items;
+  const [pools, blockAffinities, podList, nodeList] = await Promise.all([
+    listCrd<IPPoolObject>('ippools'),
+    listCrd<BlockAffinityObject>('blockaffinities'),
+    core.listPodForAllNamespaces(),
+    core.listNode(),
+  ]);
+  const pods: PodInfo[] = podList.items.map((p) => ({
+    namespace: p.metadata?.namespace ?? '',
+    name: p.metadata?.name ?? '',
+    ...(p.status?.podIP ? { podIP: p.status.podIP } : {}),
+    hostNetwork: Boolean(p.spec?.hostNetwork),
+    ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
+  }));
+  const calicoNodePods = podList.items.filter((p) => p.metadata?.labels?.['k8s-app'] === 'calico-node');
+
+  const dumps: NodeDump[] = [];
+  const nodes = [];
+  for (const n of ctx.nodes) {
+    const dump = await collectNodeDump(new DockerNodeShell(n.container, n.name));
+    dumps.push(dump);
+    const k8sNode = nodeList.items.find((x) => x.metadata?.name === n.name);
+    const calicoAddress = k8sNode?.metadata?.annotations?.['projectcalico.org/IPv4Address'];
+    const cn = calicoNodePods.find((p) => p.spec?.nodeName === n.name);
+    let bird: BirdObservation;
+    if (!cn) bird = { kind: 'unreachable', detail: `no calico-node pod on ${n.name}` };
+    else {
+      const r = await podExec(cn.metadata?.namespace ?? '', cn.metadata?.name ?? '', 'calico-node', [
+        'birdcl',
+        '-s',
+        BIRD_SOCKET,
+        'show',
+        'protocols',
+      ]);
+      bird = r.ok
+        ? { kind: 'protocols', output: r.stdout }
+        : { kind: 'unreachable', detail: r.detail || r.stdout };
+    }
+    nodes.push({
+      name: n.name,
+      internalIP: n.internalIP,
+      ...(calicoAddress ? { calicoAddress } : {}),
+      dump,
+      bird,
+    });
+  }
+  results = verifyMode(ctx.cell, { pools, blockAffinities, pods, nodes });
+  if (ctx.cell.topology === 'split-subnet') {
+    // the same order the pipeline applied the plan in: control plane first, then workers by name
+    const ordered = [...ctx.nodes].sort((a, b) =>
+      a.role === b.role
+        ? a.name.localeCompare(b.name, 'en', { numeric: true })
+        : a.role === 'control-plane'
+          ? -1
+          : 1,
+    );
+    results.push(...verifySplitSubnet(planSplitSubnet(ordered.map((n) => n.name)), dumps));
+  }
+  recordSuiteData(ctx, 'verify', 'mode', results);
+}, 180_000);
+
+function expectPassed(prefix: string | RegExp): void {
+  const picked = results.filter((r) =>
+    typeof prefix === 'string' ? r.name.startsWith(prefix) : prefix.test(r.name),
+  );
+  expect(picked.length, `no verification result matched ${String(prefix)}`).toBeGreaterThan(0);
+  const bad = picked.filter((r) => r.outcome !== 'passed');
+  expect(bad.map((r) => `${r.name}: ${r.outcome}: ${r.details ?? r.message ?? ''}`)).toEqual([]);
+}
+
+describe(`mode ${ctx.cell.encapsulation} took effect (${ctx.cell.id})`, () => {
+  it('the IPPool equals the cell (cidr, ipipMode, vxlanMode, blockSize, natOutgoing)', () =>
+    expectPassed('IPPool matches the cell'));
+  it('block affinities give each node /blockSize blocks inside the pool', () =>
+    expectPassed('block affinities'));
+  it('every pod-network pod has an address in the pool', () => expectPassed('pod IPs'));
+  it('tunl0 is configured exactly in IPIP modes', () => expectPassed(/^tunl0 /));
+  it('vxlan.calico is up with an address exactly in VXLAN modes', () => expectPassed(/^vxlan\.calico /));
+  it('routes to every remote block use the mode’s device; own blocks are blackholes', () =>
+    expectPassed('routes on '));
+  it(ctx.cell.bgp === 'Enabled' ? 'BGP is established with every other node' : 'no BIRD runs', () =>
+    expectPassed(/^(BGP established|no BIRD)/),
+  );
+  it.runIf(ctx.cell.topology === 'split-subnet')(
+    'split-subnet addresses and on-link routes are in place',
+    () => expectPassed('split-subnet'),
+  );
+});
