@@ -168,6 +168,47 @@ if (!available && process.env.REQUIRE_DOCKER === '1') {
       expect(consoleErrors).toEqual([]);
     });
 
+    it("junit.xml parses in the browser's XML parser, also with hostile text", async () => {
+      const r = fixture();
+      r.cells[0]!.cell = { ...r.cells[0]!.cell, id: 'a<b>&"c"\x1b[31m]]>' };
+      r.cells[1]!.phases[5]!.checks[0]!.details = '<![CDATA[ x ]]> \x00 \x07 </failure>';
+      const xmlDir = mkdtempSync(join(tmpdir(), 'cc-junit-'));
+      try {
+        await writeReports(r, xmlDir);
+        const xml = readFileSync(join(xmlDir, 'junit.xml'), 'utf8');
+        const parsed = await page.evaluate((text) => {
+          const g = globalThis as unknown as {
+            DOMParser: new () => {
+              parseFromString(
+                t: string,
+                type: string,
+              ): {
+                getElementsByTagName(n: string): ArrayLike<{ getAttribute(a: string): string | null }>;
+              };
+            };
+          };
+          const doc = new g.DOMParser().parseFromString(text, 'application/xml');
+          const suites = Array.from(doc.getElementsByTagName('testsuite')).map((e) => e.getAttribute('name'));
+          return {
+            errors: doc.getElementsByTagName('parsererror').length,
+            suites,
+            failures: doc.getElementsByTagName('failure').length,
+          };
+        }, xml);
+        expect(parsed.errors).toBe(0);
+        expect(parsed.suites).toEqual([
+          'a<b>&"c"\uFFFD[31m]]>',
+          'v3.30.7-operator-vxlan',
+          'v3.30.7-manifest-none-split-subnet',
+          'v3.29.7-operator-ipip-upgrade-v3.30.7',
+        ]);
+        expect(parsed.failures).toBe((xml.match(/<failure /g) ?? []).length);
+        expect(parsed.failures).toBeGreaterThan(5);
+      } finally {
+        rmSync(xmlDir, { recursive: true, force: true });
+      }
+    });
+
     it('renders hostile text as text: no injected element runs', async () => {
       const r = fixture();
       const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
