@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvironmentError, UsageError } from '../errors.js';
 import { CommandError, defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';
+import { kindDelete } from '../state/remove.js';
 import type { Teardown, Tracked } from '../state/teardown.js';
 import { listKindNodes } from './kind-nodes.js';
 import { DockerNodeShell, type NodeShell } from './node-shell.js';
@@ -128,9 +129,7 @@ export class KindProvider implements ClusterProvider {
       const cleanup =
         result.exitCode === 127
           ? undefined
-          : await this.runner.run(this.kind, ['delete', 'cluster', '--name', spec.name], {
-              timeoutMs: 180_000,
-            });
+          : await kindDelete(this.runner, this.kind, spec.name, kubeconfigPath);
       const cleaned = cleanup === undefined || cleanup.exitCode === 0;
       if (cleaned) releaseCluster?.release();
       rmSync(dir, { recursive: true, force: true });
@@ -152,7 +151,7 @@ export class KindProvider implements ClusterProvider {
 
   async delete(name: string): Promise<void> {
     validateClusterName(name);
-    const r = await this.runner.run(this.kind, ['delete', 'cluster', '--name', name], { timeoutMs: 180_000 });
+    const r = await kindDelete(this.runner, this.kind, name);
     if (r.exitCode === 127) throw kindMissing(r);
     if (r.exitCode !== 0 || r.timedOut) throw new CommandError(`deleting kind cluster ${name}`, r);
   }
@@ -203,9 +202,7 @@ class KindClusterHandle implements ClusterHandle {
       return [`kind cluster ${this.name}`, `kubeconfig ${this.kubeconfigPath}`];
     }
     const left: string[] = [];
-    const r = await this.runner.run(this.kind, ['delete', 'cluster', '--name', this.name], {
-      timeoutMs: 180_000,
-    });
+    const r = await kindDelete(this.runner, this.kind, this.name, this.kubeconfigPath);
     if (r.exitCode === 0) this.cluster?.release();
     else left.push(`kind cluster ${this.name}: ${new CommandError('deleting', r).message}`);
     try {
@@ -225,7 +222,7 @@ export function keptClusterInstructions(handle: Pick<ClusterHandle, 'name' | 'ku
     `  export KUBECONFIG=${handle.kubeconfigPath}   # or: kind get kubeconfig --name ${handle.name}`,
     '  kubectl get nodes -o wide',
     `  docker exec -it ${handle.name}-control-plane bash   # a shell in a node`,
-    `  remove it: kind delete cluster --name ${handle.name}   (or: calico-conformance cleanup --all)`,
+    `  remove it: calico-conformance cleanup --all   (or: kind delete cluster --name ${handle.name} --kubeconfig ${handle.kubeconfigPath})`,
   ].join('\n');
 }
 

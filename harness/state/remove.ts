@@ -2,8 +2,9 @@
  * Removing one recorded resource: the same code for the teardown of a live run and for `cleanup` of a dead one.
  * Every removal is idempotent ("already gone" is success) and says why when it fails.
  */
-import { rmSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import type { ProcessRunner } from '../exec/process.js';
 import type { RecordedResource } from './run-state.js';
 
@@ -24,7 +25,7 @@ export async function removeResource(
   switch (r.kind) {
     case 'kind-cluster': {
       // `kind delete cluster` of a cluster that does not exist succeeds (kind quick-start), so it is idempotent.
-      const res = await runner.run(kind, ['delete', 'cluster', '--name', r.name], { timeoutMs: 180_000 });
+      const res = await kindDelete(runner, kind, r.name);
       if (res.exitCode === 0) return done(true, 'kind delete cluster');
       // Without kind, remove the node containers by kind's own label.
       const ps = await runner.run(
@@ -69,6 +70,25 @@ export async function removeResource(
         return done(false, (err as Error).message);
       }
     }
+  }
+}
+
+/**
+ * `kind delete cluster`, pointed at a kubeconfig of our own: without `--kubeconfig` kind locks and rewrites the
+ * user's default kubeconfig ($KUBECONFIG or ~/.kube/config) to drop the cluster's entry (kind
+ * pkg/cluster/internal/kubeconfig RemoveKIND), and the harness never writes there. When the run's own kubeconfig
+ * is known it is given; otherwise a throwaway path in a private temp dir (kind only logs that it has no entry).
+ */
+export async function kindDelete(runner: ProcessRunner, kind: string, name: string, kubeconfigPath?: string) {
+  const scratch = kubeconfigPath ? undefined : mkdtempSync(join(tmpdir(), 'cc-kind-delete-'));
+  try {
+    return await runner.run(
+      kind,
+      ['delete', 'cluster', '--name', name, '--kubeconfig', kubeconfigPath ?? join(scratch!, 'kubeconfig')],
+      { timeoutMs: 180_000 },
+    );
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
 }
 

@@ -109,7 +109,9 @@ describe('KindProvider.create', () => {
     const handle = await provider.create(SPEC);
     expect(readRuns(state.dir).runs).toHaveLength(1);
     expect(await handle.dispose()).toEqual([]);
-    expect(runner.lines().at(-1)).toBe(`kind delete cluster --name ${SPEC.name}`);
+    expect(runner.lines().at(-1)).toBe(
+      `kind delete cluster --name ${SPEC.name} --kubeconfig ${handle.kubeconfigPath}`,
+    );
     expect(existsSync(handle.kubeconfigPath)).toBe(false);
     expect(readRuns(state.dir).runs).toHaveLength(0);
     expect(teardown.pending).toEqual([]);
@@ -133,7 +135,9 @@ describe('KindProvider.create', () => {
     const { provider, teardown, state } = setup(runner);
     const handle = await provider.create(SPEC);
     expect(await teardown.run('SIGINT received')).toEqual([]);
-    expect(runner.lines()).toContain(`kind delete cluster --name ${SPEC.name}`);
+    const del = runner.lines().find((l) => l.startsWith('kind delete'));
+    // never the user's default kubeconfig: always a --kubeconfig of our own
+    expect(del).toMatch(new RegExp(`^kind delete cluster --name ${SPEC.name} --kubeconfig /.+/kubeconfig$`));
     expect(existsSync(handle.kubeconfigPath)).toBe(false);
     expect(readRuns(state.dir).runs).toEqual([]);
   });
@@ -149,7 +153,9 @@ describe('KindProvider.create', () => {
     expect(err).toBeInstanceOf(CommandError);
     expect((err as Error).message).toMatch(/creating kind cluster cc-test-abc123.*exited 1/s);
     expect((err as Error).message).toMatch(/already exists: pick another name/);
-    expect(runner.lines()[1]).toBe(`kind delete cluster --name ${SPEC.name}`);
+    expect(runner.lines()[1]).toBe(
+      `kind delete cluster --name ${SPEC.name} --kubeconfig ${runner.calls[0]!.args.at(-1)}`,
+    );
     expect(readRuns(state.dir).runs).toEqual([]);
     expect(readdirCount(root)).toBe(1); // only the state dir is left
   });
@@ -226,7 +232,7 @@ describe('KindProvider.delete and list', () => {
     });
     const p = new KindProvider({ runner });
     await expect(p.delete('cc-a-000001')).rejects.toThrow(
-      /deleting kind cluster cc-a-000001: `kind delete cluster --name cc-a-000001` exited 1\n {2}permission denied/,
+      /deleting kind cluster cc-a-000001: `kind delete cluster --name cc-a-000001 --kubeconfig \/\S+` exited 1\n {2}permission denied/,
     );
     await expect(p.delete('../etc')).rejects.toBeInstanceOf(UsageError);
   });

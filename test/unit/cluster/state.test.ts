@@ -147,9 +147,12 @@ describe('cleanupLeftovers', () => {
       'cc-kept-000002: kept on purpose (--keep-cluster); use cleanup --all to remove it',
       `cc-live-000003: owned by running process ${process.pid} on ${hostname()}`,
     ]);
-    expect(runner.lines().filter((l) => l.startsWith('kind'))).toEqual([
-      'kind delete cluster --name cc-dead-000001',
-    ]);
+    const kindCalls = runner.lines().filter((l) => l.startsWith('kind'));
+    expect(kindCalls).toHaveLength(1);
+    // a throwaway kubeconfig of our own, never the user's default one
+    expect(kindCalls[0]).toMatch(
+      /^kind delete cluster --name cc-dead-000001 --kubeconfig \/\S+cc-kind-delete-\w+\/kubeconfig$/,
+    );
     expect(existsSync(tmp)).toBe(false);
     // the dead run's file now lists only the kept cluster
     expect(JSON.parse(readFileSync(deadFile, 'utf8')).resources.map((x: { name: string }) => x.name)).toEqual(
