@@ -1,0 +1,201 @@
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../../harness/cli/commands/run.js';
+import { memoryIO } from '../../../harness/cli/io.js';
+import { main } from '../../../harness/cli/main.js';
+import { silentProgress } from '../../../harness/pipeline/deps.js';
+import { PROJECT_ROOT } from '../../../harness/pipeline/suites.js';
+import type { RunResults } from '../../../harness/report/model.js';
+import { memoryDeps, okPreflight } from './doubles.js';
+
+const root = mkdtempSync(join(tmpdir(), 'cc-run-cmd-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const out = () => join(root, `out${++n}`);
+const BIN = join(PROJECT_ROOT, 'bin', 'calico-conformance.js');
+
+function findOnPath(cmd: string): string | undefined {
+  for (const d of (process.env.PATH ?? '').split(delimiter))
+    if (d && existsSync(join(d, cmd))) return join(d, cmd);
+  return undefined;
+}
+
+describe('run: bad usage is exit 2, before anything is created', () => {
+  const cases: [string[], RegExp][] = [
+    [['--quiet', '--verbose'], /--quiet and --verbose exclude each other/],
+    [['--skip-create'], /--skip-create: needs --kubeconfig FILE/],
+    [['--kubeconfig', '/nonexistent/kubeconfig'], /--kubeconfig: \/nonexistent\/kubeconfig does not exist/],
+    [['--parallel', 'two'], /--parallel: "two" is not allowed; allowed: a whole number from 1 to 64/],
+    [['--shard', '0/3'], /--shard: "0\/3" is not allowed/],
+    [['--cells', 'nomatch'], /--cells: nomatch matches none of the 10 planned cells/],
+    [['--encapsulation', 'GRE'], /encapsulation/],
+    [['--no-such-flag'], /Unknown option '--no-such-flag'/],
+  ];
+  for (const [argv, message] of cases) {
+    it(`run ${argv.join(' ')}`, async () => {
+      const io = memoryIO();
+      const reportDir = out();
+      expect(await main(['run', ...argv, '--report-dir', reportDir], io)).toBe(2);
+      expect(io.stderr).toMatch(message);
+      expect(existsSync(reportDir)).toBe(false);
+    });
+  }
+});
+
+describe('run: an unusable machine is exit 3 with what is missing and how to get it', () => {
+  it('no docker and no kind on PATH (the real bin, real process runner)', () => {
+    const reportDir = out();
+    const r = spawnSync(process.execPath, [BIN, 'run', '--report-dir', reportDir], {
+      cwd: root,
+      env: { PATH: join(root, 'empty-bin'), HOME: root },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/environment not usable: this machine cannot run clusters/);
+    expect(r.stderr).toMatch(/docker: command not found\. Install Docker Engine/);
+    expect(r.stderr).toMatch(/kind: command not found\. Install kind v0\.31\.0/);
+    expect(existsSync(reportDir)).toBe(false);
+  });
+
+  const docker = findOnPath('docker');
+  it.runIf(docker !== undefined)('docker present, kind absent (this machine): names only kind', () => {
+    const bin = join(root, 'docker-only-bin');
+    mkdirSync(bin, { recursive: true });
+    if (!existsSync(join(bin, 'docker'))) symlinkSync(docker!, join(bin, 'docker'));
+    const r = spawnSync(process.execPath, [BIN, 'run', '--cells', 'vxlan$', '--report-dir', out()], {
+      cwd: root,
+      env: {
+        PATH: bin,
+        HOME: root,
+        ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/kind: command not found/);
+    expect(r.stderr).not.toMatch(/docker: command not found/);
+  });
+});
+
+describe('run with the pipeline doubled', () => {
+  const inject = (deps = memoryDeps(), ipip = true) => ({
+    deps,
+    preflight: async () => okPreflight(ipip),
+    progress: silentProgress,
+    handleSignals: false,
+  });
+  const results = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults;
+
+  it('writes the results directory and exits 0 when every cell passed or was skipped', async () => {
+    const dir = out();
+    const io = memoryIO();
+    const code = await runCommand(
+      ['--install', 'manifest', '--report-dir', dir],
+      io,
+      inject(memoryDeps(), false),
+    );
+    expect(code).toBe(0);
+    for (const f of ['results.json', 'probes.jsonl', 'junit.xml', 'summary.md', 'report.html'])
+      expect(existsSync(join(dir, f)), f).toBe(true);
+    const r = results(dir);
+    expect(r.cells.map((c) => [c.cell.encapsulation, c.outcome])).toEqual([
+      ['IPIP', 'skipped'],
+      ['VXLAN', 'passed'],
+      ['IPIPCrossSubnet', 'skipped'],
+      ['VXLANCrossSubnet', 'passed'],
+      ['None', 'passed'],
+    ]);
+    expect(existsSync(join(dir, 'cells', r.cells[1]!.cell.id, 'kind-config.yaml'))).toBe(true);
+    expect(io.stdout).toMatch(/5 cell\(s\): 3 passed, 0 failed, 2 skipped, 0 not run/);
+  });
+
+  it('exits 1 when a cell failed, and lists it', async () => {
+    const dir = out();
+    const io = memoryIO();
+    const code = await runCommand(
+      ['--install', 'manifest', '--encapsulation', 'VXLAN,None', '--report-dir', dir],
+      io,
+      inject(memoryDeps({ audit: 'fail-check' })),
+    );
+    expect(code).toBe(1);
+    expect(io.stdout).toMatch(
+      /failed {2}v3\.\d+\.\d+-manifest-vxlan: audit: 1 leftover\(s\) after uninstall \(interface\)/,
+    );
+    expect(results(dir).cells.every((c) => c.outcome === 'failed')).toBe(true);
+  });
+
+  it('--shard runs only its slice; an empty shard is not an error', async () => {
+    const dir = out();
+    expect(
+      await runCommand(
+        ['--install', 'manifest', '--shard', '2/5', '--report-dir', dir],
+        memoryIO(),
+        inject(),
+      ),
+    ).toBe(0);
+    expect(results(dir).cells.map((c) => c.cell.encapsulation)).toEqual(['VXLAN']);
+    const io = memoryIO();
+    expect(
+      await runCommand(['--install', 'manifest', '--encapsulation', 'VXLAN', '--shard', '2/2'], io, inject()),
+    ).toBe(0);
+    expect(io.stdout).toMatch(/shard 2\/2 holds none of the 1 selected cells/);
+  });
+
+  it('the default report dir is results/<UTC timestamp> under the working directory', async () => {
+    const io = { ...memoryIO(), cwd: join(root, 'cwd') };
+    const code = await runCommand(['--install', 'manifest', '--encapsulation', 'None'], io, {
+      ...inject(),
+      now: () => new Date('2026-11-25T21:00:00.000Z'),
+    });
+    expect(code).toBe(0);
+    expect(existsSync(join(root, 'cwd', 'results', '2026-11-25T21-00-00-000Z', 'results.json'))).toBe(true);
+  });
+
+  it('--kubeconfig FILE --skip-install runs the suites alone against an existing cluster', async () => {
+    const kubeconfig = join(root, 'kubeconfig');
+    writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\n');
+    const deps = memoryDeps();
+    const dir = out();
+    const code = await runCommand(
+      [
+        '--install',
+        'operator',
+        '--encapsulation',
+        'VXLAN',
+        '--kubeconfig',
+        kubeconfig,
+        '--skip-create',
+        '--skip-install',
+        '--report-dir',
+        dir,
+      ],
+      memoryIO(),
+      inject(deps),
+    );
+    expect(code).toBe(0);
+    expect(deps.calls).toContain(`attach:${kubeconfig}`);
+    expect(deps.created).toEqual([]);
+    const phases = results(dir).cells[0]!.phases;
+    expect(phases.filter((p) => p.outcome === 'passed').map((p) => p.name)).toEqual([
+      'preflight',
+      'create-cluster',
+      'verify',
+      'connectivity',
+      'policy',
+      'teardown',
+    ]);
+  });
+});
