@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectLiveCluster } from '../audit/live.js';
+import { collectBaselines, collectLiveCluster } from '../audit/live.js';
 import { auditReport } from '../audit/rules.js';
 import { getVersion } from '../calico/catalogue.js';
 import { installCalico } from '../calico/flows/install.js';
@@ -29,6 +29,7 @@ import type { Cell } from '../config/cell.js';
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
 import { ClientNodeKube, type KubeClient } from '../kube/client.js';
 import { parseManifest } from '../kube/yaml.js';
+import { suiteFile } from '../pipeline/real.js';
 import { PROJECT_ROOT, runVitestSuite } from '../pipeline/suites.js';
 import { KubePodExecutor } from '../probe/kube-executor.js';
 import { ProbeRoundError, Prober } from '../probe/prober.js';
@@ -62,16 +63,18 @@ export interface RealUpgradeOptions {
   probeTimeoutMs?: number;
 }
 
-/** The suite file a phase runs (suites/ is run by vitest against the live cell). */
+/** The suite file a phase runs: the same files `run` runs (verify is the mode suite, as in the pipeline). */
 export const SUITE_FILES: Record<SuitePhase, string> = {
-  verify: 'suites/mode.test.ts',
-  connectivity: 'suites/connectivity.test.ts',
-  policy: 'suites/policy.test.ts',
+  verify: suiteFile('mode'),
+  connectivity: suiteFile('connectivity'),
+  policy: suiteFile('policy'),
 };
 
 interface Live {
   handle: ClusterHandle;
   kube: KubeClient;
+  /** `sha256sum /opt/cni/bin/*` per node before Calico: the audit tells overwritten CNI binaries by it */
+  baselines: Record<string, string>;
 }
 
 type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
@@ -276,7 +279,15 @@ export async function realUpgradeDeps(opts: RealUpgradeOptions): Promise<Upgrade
         kindConfigYaml: renderKindConfig(cell, { clusterName: name }),
         nodeImage: cell.nodeImage,
       });
-      live.set(name, { handle, kube: ClientNodeKube.fromFile(handle.kubeconfigPath) });
+      let baselines: Record<string, string> = {};
+      try {
+        baselines = await collectBaselines(await handle.nodes(), runner);
+      } catch (err) {
+        log(
+          `  CNI baseline not collected (the audit reports CNI binaries as not checked): ${(err as Error).message}`,
+        );
+      }
+      live.set(name, { handle, kube: ClientNodeKube.fromFile(handle.kubeconfigPath), baselines });
       return { name, kubeconfigPath: handle.kubeconfigPath };
     },
     async install(cluster, cell) {
@@ -426,11 +437,12 @@ export async function realUpgradeDeps(opts: RealUpgradeOptions): Promise<Upgrade
     async audit(cluster) {
       const started = Date.now();
       const startedAt = new Date().toISOString();
-      const collected = await collectLiveCluster(cluster.name, { runner });
-      const report = auditReport({
-        dumps: collected.dumps,
-        ...(collected.cluster ? { cluster: collected.cluster } : {}),
-      });
+      const { baselines } = get(cluster);
+      const collected = await collectLiveCluster(cluster.name, { runner, baselines });
+      const report = auditReport(
+        { dumps: collected.dumps, ...(collected.cluster ? { cluster: collected.cluster } : {}) },
+        { nodeImage: opts.flow.to.nodeImage },
+      );
       const bad = report.findings.filter((f) => f.allowed !== true);
       return {
         ...phase(
