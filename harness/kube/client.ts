@@ -109,8 +109,17 @@ export interface KubeClient {
   exec(
     pod: { namespace: string; name: string; container?: string },
     argv: readonly string[],
-    opts?: { timeoutMs?: number },
+    opts?: ExecOptions,
   ): Promise<ExecResult>;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  /**
+   * wrap the command in the pod's own `timeout` (default true). Turn it off only for images without a `timeout`
+   * binary (distroless); the client-side deadline then only closes the stream and the process may live on.
+   */
+  inPodTimeout?: boolean;
 }
 
 /** A request the API server refused: names the object and the server's message. */
@@ -499,13 +508,13 @@ export class ClientNodeKube implements KubeClient {
   async exec(
     pod: { namespace: string; name: string; container?: string },
     argv: readonly string[],
-    opts: { timeoutMs?: number } = {},
+    opts: ExecOptions = {},
   ): Promise<ExecResult> {
     const timeoutMs = opts.timeoutMs ?? 30_000;
     // Closing the websocket does not stop the remote process (client-node issue #2532), so the pod enforces the
     // deadline itself with coreutils/busybox `timeout`; the client-side timer is only the backstop.
     const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-    const command = ['timeout', String(seconds), ...argv];
+    const command = opts.inPodTimeout === false ? [...argv] : ['timeout', String(seconds), ...argv];
     let stdout = '';
     let stderr = '';
     const out = new Writable({

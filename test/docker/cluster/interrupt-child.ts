@@ -50,5 +50,10 @@ for (const i of [1, 2]) {
   containers.push(name);
 }
 process.stdout.write(`READY ${JSON.stringify({ containers, dir, stateFile: state.file })}\n`);
+// CRASH=1: an exception escapes the run mid-way (a bug, a failed assertion in harness code)
+if (process.env.CRASH === '1')
+  setTimeout(() => {
+    throw new Error('simulated crash mid-way');
+  }, 200);
 // the long step the run is in when it is interrupted
 await new Promise((r) => setTimeout(r, 10 * 60_000));

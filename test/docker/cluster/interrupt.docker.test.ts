@@ -42,7 +42,7 @@ interface Started {
   stateDir: string;
 }
 
-async function startRun(): Promise<Started> {
+async function startRun(extraEnv: Record<string, string> = {}): Promise<Started> {
   const tag = randomBytes(3).toString('hex');
   tags.push(tag);
   const root = mkdtempSync(join(tmpdir(), 'cc-int-state-'));
@@ -50,7 +50,7 @@ async function startRun(): Promise<Started> {
   const stateDir = join(root, 'state');
   const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'interrupt-child.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, STATE_DIR: stateDir, RUN_TAG: tag },
+    env: { ...process.env, STATE_DIR: stateDir, RUN_TAG: tag, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -108,6 +108,16 @@ describeDocker('interrupting a run removes what it created', () => {
     const { code } = await run.exited;
     expect(code, run.stderr()).toBe(143);
     expect(await containersTagged(tags.at(-1)!)).toEqual([]);
+    expect(existsSync(run.ready.stateFile)).toBe(false);
+  }, 120_000);
+
+  it('an uncaught exception mid-way runs the teardown too, and exits 1', async () => {
+    const run = await startRun({ CRASH: '1' });
+    const { code } = await run.exited;
+    expect(code, run.stderr()).toBe(1);
+    expect(run.stderr()).toMatch(/simulated crash mid-way/);
+    expect(await containersTagged(tags.at(-1)!)).toEqual([]);
+    expect(existsSync(run.ready.dir)).toBe(false);
     expect(existsSync(run.ready.stateFile)).toBe(false);
   }, 120_000);
 

@@ -527,6 +527,12 @@ describe('exec', () => {
     expect(fake.execCommands[0]).toEqual(['timeout', '4', 'nc', '-z', '10.0.0.1', '80']);
   });
 
+  it('inPodTimeout: false sends the command as given', async () => {
+    fake.execHandler = () => ({ code: 0 });
+    await kube.exec({ namespace: 'p', name: 'c' }, ['/probe', '--x'], { inPodTimeout: false });
+    expect(fake.execCommands.at(-1)).toEqual(['/probe', '--x']);
+  });
+
   it('exit 0 on Success; 124 (the in-pod timeout) is reported as timedOut', async () => {
     fake.execHandler = () => ({ stdout: 'ok' });
     expect((await kube.exec({ namespace: 'p', name: 'c' }, ['true'])).exitCode).toBe(0);
