@@ -2,18 +2,20 @@
  * The two Calico install paths, rendered for one cell from the real upstream files.
  *
  * Manifest path: calico.yaml with AST edits of the parsed YAML (eemeli/yaml Documents), never text
- * substitution; documents that need no edit are written back byte-for-byte, and edited documents keep
- * upstream's comments and list style. The per-mode edit table is calico-manifests.md §3, proven against
+ * substitution. Documents that need no edit are written back byte-for-byte; edited documents are written
+ * as upstream's text plus each edit at its AST node's position (doc-editor.ts), checked to parse back to the
+ * edited AST, so a rendered file differs from upstream by exactly the intended edits. The per-mode edit table is calico-manifests.md §3, proven against
  * upstream's own calico-vxlan.yaml (= VXLANCrossSubnet with BIRD off).
  *
  * Operator path: tigera-operator.yaml (and operator-crds.yaml from v3.30) as upstream wrote them, apart from
  * the operator image when a registry is given, plus custom resources generated from the cell and validated
  * against the CRD schemas of the same version.
  */
-import { Document, isMap, isScalar, isSeq, Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { Document, isMap, isScalar, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 import { type Cell, poolModes, SPLIT_SUBNET_RANGES } from '../config/cell.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { type CalicoFile, type CalicoVersion, getVersion, type ProbeStyle } from './catalogue.js';
+import { DocEditor } from './doc-editor.js';
 import { ManifestError, type ManifestSource } from './source.js';
 import {
   checkBuiltins,
@@ -96,41 +98,45 @@ export function renderManifest(
 
   const replacements = new Map<number, string>();
   const values = stream.docs.map((d) => d.value);
-  const edit = (index: number, fn: (doc: Document) => void) => {
-    const doc = stream.docs[index]!.doc.clone();
-    fn(doc);
-    replacements.set(index, stringifyDoc(doc, stream.docs[index]!.range, stream.text));
-    values[index] = doc.toJS();
+  const edit = (index: number, fn: (ed: DocEditor) => void) => {
+    const ed = editorFor(stream, index);
+    fn(ed);
+    replacements.set(
+      index,
+      ed.toString((doc) => stringifyDoc(doc, stream.docs[index]!.range, stream.text)),
+    );
+    values[index] = ed.doc.toJS();
   };
 
   const configMap = findDoc(stream, 'ConfigMap', 'calico-config');
-  edit(configMap, (doc) => {
-    if (typeof doc.getIn(['data', 'calico_backend']) !== 'string') {
+  edit(configMap, (ed) => {
+    const node = ed.doc.getIn(['data', 'calico_backend'], true);
+    if (!isScalar(node) || typeof node.value !== 'string') {
       throw new ManifestError(`${file}: ConfigMap calico-config has no data.calico_backend`, file);
     }
-    doc.setIn(['data', 'calico_backend'], backend);
+    ed.setScalar(node, backend);
   });
 
   const daemonSet = findDoc(stream, 'DaemonSet', 'calico-node');
-  edit(daemonSet, (doc) => {
-    const node = container(doc, 'containers', 'calico-node', file);
+  edit(daemonSet, (ed) => {
+    const node = container(ed.doc, 'containers', 'calico-node', file);
     const env = node.get('env', true);
     if (!isSeq(env)) throw new ManifestError(`${file}: calico-node container has no env list`, file);
-    setEnv(doc, env, 'CALICO_IPV4POOL_IPIP', modes.ipipMode, file, true);
-    setEnv(doc, env, 'CALICO_IPV4POOL_VXLAN', modes.vxlanMode, file, true);
+    setEnv(ed, env, 'CALICO_IPV4POOL_IPIP', modes.ipipMode, file, true);
+    setEnv(ed, env, 'CALICO_IPV4POOL_VXLAN', modes.vxlanMode, file, true);
     // upstream's calico-vxlan.yaml switches the IPv6 pool's VXLAN mode with the IPv4 one (§3); it only acts
     // where IPv6 is enabled, but matching it keeps the render equal to upstream's own VXLAN variant
-    setEnv(doc, env, 'CALICO_IPV6POOL_VXLAN', modes.vxlanMode, file, true);
+    setEnv(ed, env, 'CALICO_IPV6POOL_VXLAN', modes.vxlanMode, file, true);
     // commented out upstream, so the pool would follow kubeadm's podSubnet (§2.2); the cell's pool is explicit
-    setEnv(doc, env, 'CALICO_IPV4POOL_CIDR', cell.ipPoolCIDR, file);
-    setEnv(doc, env, 'CALICO_IPV4POOL_BLOCK_SIZE', String(cell.blockSize), file);
-    setEnv(doc, env, 'CALICO_IPV4POOL_NAT_OUTGOING', String(cell.natOutgoing), file);
+    setEnv(ed, env, 'CALICO_IPV4POOL_CIDR', cell.ipPoolCIDR, file);
+    setEnv(ed, env, 'CALICO_IPV4POOL_BLOCK_SIZE', String(cell.blockSize), file);
+    setEnv(ed, env, 'CALICO_IPV4POOL_NAT_OUTGOING', String(cell.natOutgoing), file);
     const autodetect = autodetectionCidrs(cell);
-    if (autodetect) setEnv(doc, env, 'IP_AUTODETECTION_METHOD', `cidr=${autodetect.join(',')}`, file);
+    if (autodetect) setEnv(ed, env, 'IP_AUTODETECTION_METHOD', `cidr=${autodetect.join(',')}`, file);
     for (const probe of ['livenessProbe', 'readinessProbe'] as const) {
-      editProbe(node, probe, entry, backend === 'bird', file);
+      editProbe(ed, node, probe, entry, backend === 'bird', file);
     }
-    if (cell.imageRegistry) rewriteWorkloadImages(doc, cell.imageRegistry);
+    if (cell.imageRegistry) rewriteWorkloadImages(ed, cell.imageRegistry);
   });
 
   if (cell.imageRegistry) {
@@ -138,7 +144,7 @@ export function renderManifest(
       if (i === daemonSet || !isObject(d.value) || !hasPodTemplate(d.value)) continue;
       const images = imagesOf(d.value);
       if (!images.some((img) => isCalicoImage(img))) continue;
-      edit(i, (doc) => rewriteWorkloadImages(doc, cell.imageRegistry!));
+      edit(i, (ed) => rewriteWorkloadImages(ed, cell.imageRegistry!));
     }
   }
 
@@ -159,6 +165,11 @@ function stringifyDoc(doc: Document, range: [number, number], text: string): str
   const indented = original.match(/^( *)[^\s#-][^\n]*:\n\1 {2}- /gm)?.length ?? 0;
   const flush = original.match(/^( *)[^\s#-][^\n]*:\n\1- /gm)?.length ?? 0;
   return doc.toString({ lineWidth: 0, indentSeq: indented > flush, flowCollectionPadding: false });
+}
+
+function editorFor(stream: YamlStream, index: number): DocEditor {
+  const d = stream.docs[index]!;
+  return new DocEditor(d.doc.clone(), stream.text, d.range);
 }
 
 function findDoc(stream: YamlStream, kind: string, name: string): number {
@@ -191,18 +202,12 @@ function container(
   throw new ManifestError(`${file}: no ${list} entry named ${name}`, file);
 }
 
-function quoted(value: string): Scalar {
-  const s = new Scalar(value);
-  s.type = Scalar.QUOTE_DOUBLE;
-  return s;
-}
-
 /**
  * Sets env NAME to a literal value: an existing entry keeps its place and comments (a valueFrom is
  * replaced); a missing one is appended. `mustExist` is for the variables every catalogued calico.yaml has.
  */
 function setEnv(
-  doc: Document,
+  ed: DocEditor,
   env: YAMLSeq,
   name: string,
   value: string,
@@ -212,18 +217,14 @@ function setEnv(
   for (const item of env.items) {
     if (!isMap(item) || item.get('name') !== name) continue;
     const prev = item.get('value', true);
-    if (isScalar(prev)) prev.value = value;
-    else item.set('value', quoted(value));
-    item.delete('valueFrom');
+    if (isScalar(prev) && !item.has('valueFrom')) ed.setScalar(prev, value);
+    else ed.replaceInMap(item, 'valueFrom', 'value', value);
     return;
   }
   if (mustExist)
     throw new ManifestError(`${file}: calico-node has no env ${name} (calico-manifests.md §2.2)`, file);
-  const added = doc.createNode({ name, value: '' }) as YAMLMap;
-  added.set('value', quoted(value));
   const first = !env.items.some((i) => isMap(i) && i.commentBefore?.includes('calico-conformance'));
-  if (first) added.commentBefore = ADDED_BY;
-  env.items.push(added);
+  ed.appendNameValue(env, name, value, first ? ADDED_BY : undefined);
 }
 
 /** The CIDRs Calico's node address autodetection must pick from, for the split-subnet topology. */
@@ -270,6 +271,7 @@ export function probeForm(command: readonly unknown[], kind: 'live' | 'ready'): 
 }
 
 function editProbe(
+  ed: DocEditor,
   node: YAMLMap,
   probe: 'livenessProbe' | 'readinessProbe',
   entry: CalicoVersion,
@@ -292,7 +294,9 @@ function editProbe(
   }
   if (keepBird) return;
   // the vxlan backend runs no BIRD, so a BIRD health check would never pass (§3, users' guide step 4)
-  cmd.items = cmd.items.filter((i) => !(isScalar(i) && i.value === form.birdFlag));
+  for (const item of cmd.items) {
+    if (isScalar(item) && item.value === form.birdFlag) ed.removeItem(cmd, item);
+  }
 }
 
 function hasPodTemplate(v: Record<string, unknown>): boolean {
@@ -333,15 +337,15 @@ export function rewriteImage(image: string, registry: string): string {
   return `${registry.replace(/\/+$/, '')}/${splitImage(image).path}`;
 }
 
-function rewriteWorkloadImages(doc: Document, registry: string): void {
+function rewriteWorkloadImages(ed: DocEditor, registry: string): void {
   for (const list of ['initContainers', 'containers']) {
-    const seq = doc.getIn(['spec', 'template', 'spec', list], true);
+    const seq = ed.doc.getIn(['spec', 'template', 'spec', list], true);
     if (!isSeq(seq)) continue;
     for (const c of seq.items) {
       if (!isMap(c)) continue;
       const img = c.get('image', true);
       if (isScalar(img) && typeof img.value === 'string' && isCalicoImage(img.value)) {
-        img.value = rewriteImage(img.value, registry);
+        ed.setScalar(img, rewriteImage(img.value, registry));
       }
     }
   }
@@ -439,15 +443,18 @@ export function renderTigeraOperator(
   const values = stream.docs.map((d) => d.value);
   const replacements = new Map<number, string>();
   if (cell.imageRegistry) {
-    const doc = stream.docs[index]!.doc.clone();
-    const c = container(doc, 'containers', 'tigera-operator', file);
+    const ed = editorFor(stream, index);
+    const c = container(ed.doc, 'containers', 'tigera-operator', file);
     const img = c.get('image', true);
     if (!isScalar(img) || typeof img.value !== 'string' || !isCalicoImage(img.value)) {
       throw new ManifestError(`${file}: the tigera-operator container has no tigera/operator image`, file);
     }
-    img.value = rewriteImage(img.value, cell.imageRegistry);
-    replacements.set(index, stringifyDoc(doc, stream.docs[index]!.range, stream.text));
-    values[index] = doc.toJS();
+    ed.setScalar(img, rewriteImage(img.value, cell.imageRegistry));
+    replacements.set(
+      index,
+      ed.toString((doc) => stringifyDoc(doc, stream.docs[index]!.range, stream.text)),
+    );
+    values[index] = ed.doc.toJS();
   }
   return {
     content: replacements.size ? spliceDocuments(stream, replacements) : stream.text,

@@ -39,7 +39,7 @@ export function parseStream(text: string, file: string): YamlStream {
   const hit = cache.get(text);
   if (hit && hit.file === file) return hit;
   const lines = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
   const list = Array.isArray(parsed) ? parsed : [];
   if (!Array.isArray(parsed)) {
     throw new ManifestError(`${file}: not a YAML stream`, file);
