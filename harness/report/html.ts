@@ -34,8 +34,8 @@ table{border-collapse:collapse;background:#fff}th,td{border:1px solid var(--line
 table.matrix td.ph{text-align:center;color:#fff;font-weight:600;min-width:52px;font-size:12px;white-space:nowrap}.scroll{overflow-x:auto;max-width:100%}table.matrix td.ph.o-not-run{color:#444}table.matrix td.none{background:#fff}
 table.matrix td.cell-id{white-space:nowrap}table.matrix td.cell-id a{color:var(--ink);font-family:ui-monospace,monospace}
 pre,code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}pre{background:#f6f8fa;border:1px solid var(--line);padding:8px;overflow:auto;max-height:420px;white-space:pre-wrap}
-code.cmd{background:#f1f3f4;padding:2px 5px;border-radius:3px;display:inline-block;user-select:all;white-space:pre-wrap;word-break:break-word;min-width:260px}
-#audit-table pre{max-width:460px;margin:0 0 4px}#audit-table td:nth-child(2),#audit-table td:nth-child(1){word-break:break-word;max-width:160px}
+code.cmd{background:#f1f3f4;padding:2px 5px;border-radius:3px;display:inline-block;user-select:all;white-space:pre-wrap;word-break:break-word;min-width:260px;max-width:420px}
+td>code:not(.cmd){white-space:nowrap}table.findings pre{max-width:400px;margin:0 0 4px}table.findings td:nth-child(1),table.findings td:nth-child(2){white-space:nowrap}
 svg.upgrade-timeline{margin-top:10px}
 details.cell{background:#fff;border:1px solid var(--line);border-left:6px solid var(--skip);margin:10px 0;padding:6px 12px}
 details.cell.o-passed{border-left-color:var(--pass);background:#fff}details.cell.o-failed{border-left-color:var(--fail);background:#fff}details.cell.o-error{border-left-color:var(--err);background:#fff}details.cell.o-skipped,details.cell.o-not-run{background:#fff}
@@ -215,7 +215,7 @@ function policyTable(results: RunResults): string {
 
 function findingRow(c: CellResult, f: Finding): string {
   const state = f.byDesign ? 'kept by design' : f.allowed ? 'allowed' : 'leftover';
-  return `<tr class="finding ${state === 'leftover' ? 'row-bad' : 'row-good'}"><td><code>${h(c.cell.id)}</code></td><td>${h(f.node)}</td><td>${h(f.category)}</td><td>${h(f.name)}</td><td>${h(state)}</td><td><pre>${h(f.detail)}</pre>${f.why ? `<div class="small">${h(f.why)}</div>` : ''}</td><td><code class="cmd remediation">${h(f.remediation)}</code></td></tr>`;
+  return `<tr class="finding ${state === 'leftover' ? 'row-bad' : 'row-good'}"><td><code>${h(c.cell.id)}</code></td><td>${h(f.node)}</td><td>${h(f.category)}</td><td>${h(f.name)}</td><td>${h(state)}</td><td><code class="cmd remediation">${h(f.remediation)}</code></td><td><pre>${h(f.detail)}</pre>${f.why ? `<div class="small">${h(f.why)}</div>` : ''}</td></tr>`;
 }
 
 function auditSection(results: RunResults): string {
@@ -231,7 +231,7 @@ function auditSection(results: RunResults): string {
   const clean = audited.filter((c) => c.audit?.clean).length;
   return `<p>${clean} of ${audited.length} audited cell${audited.length === 1 ? '' : 's'} clean.</p>${
     rows.length
-      ? `<div class="scroll"><table id="audit-table"><tr><th>cell</th><th>node</th><th>category</th><th>left behind</th><th>state</th><th>evidence</th><th>remediation</th></tr>${rows.join('')}</table></div>`
+      ? `<div class="scroll"><table id="audit-table" class="findings"><tr><th>cell</th><th>node</th><th>category</th><th>left behind</th><th>state</th><th>remediation</th><th>evidence</th></tr>${rows.join('')}</table></div>`
       : ''
   }${
     notChecked.length
@@ -357,7 +357,7 @@ function cellSection(c: CellResult, index: number): string {
 <summary>${badge(c.outcome)} ${h(c.cell.id)} <span class="small">${h(formatDuration(c.durationMs))}${c.clusterName ? ` · cluster ${h(c.clusterName)}` : ''}</span></summary>
 <p class="meta">${params}</p>${c.reason ? `<p><b>reason:</b> ${h(c.reason)}</p>` : ''}${diag}
 <table class="phases"><tr><th>phase</th><th>outcome</th><th>time</th><th>detail</th></tr>${phaseRows.join('')}</table>
-${grids}${policyGrids}${findings.length ? `<h3>Leftovers</h3><table><tr><th>cell</th><th>node</th><th>category</th><th>left behind</th><th>state</th><th>evidence</th><th>remediation</th></tr>${findings.map((f) => findingRow(c, f)).join('')}</table>` : ''}
+${grids}${policyGrids}${findings.length ? `<h3>Leftovers</h3><div class="scroll"><table class="findings"><tr><th>cell</th><th>node</th><th>category</th><th>left behind</th><th>state</th><th>remediation</th><th>evidence</th></tr>${findings.map((f) => findingRow(c, f)).join('')}</table></div>` : ''}
 </details>`;
 }
 

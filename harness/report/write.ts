@@ -94,7 +94,7 @@ export function normaliseResults(raw: unknown, source: string): RunResults {
     throw fieldError(source, '(root)', 'a JSON object (RunResults)');
   const r = raw as Record<string, unknown>;
   const tool = r.tool as Record<string, unknown> | undefined;
-  if (!tool || tool.name !== 'calico-conformance')
+  if (tool?.name !== 'calico-conformance')
     throw fieldError(
       source,
       'tool.name',
