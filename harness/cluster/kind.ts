@@ -125,9 +125,11 @@ export class KindProvider implements ClusterProvider {
     });
     if (result.exitCode !== 0 || result.timedOut) {
       // kind removes a half-created cluster itself (unless --retain), but a timeout or a kill stops it before
-      // it can: delete explicitly, then report what failed.
+      // it can: delete explicitly, then report what failed. Never when kind refused because a cluster of that
+      // name already exists: that cluster is not ours to delete.
+      const notOurs = /already exist/i.test(`${result.stderr}\n${result.stdout}`);
       const cleanup =
-        result.exitCode === 127
+        result.exitCode === 127 || notOurs
           ? undefined
           : await kindDelete(this.runner, this.kind, spec.name, kubeconfigPath);
       const cleaned = cleanup === undefined || cleanup.exitCode === 0;

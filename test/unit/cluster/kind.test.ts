@@ -142,7 +142,20 @@ describe('KindProvider.create', () => {
     expect(readRuns(state.dir).runs).toEqual([]);
   });
 
-  it('a failed create deletes the half-made cluster and explains an existing name', async () => {
+  it('a failed create deletes the half-made cluster', async () => {
+    const runner = new FakeRunner().on((l) => l.startsWith('kind create'), {
+      exitCode: 1,
+      stderr: 'ERROR: failed to create cluster: failed to init node with kubeadm: exit status 1',
+    });
+    const { provider, state } = setup(runner);
+    await expect(provider.create(SPEC)).rejects.toThrow(/failed to init node with kubeadm/);
+    expect(runner.lines()[1]).toBe(
+      `kind delete cluster --name ${SPEC.name} --kubeconfig ${runner.calls[0]!.args.at(-1)}`,
+    );
+    expect(readRuns(state.dir).runs).toEqual([]);
+  });
+
+  it('a create refused for an existing name explains it and leaves that cluster alone', async () => {
     const runner = new FakeRunner().on((l) => l.startsWith('kind create'), {
       exitCode: 1,
       stderr:
@@ -153,9 +166,8 @@ describe('KindProvider.create', () => {
     expect(err).toBeInstanceOf(CommandError);
     expect((err as Error).message).toMatch(/creating kind cluster cc-test-abc123.*exited 1/s);
     expect((err as Error).message).toMatch(/already exists: pick another name/);
-    expect(runner.lines()[1]).toBe(
-      `kind delete cluster --name ${SPEC.name} --kubeconfig ${runner.calls[0]!.args.at(-1)}`,
-    );
+    // the existing cluster of that name is someone else's: not deleted, and not left recorded as ours
+    expect(runner.lines().filter((l) => l.startsWith('kind delete'))).toEqual([]);
     expect(readRuns(state.dir).runs).toEqual([]);
     expect(readdirCount(root)).toBe(1); // only the state dir is left
   });
