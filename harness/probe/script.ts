@@ -7,12 +7,14 @@
  * Tools, chosen inside the pod by what exists, so the same script runs in the agnhost image of real pods
  * (Alpine: busybox sh, curl, netcat-openbsd, /agnhost — kubernetes test/images/agnhost/Dockerfile) and in
  * the Debian test node image (dash, curl, socat, iputils ping):
- * - TCP: curl to `/hostname` (agnhost netexec answers its own name there); curl's exit code and its
- *   `-v` connect line tell refused / no route / timeout / DNS apart.
+ * - TCP: an HTTP/1.0 GET of `/hostname` through openbsd nc (in both images; agnhost netexec answers its
+ *   own name there). `nc -v` names the failure (refused / no route / timed out / getaddrinfo) and costs a
+ *   seventh of curl's start-up, which matters with 32 probes per pod on 2 cores.
  * - UDP: a datagram "hostname" that the server must answer with its name (netexec's UDP server does).
- *   `/agnhost connect --protocol=udp` classifies (it reads the reply, so ICMP port-unreachable surfaces
- *   as REFUSED; connect.go) while nc collects the name; without /agnhost, socat does both (it prints the
- *   reply, and reports the ICMP error as "Connection refused" on read).
+ *   With /agnhost, `agnhost connect --protocol=udp` classifies (it reads the reply, so ICMP
+ *   port-unreachable surfaces as REFUSED; connect.go) while nc collects the name. Without it, `nc -u -W 1`
+ *   under `timeout` gets the name (exit at the first reply) or times out; nc ends early and silently on an
+ *   ICMP error, and only then socat is asked, because it names that error ("Connection refused").
  * - xfer: curl uploads N bytes to `/upload` (netexec accepts a multipart "file").
  * - clientip: curl `/clientip` (netexec answers "ip:port" of the peer it saw) — the egress/NAT check.
  * - ping: ICMP echo of N payload bytes with DF set (`ping -M do`, iputils); busybox ping has no -M, but the
@@ -27,21 +29,30 @@ export const PROBE_MODES = ['tcp', 'udp', 'xfer', 'clientip', 'ping'] as const;
 export type ProbeMode = (typeof PROBE_MODES)[number];
 
 export const PROBE_SCRIPT = String.raw`
-t0=$(date +%s 2>/dev/null)
-tmp=$(mktemp -d 2>/dev/null) || { tmp=/tmp/ccprobe.$$; mkdir -p "$tmp"; }
 now() { d=$(date +%s%N 2>/dev/null); case "$d" in *N*|'') echo -1 ;; *) echo $((d / 1000000)) ;; esac; }
-clean() { tr -c 'A-Za-z0-9._:/()=@-' ' ' | head -c 400; }
-emit() {
-  printf '{"i":%s,"tool":"%s","rc":%s,"ms":%s,"out":"%s","err":"%s"}\n' "$1" "$2" "$3" "$4" "$(clean <"$5")" "$(clean <"$6")"
+s=$(now)
+cr=$(printf '\r')
+tmp=$(mktemp -d 2>/dev/null) || { tmp=/tmp/ccprobe.$$; mkdir -p "$tmp"; }
+clean() { tr -c 'A-Za-z0-9._:/()=@-' ' ' <"$1" | head -c 400; }
+body() {
+  IFS= read -r st || return 0
+  case "$st" in "HTTP/1."?" 200"*) ;; *) echo "http status: $st" >>"$e"; rc=200 ;; esac
+  while IFS= read -r l; do case "$l" in ''|"$cr") break ;; esac; done
+  while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done
 }
 probe() {
   i=$1; mode=$2; host=$3; port=$4; arg=$5; t=$6
-  o="$tmp/$i.o"; e="$tmp/$i.e"; : >"$o"; : >"$e"; s=$(now); g=$((t + 2))
+  o="$tmp/$i.o"; e="$tmp/$i.e"; : >"$o"; : >"$e"; g=$((t + 2))
   case "$mode" in
   tcp|clientip)
     path=hostname; [ "$mode" = clientip ] && path=clientip
-    timeout -s KILL "$g" curl -sS -v -m "$t" "http://$host:$port/$path" >"$o" 2>"$e.v"; rc=$?; tool=curl
-    grep -iE 'refused|unreach|no route|resolve|timed out|timeout|failed|reset|error' "$e.v" | tail -n 3 >"$e" ;;
+    nc -v -w "$t" "$host" "$port" >"$o.r" 2>"$e" <<EOF
+GET /$path HTTP/1.0$cr
+Host: $host$cr
+$cr
+EOF
+    rc=$?; tool=nc
+    [ -s "$o.r" ] && body <"$o.r" >"$o" ;;
   udp)
     if [ -x /agnhost ]; then
       tool=agnhost
@@ -50,24 +61,32 @@ probe() {
       timeout -s KILL "$g" /agnhost connect --protocol=udp --timeout="$t"s "$host:$port" 2>"$e"; rc=$?
       wait "$np"
     else
-      tool=socat
-      printf 'hostname\n' | timeout -s KILL "$g" socat -T "$t" -t "$t" - "UDP:$host:$port" >"$o" 2>"$e"; rc=$?
+      tool=nc
+      timeout "$t" nc -u -W 1 "$host" "$port" >"$o" 2>"$e" <<EOF
+hostname
+EOF
+      rc=$?
+      if [ "$rc" != 124 ] && [ ! -s "$o" ]; then
+        tool=socat
+        printf 'hostname\n' | timeout -s KILL "$g" socat -T "$t" -t "$t" - "UDP:$host:$port" >"$o" 2>"$e"; rc=$?
+      fi
     fi ;;
   xfer)
     head -c "$arg" /dev/zero >"$tmp/$i.bin"
-    timeout -s KILL "$g" curl -sS -v -m "$t" -o /dev/null -w '%{http_code} %{size_upload}' -F "file=@$tmp/$i.bin" "http://$host:$port/upload" >"$o" 2>"$e.v"; rc=$?; tool=curl
-    grep -iE 'refused|unreach|no route|resolve|timed out|timeout|failed|reset|error' "$e.v" | tail -n 3 >"$e" ;;
+    curl -sS -v -m "$t" -o /dev/null -w '%{http_code} %{size_upload}' -F "file=@$tmp/$i.bin" "http://$host:$port/upload" >"$o" 2>"$e.v"; rc=$?; tool=curl
+    [ "$rc" = 0 ] || grep -iE 'refused|unreach|no route|resolve|timed out|timeout|failed|reset|error' "$e.v" | tail -n 2 >"$e" ;;
   ping)
     if ping -M do -c 1 -W 1 -s 8 127.0.0.1 >/dev/null 2>&1; then
-      tool=ping-df; timeout -s KILL "$g" ping -M do -n -c 1 -W "$t" -s "$arg" "$host" >"$o" 2>"$e"; rc=$?
+      tool=ping-df; timeout -s KILL "$g" ping -M do -n -c 1 -W "$t" -s "$arg" "$host" >"$o.r" 2>"$e"; rc=$?
     else
-      tool=ping-default; timeout -s KILL "$g" ping -c 1 -W "$t" -s "$arg" "$host" >"$o" 2>"$e"; rc=$?
+      tool=ping-default; timeout -s KILL "$g" ping -c 1 -W "$t" -s "$arg" "$host" >"$o.r" 2>"$e"; rc=$?
     fi
-    grep -iE 'received|frag|too long|mtu|unreach' "$o" >"$o.k"; mv "$o.k" "$o" ;;
+    grep -iE 'received|frag|too long|mtu|unreach' "$o.r" >"$o" ;;
   *) echo "unknown mode $mode" >"$e"; rc=64; tool=none ;;
   esac
   f=$(now); ms=-1; [ "$s" -ge 0 ] && [ "$f" -ge 0 ] && ms=$((f - s))
-  emit "$i" "$tool" "$rc" "$ms" "$o" "$e"
+  co=; ce=; [ -s "$o" ] && co=$(clean "$o"); [ -s "$e" ] && ce=$(clean "$e")
+  printf '{"i":%s,"tool":"%s","rc":%s,"ms":%s,"out":"%s","err":"%s"}\n' "$i" "$tool" "$rc" "$ms" "$co" "$ce"
 }
 n=0
 while [ "$#" -ge 5 ]; do
@@ -76,7 +95,7 @@ while [ "$#" -ge 5 ]; do
 done
 wait
 rm -rf "$tmp"
-echo "${PROBE_END} $n $t0"
+echo "${PROBE_END} $n"
 `;
 
 /** What one probe asks the script to do (host already validated). */
@@ -191,16 +210,17 @@ export interface Classified {
 
 const REFUSED = /refused|reset by peer/i;
 const UNREACH = /no route|unreachable|network is unreachable|host is down|prohibited/i;
-const DNS = /resolve|name or service|getaddrinfo|not known|NXDOMAIN|no address|bad address/i;
+const DNS = /resolve|name or service|getaddrinfo|not known|name resolution|NXDOMAIN|no address|bad address/i;
 const TIMEOUT = /timed out|timeout/i;
 
 function detailOf(raw: RawProbeOutput): string {
   return `${raw.tool} rc=${raw.rc}${raw.err.trim() ? `: ${raw.err.trim()}` : ''}`;
 }
 
-/** The guard `timeout -s KILL` fired: the tool outlived its own deadline. */
-function killed(rc: number): boolean {
-  return rc === 137 || rc === 124;
+/** The guard `timeout -s KILL` fired (137): the tool outlived its own deadline. */
+function killed(raw: RawProbeOutput): boolean {
+  // for `timeout nc -u` 124 is the expected "no reply" path, classified below
+  return raw.rc === 137 || (raw.rc === 124 && raw.tool !== 'nc');
 }
 
 /**
@@ -210,17 +230,15 @@ function killed(rc: number): boolean {
 export function classify(mode: ProbeMode, raw: RawProbeOutput, expectName?: string): Classified {
   const detail = detailOf(raw);
   const out = raw.out.trim();
-  if (killed(raw.rc)) return { verdict: 'timeout', detail: `${detail} (killed by the in-pod guard)` };
+  if (killed(raw)) return { verdict: 'timeout', detail: `${detail} (killed by the in-pod guard)` };
   switch (mode) {
     case 'tcp':
-    case 'clientip':
-    case 'xfer': {
+    case 'clientip': {
+      // openbsd nc -v: exit 0 after a connection; on failure exit 1 and "connect to … failed: <errno text>",
+      // "… timed out", or "getaddrinfo for host …"; an HTTP status other than 200 is marked rc=200
       if (raw.rc === 0) {
-        if (mode === 'xfer') {
-          const [code, sent] = out.split(/\s+/);
-          if (code !== '200') return { verdict: 'error', detail: `upload answered HTTP ${code}; ${detail}` };
-          return { verdict: 'connected', detail: `uploaded ${sent} bytes` };
-        }
+        if (!out)
+          return { verdict: 'timeout', detail: `${detail} (connected, no answer before the deadline)` };
         if (mode === 'clientip') {
           const ip = out.split(':')[0] ?? '';
           if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) {
@@ -230,14 +248,17 @@ export function classify(mode: ProbeMode, raw: RawProbeOutput, expectName?: stri
         }
         return nameCheck(out, expectName, detail);
       }
+      return failureClass(raw.err, detail);
+    }
+    case 'xfer': {
+      if (raw.rc === 0) {
+        const [code, sent] = out.split(/\s+/);
+        if (code !== '200') return { verdict: 'error', detail: `upload answered HTTP ${code}; ${detail}` };
+        return { verdict: 'connected', detail: `uploaded ${sent} bytes` };
+      }
       if (raw.rc === 6) return { verdict: 'dns-failure', detail };
       if (raw.rc === 28) return { verdict: 'timeout', detail };
-      if (raw.rc === 7 || raw.rc === 56 || raw.rc === 52) {
-        if (REFUSED.test(raw.err)) return { verdict: 'refused', detail };
-        if (UNREACH.test(raw.err)) return { verdict: 'unreachable', detail };
-        if (TIMEOUT.test(raw.err)) return { verdict: 'timeout', detail };
-      }
-      return { verdict: 'error', detail };
+      return failureClass(raw.err, detail);
     }
     case 'udp': {
       if (raw.tool === 'agnhost') {
@@ -249,15 +270,19 @@ export function classify(mode: ProbeMode, raw: RawProbeOutput, expectName?: stri
         if (UNREACH.test(raw.err)) return { verdict: 'unreachable', detail };
         return { verdict: 'error', detail };
       }
-      // socat: rc 0 with the reply = answered; rc 0 and nothing = no answer before -T/-t ran out.
+      if (raw.tool === 'nc') {
+        // nc -u -W 1 exits at the first datagram received; `timeout` ends it (124) when none came
+        if (raw.rc === 0 && out) return nameCheck(out, expectName, detail);
+        if (raw.rc === 124) return { verdict: 'timeout', detail: `${detail} (no reply)` };
+        return { verdict: 'error', detail };
+      }
+      // socat (asked only after nc ended early without a reply): it names the ICMP error or DNS failure
       if (raw.rc === 0) {
         if (out) return nameCheck(out, expectName, detail);
         return { verdict: 'timeout', detail: `${detail} (no reply)` };
       }
       if (DNS.test(raw.err)) return { verdict: 'dns-failure', detail };
-      if (REFUSED.test(raw.err)) return { verdict: 'refused', detail };
-      if (UNREACH.test(raw.err)) return { verdict: 'unreachable', detail };
-      return { verdict: 'error', detail };
+      return failureClass(raw.err, detail);
     }
     case 'ping': {
       const all = `${out} ${raw.err}`;
@@ -270,6 +295,14 @@ export function classify(mode: ProbeMode, raw: RawProbeOutput, expectName?: stri
       return { verdict: 'error', detail };
     }
   }
+}
+
+function failureClass(err: string, detail: string): Classified {
+  if (DNS.test(err)) return { verdict: 'dns-failure', detail };
+  if (REFUSED.test(err)) return { verdict: 'refused', detail };
+  if (UNREACH.test(err)) return { verdict: 'unreachable', detail };
+  if (TIMEOUT.test(err)) return { verdict: 'timeout', detail };
+  return { verdict: 'error', detail };
 }
 
 function nameCheck(out: string, expectName: string | undefined, detail: string): Classified {

@@ -114,9 +114,7 @@ describeDocker('probe engine on docker-backed pods', () => {
     ];
     for (const r of planted) await node0.sh(r);
     try {
-      const started = performance.now();
       const records = await prober.round(matrix());
-      const roundMs = performance.now() - started;
       const want: Record<string, Verdict> = {
         [`${key(c0)}>${key(s1)}:TCP/81`]: 'timeout',
         [`${key(c0)}>${key(s1)}:UDP/81`]: 'timeout',
@@ -129,8 +127,6 @@ describeDocker('probe engine on docker-backed pods', () => {
       );
       const expected = Object.fromEntries(Object.keys(got).map((k) => [k, want[k] ?? 'connected']));
       expect(got).toEqual(expected);
-      // a deny costs one probe timeout, in parallel: the whole round stays within 2 × timeout plus exec setup
-      expect(roundMs).toBeLessThan(4000);
       // the grids say the same thing as data and as text
       const reach = new Reachability(
         [...pods.clients.map(key), ...pods.servers.map(key)],
