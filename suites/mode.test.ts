@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { collectNodeDump } from '../harness/audit/collect.js';
 import type { NodeDump } from '../harness/audit/dump.js';
 import { DockerNodeShell } from '../harness/cluster/node-shell.js';
-import { planSplitSubnet, verifySplitSubnet } from '../harness/cluster/topology.js';
+import { orderNodesForSplitSubnet, planSplitSubnet, verifySplitSubnet } from '../harness/cluster/topology.js';
 import type { CheckResult } from '../harness/report/model.js';
 import {
   type BirdObservation,

@@ -10,8 +10,8 @@
  * (`docker run --rm --network container:<node> --cap-add NET_ADMIN --entrypoint ipset <image> list -n`):
  * no host tool, no host namespace, nothing installed into the node.
  */
-import type { NodeShell } from '../cluster/node-shell.js';
-import type { ProcessRunner, RunResult } from '../exec/process.js';
+import { DockerNodeShell, type NodeShell } from '../cluster/node-shell.js';
+import { defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';
 import { BASELINE_FILE, DUMP_COMMANDS, type DumpCommandFile, type DumpFile, type NodeDump } from './dump.js';
 
 /** Lists ipsets in a node's network namespace by other means than the node's own binary. */
@@ -21,9 +21,16 @@ export interface IpsetLister {
   list(): Promise<RunResult>;
 }
 
+/** The image whose `ipset` lists a kind node's sets from inside its netns (kind nodes have none). */
+export const DEFAULT_IPSET_HELPER_IMAGE =
+  process.env.CALICO_CONFORMANCE_IPSET_IMAGE ?? 'calico-conformance-testnode:latest';
+
 export interface CollectOptions {
-  /** used when the node has no `ipset` binary (kind nodes) */
-  ipsetFallback?: IpsetLister;
+  /**
+   * used when the node has no `ipset` binary (kind nodes). Defaults, for a DockerNodeShell, to the helper
+   * container in the node's netns with DEFAULT_IPSET_HELPER_IMAGE; `null` turns the fallback off.
+   */
+  ipsetFallback?: IpsetLister | null;
   /** `cni-bin-baseline.sha256` taken right after cluster creation (collectBaseline) */
   baseline?: string;
   timeoutMs?: number;
@@ -62,19 +69,23 @@ export async function collectNodeDump(shell: NodeShell, opts: CollectOptions = {
   };
   const unavailable = dump.notes.unavailable as Partial<Record<DumpFile, string>>;
   const entries = Object.entries(DUMP_COMMANDS) as [DumpCommandFile, readonly string[]][];
+  const ipsetFallback =
+    opts.ipsetFallback === undefined && shell instanceof DockerNodeShell
+      ? dockerNetnsIpsetLister(shell.container, DEFAULT_IPSET_HELPER_IMAGE, defaultRunner)
+      : (opts.ipsetFallback ?? undefined);
   // sequential on purpose: a dump is a snapshot of one node, and docker exec in parallel buys little
   for (const [file, argv] of entries) {
     let r = await shell.exec(argv, { timeoutMs: opts.timeoutMs ?? 30_000 });
     if (file === 'ipset-list.txt') {
       if (r.exitCode === 0) dump.notes.ipsetVia = 'node';
-      else if (commandMissing(r) && opts.ipsetFallback) {
-        const viaHelper = await opts.ipsetFallback.list();
+      else if (commandMissing(r) && ipsetFallback) {
+        const viaHelper = await ipsetFallback.list();
         if (viaHelper.exitCode === 0) {
           dump.notes.ipsetVia = 'helper-container';
-          dump.notes.ipsetHelperImage = opts.ipsetFallback.via;
+          dump.notes.ipsetHelperImage = ipsetFallback.via;
         } else {
           unavailable[file] =
-            `no ipset binary on the node, and the helper (${opts.ipsetFallback.via}) failed: ${describeFailure(viaHelper)}`;
+            `no ipset binary on the node, and the helper (${ipsetFallback.via}) failed: ${describeFailure(viaHelper)}`;
           continue;
         }
         r = viaHelper;

@@ -17,12 +17,15 @@ import {
   clientNodeStateReader,
   readClusterState,
 } from './cluster-state.js';
-import { collectBaseline, collectNodeDump, dockerNetnsIpsetLister } from './collect.js';
+import {
+  collectBaseline,
+  collectNodeDump,
+  DEFAULT_IPSET_HELPER_IMAGE,
+  dockerNetnsIpsetLister,
+} from './collect.js';
 import type { NodeDump } from './dump.js';
 
-/** The image whose `ipset` lists a kind node's sets from inside its netns (kind nodes have none). */
-export const DEFAULT_IPSET_HELPER_IMAGE =
-  process.env.CALICO_CONFORMANCE_IPSET_IMAGE ?? 'calico-conformance-testnode:latest';
+export { DEFAULT_IPSET_HELPER_IMAGE } from './collect.js';
 
 export interface LiveCollectOptions {
   runner: ProcessRunner;

@@ -97,6 +97,33 @@ export async function applySplitSubnet(
   return plan;
 }
 
+/**
+ * The pipeline's topology step for split-subnet: orders the nodes (control plane first, then workers by
+ * name, the order `listKindNodes` returns and the mode suite re-plans with), applies the plan, and returns
+ * evidence lines. Calico must then autodetect its node address by CIDR (splitSubnetAutodetection).
+ */
+export async function prepareSplitSubnet(
+  nodes: readonly { name: string; role: 'control-plane' | 'worker'; shell: NodeShell }[],
+  opts: { ranges?: readonly [string, string]; iface?: string } = {},
+): Promise<{ plan: SplitSubnetAssignment[]; evidence: string[] }> {
+  const ordered = orderNodesForSplitSubnet(nodes);
+  const plan = await applySplitSubnet(ordered, opts);
+  const evidence = plan.map((a) => `${a.node}: ${a.address} on ${a.iface}, on-link route to ${a.otherRange}`);
+  return { plan, evidence };
+}
+
+export function orderNodesForSplitSubnet<T extends { name: string; role: 'control-plane' | 'worker' }>(
+  nodes: readonly T[],
+): T[] {
+  return [...nodes].sort((a, b) =>
+    a.role === b.role
+      ? a.name.localeCompare(b.name, 'en', { numeric: true })
+      : a.role === 'control-plane'
+        ? -1
+        : 1,
+  );
+}
+
 /** Which ordered node pairs CrossSubnet must encapsulate: exactly those in different ranges. */
 export function crossSubnetExpectation(
   plan: readonly SplitSubnetAssignment[],

@@ -9,7 +9,9 @@ import { collectNodeDump } from '../../../harness/audit/collect.js';
 import {
   applySplitSubnet,
   crossSubnetExpectation,
+  prepareSplitSubnet,
   type SplitSubnetAssignment,
+  splitSubnetAutodetection,
   verifySplitSubnet,
 } from '../../../harness/cluster/topology.js';
 import { DockerTestBed, describeDocker, type TestNode } from '../../support/docker.js';
@@ -42,7 +44,18 @@ describeDocker('split-subnet topology on docker-backed nodes', () => {
   });
 
   it('assigns the ranges alternately and applies addresses and on-link routes inside the nodes', async () => {
-    plan = await applySplitSubnet(nodes.map((n) => ({ name: n.name, shell: n.shell })));
+    // given out of order: the control plane goes first, then workers by name
+    const prepared = await prepareSplitSubnet(
+      [nodes[2]!, nodes[0]!, nodes[1]!].map((n) => ({
+        name: n.name,
+        role: n.name === 'control-plane' ? ('control-plane' as const) : ('worker' as const),
+        shell: n.shell,
+      })),
+    );
+    plan = prepared.plan;
+    expect(prepared.evidence[0]).toBe(
+      'control-plane: 10.250.1.10/24 on eth0, on-link route to 10.250.2.0/24',
+    );
     expect(plan.map((a) => [a.node, a.address, a.otherRange])).toEqual([
       ['control-plane', '10.250.1.10/24', '10.250.2.0/24'],
       ['worker', '10.250.2.10/24', '10.250.1.0/24'],
@@ -62,6 +75,13 @@ describeDocker('split-subnet topology on docker-backed nodes', () => {
     const route = await routeTo(nodes[0]!, '10.250.2.10');
     expect(route).toMatchObject({ dev: 'eth0', prefsrc: '10.250.1.10' });
     expect(route).not.toHaveProperty('gateway');
+  });
+
+  it('points Calico autodetection at both ranges (operator cidrs, manifest IP_AUTODETECTION_METHOD)', () => {
+    expect(splitSubnetAutodetection()).toEqual({
+      operator: { cidrs: ['10.250.1.0/24', '10.250.2.0/24'] },
+      manifestEnv: { name: 'IP_AUTODETECTION_METHOD', value: 'cidr=10.250.1.0/24,10.250.2.0/24' },
+    });
   });
 
   it('expects CrossSubnet to encapsulate exactly between the ranges', () => {

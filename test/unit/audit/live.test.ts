@@ -157,6 +157,39 @@ describe('collectNodeDump', () => {
   });
 });
 
+describe('ipsets on a node without the ipset binary', () => {
+  const noIpset: NodeShell = {
+    node: 'kind-worker',
+    exec: async (argv) =>
+      argv[0] === 'ipset' ? result('docker', argv, 127, '', NOT_FOUND) : result('docker', argv, 0, '[]'),
+  };
+
+  it('is "not checked" with the reason when the helper image is not on the machine (never pulled)', async () => {
+    const dump = await collectNodeDump(noIpset, {
+      ipsetFallback: {
+        via: 'calico-conformance-testnode:latest',
+        list: async () =>
+          result(
+            'docker',
+            ['run'],
+            125,
+            '',
+            'docker: Error response from daemon: No such image: calico-conformance-testnode:latest.',
+          ),
+      },
+    });
+    expect(dump.files['ipset-list.txt']).toBeUndefined();
+    expect(dump.notes.unavailable?.['ipset-list.txt']).toMatch(
+      /no ipset binary on the node, and the helper .* failed: exited 125: .*No such image/,
+    );
+  });
+
+  it('with the fallback turned off (null) is "not checked" as a missing command', async () => {
+    const dump = await collectNodeDump(noIpset, { ipsetFallback: null });
+    expect(dump.notes.unavailable?.['ipset-list.txt']).toMatch(/command not available on the node/);
+  });
+});
+
 describe('collect and audit --cluster (doubles for docker, kind and the API)', () => {
   it('collect writes every node, lists ipsets through the helper container, and writes cluster.json', async () => {
     const out = mkdtempSync(join(tmpdir(), 'cc-collect-'));
