@@ -483,7 +483,12 @@ export async function renderCell(
       files: [{ name: m.name, content: m.content }],
       // biome-ignore lint/suspicious/noThenProperty: `then` is ApplyStep's agreed public field name
       applyPlan: [{ file: 'calico.yaml', serverSide: false, then: 'calico-node-ready' }],
-      objects: m.objects,
+      // deletion order: the workloads and their RBAC first, the CRDs (and with them every Calico resource
+      // made at runtime: IPPools, IPAM blocks, FelixConfiguration) last
+      objects: [
+        ...m.objects.filter((o) => o.kind !== 'CustomResourceDefinition'),
+        ...m.objects.filter((o) => o.kind === 'CustomResourceDefinition'),
+      ],
     };
   }
 
