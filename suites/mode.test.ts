@@ -138,13 +138,7 @@ beforeAll(async () => {
   results = verifyMode(ctx.cell, { pools, blockAffinities, pods, nodes });
   if (ctx.cell.topology === 'split-subnet') {
     // the same order the pipeline applied the plan in: control plane first, then workers by name
-    const ordered = [...ctx.nodes].sort((a, b) =>
-      a.role === b.role
-        ? a.name.localeCompare(b.name, 'en', { numeric: true })
-        : a.role === 'control-plane'
-          ? -1
-          : 1,
-    );
+    const ordered = orderNodesForSplitSubnet(ctx.nodes);
     results.push(...verifySplitSubnet(planSplitSubnet(ordered.map((n) => n.name)), dumps));
   }
   recordSuiteData(ctx, 'verify', 'mode', results);
