@@ -449,6 +449,59 @@ describe('waiters', () => {
     await kube.waitTigeraStatusAvailable(['calico'], { timeoutMs: 1000 });
   });
 
+  it("an operator install stuck on docker.io pulls (the user guide's failure) names the images in calico-system", async () => {
+    fake.put({
+      apiVersion: 'operator.tigera.io/v1',
+      kind: 'TigeraStatus',
+      metadata: { name: 'calico' },
+      status: {
+        conditions: [
+          { type: 'Available', status: 'False' },
+          {
+            type: 'Progressing',
+            status: 'True',
+            reason: 'ResourceNotReady',
+            message: 'DaemonSet "calico-system/calico-node" is not available',
+          },
+        ],
+      },
+    });
+    fake.put({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'calico-node-abcde',
+        namespace: 'calico-system',
+        labels: { 'k8s-app': 'calico-node' },
+      },
+      spec: {
+        initContainers: [{ name: 'install-cni', image: 'docker.io/calico/cni:v3.29.7' }],
+        containers: [{ name: 'calico-node', image: 'docker.io/calico/node:v3.29.7' }],
+      },
+      status: {
+        phase: 'Pending',
+        initContainerStatuses: [
+          {
+            name: 'install-cni',
+            state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } },
+          },
+        ],
+        containerStatuses: [{ name: 'calico-node', state: { waiting: { reason: 'PodInitializing' } } }],
+      },
+    });
+    const err = await kube.waitTigeraStatusAvailable(['calico'], { timeoutMs: 40 }).catch((e: unknown) => e);
+    const msg = (err as Error).message;
+    expect(msg).toContain(
+      'calico: Available=False, Progressing=True (ResourceNotReady: DaemonSet "calico-system/calico-node" is not available)',
+    );
+    expect(msg).toContain(
+      'calico-system/calico-node-abcde: phase=Pending; init container install-cni waiting: ImagePullBackOff (image docker.io/calico/cni:v3.29.7)',
+    );
+    expect(msg).toMatch(
+      /image pulls failing: docker.io\/calico\/cni:v3.29.7: ImagePullBackOff \(try --image-registry/,
+    );
+  });
+
   it('waitPodsReady needs at least one pod and all of them Ready', async () => {
     await expect(kube.waitPodsReady('kube-system', 'k8s-app=kube-dns', { timeoutMs: 40 })).rejects.toThrow(
       /no pods match yet/,
