@@ -1,0 +1,170 @@
+/**
+ * The policy model on a live cell: pure builders of its workloads (the netpol e2e model: namespaces
+ * x,y,z × pods a,b,c, each pod serving TCP and UDP on 80 and 81 with agnhost), of the oracle's model from
+ * the pods' real IPs, and of the scenario inputs in the live namespace names.
+ *
+ * Each pod runs one agnhost `netexec` container per port (`--http-port=N --udp-port=N`: HTTP `/hostname`
+ * and UDP `hostname` answer with the pod name, which the prober checks), and names its container ports
+ * `serve-<port>-<tcp|udp>` so named-port policies resolve the same way as in the model. Live namespaces
+ * carry a prefix (several runs may share a cluster) but keep the label `ns: x`; the Kubernetes
+ * `kubernetes.io/metadata.name` selectors of the catalogue are rewritten to the live names.
+ */
+import { UsageError } from '../errors.js';
+import type { Protocol } from '../probe/types.js';
+import { MODEL_NAMESPACES, MODEL_PODS, MODEL_PORTS, portName, standardModel } from './model.js';
+import type { ScenarioInput } from './runner.js';
+import { type PolicyScenario, resolvePlaceholders } from './scenarios.js';
+import type { PolicyModel } from './types.js';
+
+export const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
+export const POLICY_PURPOSE_LABEL = 'calico-conformance/purpose';
+
+export interface LiveModelOptions {
+  /** prefix of the live namespaces (SuiteContext.namespacePrefix) */
+  namespacePrefix: string;
+  image?: string;
+  pullPolicy?: 'IfNotPresent' | 'Always' | 'Never';
+}
+
+export type KubeObject = { apiVersion: string; kind: string; metadata: Record<string, unknown> } & Record<
+  string,
+  unknown
+>;
+
+/** The live name of model namespace `ns`, validated as a DNS label. */
+export function liveNamespace(prefix: string, ns: string): string {
+  const name = `${prefix}${ns}`;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)
+    throw new UsageError(
+      `namespacePrefix: ${JSON.stringify(prefix)} does not make a DNS label with "${ns}"`,
+      'namespacePrefix',
+    );
+  return name;
+}
+
+/** Namespaces first, then the nine pods. */
+export function policyWorkloads(opts: LiveModelOptions): KubeObject[] {
+  const image = opts.image ?? AGNHOST_IMAGE;
+  const pull = opts.pullPolicy ?? 'IfNotPresent';
+  const ports = [...new Set(MODEL_PORTS.map((p) => p.port))];
+  const out: KubeObject[] = MODEL_NAMESPACES.map((ns) => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: liveNamespace(opts.namespacePrefix, ns),
+      labels: { ns, [POLICY_PURPOSE_LABEL]: 'policy' },
+    },
+  }));
+  for (const ns of MODEL_NAMESPACES)
+    for (const pod of MODEL_PODS)
+      out.push({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: pod, namespace: liveNamespace(opts.namespacePrefix, ns), labels: { pod } },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: ports.map((port) => ({
+            name: `cont-${port}`,
+            image,
+            imagePullPolicy: pull,
+            args: ['netexec', `--http-port=${port}`, `--udp-port=${port}`],
+            ports: (['TCP', 'UDP'] as Protocol[]).map((protocol) => ({
+              name: portName(port, protocol),
+              containerPort: port,
+              protocol,
+            })),
+            readinessProbe: { httpGet: { path: '/healthz', port }, periodSeconds: 2 },
+          })),
+        },
+      });
+  return out;
+}
+
+/** The oracle's model of the live pods; `podIp` gives the IP of "x/a" (model names). */
+export function liveModel(prefix: string, podIp: (modelKey: string) => string | undefined): PolicyModel {
+  return standardModel({
+    namespaceName: (ns) => liveNamespace(prefix, ns),
+    podIp: (ns, pod) => {
+      const ip = podIp(`${ns}/${pod}`);
+      if (!ip) throw new Error(`pod ${liveNamespace(prefix, ns)}/${pod} has no IP yet`);
+      return ip;
+    },
+  });
+}
+
+const NAME_LABEL = 'kubernetes.io/metadata.name';
+const CALICO_NAME_LABELS = /projectcalico\.org\/(name|namespace)/;
+
+function rewriteSelector(sel: unknown, rename: (ns: string) => string): void {
+  if (!sel || typeof sel !== 'object') return;
+  const s = sel as {
+    matchLabels?: Record<string, string>;
+    matchExpressions?: { key: string; values?: string[] }[];
+  };
+  if (s.matchLabels?.[NAME_LABEL] !== undefined)
+    s.matchLabels[NAME_LABEL] = rename(s.matchLabels[NAME_LABEL]);
+  for (const e of s.matchExpressions ?? [])
+    if (e.key === NAME_LABEL && e.values) e.values = e.values.map(rename);
+}
+
+/**
+ * Rewrites model namespace names (x, y, z) to live ones: `metadata.namespace` and Kubernetes selectors on
+ * `kubernetes.io/metadata.name`. Calico selector strings are left alone; one that selects by namespace
+ * name cannot be rewritten safely and is refused.
+ */
+export function localizePolicies(policies: object[], rename: (ns: string) => string): object[] {
+  return policies.map((p) => {
+    const doc = structuredClone(p) as {
+      apiVersion?: string;
+      metadata?: { namespace?: string };
+      spec?: Record<string, unknown>;
+    };
+    if (doc.metadata?.namespace) doc.metadata.namespace = rename(doc.metadata.namespace);
+    if (doc.apiVersion === 'projectcalico.org/v3') {
+      if (CALICO_NAME_LABELS.test(JSON.stringify(doc.spec ?? {})))
+        throw new UsageError(
+          'Calico selectors on projectcalico.org/name or projectcalico.org/namespace cannot be moved to prefixed live namespaces; select on the ns label instead',
+          'policies',
+        );
+      return doc;
+    }
+    const spec = doc.spec as { ingress?: { from?: unknown[] }[]; egress?: { to?: unknown[] }[] } | undefined;
+    for (const r of spec?.ingress ?? [])
+      for (const peer of r.from ?? [])
+        rewriteSelector((peer as { namespaceSelector?: unknown }).namespaceSelector, rename);
+    for (const r of spec?.egress ?? [])
+      for (const peer of r.to ?? [])
+        rewriteSelector((peer as { namespaceSelector?: unknown }).namespaceSelector, rename);
+    return doc;
+  });
+}
+
+/** A catalogue scenario as the runner's input on the live model. */
+export function liveScenarioInput(s: PolicyScenario, prefix: string, model: PolicyModel): ScenarioInput {
+  const rename = (ns: string) => liveNamespace(prefix, ns);
+  const modelIp = (key: string) => {
+    const [ns, pod] = key.split('/') as [string, string];
+    return model.pods.find((p) => p.namespace === rename(ns) && p.name === pod)?.ip;
+  };
+  return {
+    name: s.name,
+    tags: s.tags,
+    model,
+    policies: localizePolicies(resolvePlaceholders(s.policies, modelIp), rename),
+  };
+}
+
+/** Whether a scenario matches the suite's selection (a regular expression over the name and the tags). */
+export function scenarioSelected(s: PolicyScenario, select: string | undefined): boolean {
+  if (!select) return true;
+  let re: RegExp;
+  try {
+    re = new RegExp(select);
+  } catch (err) {
+    throw new UsageError(
+      `policySelect: ${JSON.stringify(select)} is not a regular expression: ${(err as Error).message}`,
+      'policySelect',
+    );
+  }
+  return re.test(s.name) || s.tags.some((t) => re.test(t));
+}
