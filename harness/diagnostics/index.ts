@@ -1,3 +1,4 @@
+export { clientNodeDiagnosticsKube, RESOURCE_KINDS } from './client-node.js';
 export {
   COMPONENTS,
   collectDiagnostics,
