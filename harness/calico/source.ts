@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../errors.js';
+import { EnvironmentError, UsageError } from '../errors.js';
 import { type CalicoFile, getVersion, upstreamUrl } from './catalogue.js';
 
 export interface ManifestSource {
@@ -140,10 +140,11 @@ export class HttpsCacheSource implements ManifestSource {
         );
         return cached;
       }
-      throw new UsageError(
+      // the machine cannot reach upstream: an environment problem (exit 3), with both ways out
+      throw new EnvironmentError(
         `cannot get Calico ${version} manifests/${file}: downloading ${url} failed (${(err as Error).message}) ` +
           `and it is not in the cache ${cachePath}. Ways out: ${WAYS_OUT(version, file)}`,
-        'manifests-dir',
+        [`${version}/${file}`],
       );
     }
     const actual = sha256(text);

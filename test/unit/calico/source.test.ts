@@ -13,7 +13,7 @@ import {
   MemoSource,
   sha256,
 } from '../../../harness/calico/source.js';
-import { UsageError } from '../../../harness/errors.js';
+import { EnvironmentError, UsageError } from '../../../harness/errors.js';
 
 const GOOD = 'kind: ConfigMap\napiVersion: v1\nmetadata: {name: x}\n';
 const URL_2825 = 'https://raw.githubusercontent.com/projectcalico/calico/v3.28.5/manifests/calico.yaml';
@@ -127,7 +127,8 @@ describe('HttpsCacheSource', () => {
       fetch: fakeFetch({}),
     });
     const err = await src.read('v3.28.5', 'calico.yaml').catch((e) => e);
-    expect(err).toBeInstanceOf(UsageError);
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect(err.missing).toEqual(['v3.28.5/calico.yaml']);
     expect(err.message).toContain('v3.28.5 manifests/calico.yaml');
     expect(err.message).toContain('--manifests-dir DIR');
     expect(err.message).toContain('connectivity');
