@@ -112,3 +112,19 @@ function lastLine(s: string): string {
   const lines = s.trim().split('\n');
   return lines[lines.length - 1] ?? '';
 }
+
+/**
+ * Every image a cell's install pulls: the images its rendered files name (manifest path: calico-node, CNI,
+ * kube-controllers; operator path: the operator) and, on the operator path, the components the operator will
+ * deploy, under --image-registry when given.
+ */
+export function imagesForCell(
+  cell: { install: 'manifest' | 'operator'; imageRegistry?: string },
+  rendered: { files: readonly { name: string; content: string }[] },
+  entry: CalicoVersion,
+  opts: { goldmaneWhisker?: boolean } = {},
+): string[] {
+  const named = imagesInFiles(rendered.files);
+  if (cell.install === 'manifest') return named;
+  return [...new Set([...named, ...operatorComponentImages(entry, cell.imageRegistry, opts)])];
+}

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { getVersion } from '../../../harness/calico/catalogue.js';
-import { imagesInFiles, operatorComponentImages, preloadImages } from '../../../harness/cluster/images.js';
+import {
+  imagesForCell,
+  imagesInFiles,
+  operatorComponentImages,
+  preloadImages,
+} from '../../../harness/cluster/images.js';
 import { FakeRunner } from './fake-runner.js';
 
 describe('imagesInFiles', () => {
@@ -42,6 +47,25 @@ describe('operatorComponentImages', () => {
     expect(
       operatorComponentImages(getVersion('v3.29.7'), undefined, { goldmaneWhisker: true }).join(),
     ).not.toContain('goldmane');
+  });
+});
+
+describe('imagesForCell', () => {
+  const files = [
+    { name: 'tigera-operator.yaml', content: '        image: quay.io/tigera/operator:v1.38.13\n' },
+  ];
+  it('manifest: only what the files name; operator: plus the components, deduplicated', () => {
+    const v = getVersion('v3.30.7');
+    expect(imagesForCell({ install: 'manifest' }, { files }, v)).toEqual([
+      'quay.io/tigera/operator:v1.38.13',
+    ]);
+    const op = imagesForCell({ install: 'operator' }, { files }, v);
+    expect(op[0]).toBe('quay.io/tigera/operator:v1.38.13');
+    expect(op).toContain('quay.io/calico/node:v3.30.7');
+    expect(new Set(op).size).toBe(op.length);
+    expect(imagesForCell({ install: 'operator', imageRegistry: 'reg.local' }, files, v)).toContain(
+      'reg.local/calico/node:v3.30.7',
+    );
   });
 });
 
