@@ -242,6 +242,7 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
       addrs,
       routes: fileOf(n.dump, 'ip-route.json', (t) => parseIpRoutes(t).filter((r) => !r.dst.includes(':'))),
       address: nodeAddress(n, addrs),
+      vtep: inet(addrs, 'vxlan.calico')[0]?.local,
     };
   });
 
@@ -333,7 +334,7 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
         const expect = encap
           ? isIpip(cell.encapsulation)
             ? `via ${q.address.ipText} dev tunl0 onlink`
-            : 'dev vxlan.calico onlink'
+            : `via ${q.vtep ?? "<the peer's vxlan.calico address>"} dev vxlan.calico onlink`
           : `via ${q.address.ipText} dev ${p.address.iface ?? 'eth0'}`;
         seen.push(`${block} (${q.n.name}): ${r ? routeLine(r) : 'no route'} — want ${expect}`);
         if (!r) {
@@ -343,7 +344,10 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
         const ok = encap
           ? isIpip(cell.encapsulation)
             ? r.dev === 'tunl0' && r.flags.includes('onlink') && r.gateway === q.address.ipText
-            : r.dev === 'vxlan.calico'
+            : // Felix routes a remote block to the peer's VTEP: the address on its vxlan.calico
+              r.dev === 'vxlan.calico' &&
+              r.flags.includes('onlink') &&
+              (q.vtep === undefined || r.gateway === q.vtep)
           : r.dev === (p.address.iface ?? 'eth0') && r.gateway === q.address.ipText;
         if (!ok) problems.push(`route to ${block} of ${q.n.name} is "${routeLine(r)}", want ${expect}`);
       }

@@ -110,6 +110,27 @@ describe('verifyMode failures name what is wrong', () => {
     ).toBe('failed');
   });
 
+  it('a VXLAN route to the wrong VTEP or without onlink', () => {
+    const input = expectedInput('VXLAN', FLAT);
+    const dump = input.nodes[0]!.dump;
+    const routes = JSON.parse(dump.files['ip-route.json']!) as {
+      dst: string;
+      gateway?: string;
+      flags: string[];
+    }[];
+    routes.find((r) => r.dst === '192.168.20.0/26')!.gateway = '192.168.30.0';
+    routes.find((r) => r.dst === '192.168.30.0/26')!.flags = [];
+    dump.files['ip-route.json'] = JSON.stringify(routes);
+    const r = verifyMode(cellFor('VXLAN'), input).find((x) => x.name === 'routes on cc-control-plane')!;
+    expect(r.outcome).toBe('failed');
+    expect(r.details).toContain(
+      'route to 192.168.20.0/26 of cc-worker is "192.168.20.0/26 via 192.168.30.0 dev vxlan.calico proto 80 onlink", want via 192.168.20.0 dev vxlan.calico onlink',
+    );
+    expect(r.details).toContain(
+      'route to 192.168.30.0/26 of cc-worker2 is "192.168.30.0/26 via 192.168.30.0 dev vxlan.calico proto 80", want via 192.168.30.0 dev vxlan.calico onlink',
+    );
+  });
+
   it('a missing observation is skipped, never passed', () => {
     const input = expectedInput('IPIP', FLAT);
     delete input.nodes[0]!.bird;
