@@ -97,6 +97,8 @@ export class Prober {
       entry.items.push({ req, index });
       bySource.set(k, entry);
     });
+    // bad input is the caller's error, named before any exec runs (not an infrastructure failure)
+    for (const b of bySource.values()) this.argvFor(b.items.map((x) => x.req));
     const out: (ProbeRecord | undefined)[] = new Array(requests.length);
     const failures: ProbeInfrastructureError[] = [];
     const batches = [...bySource.values()];

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import type { ExecResult } from '../../../harness/kube/client.js';
+import { ProbeInfrastructureError } from '../../../harness/probe/executor.js';
+import { type KubeExec, KubePodExecutor } from '../../../harness/probe/kube-executor.js';
+
+const double = (result: ExecResult | Error, seen: unknown[] = []): KubeExec => ({
+  exec: async (pod, argv, opts) => {
+    seen.push({ pod, argv, opts });
+    if (result instanceof Error) throw result;
+    return result;
+  },
+});
+
+describe('KubePodExecutor (double at the kube client boundary)', () => {
+  const pod = { namespace: 'probes', name: 'client-n0', container: 'client' };
+
+  it('passes pod, container, argv and the deadline through and returns a real exit', async () => {
+    const seen: unknown[] = [];
+    const ex = new KubePodExecutor(double({ exitCode: 3, stdout: 'o', stderr: 'e', timedOut: false }, seen));
+    expect(await ex.exec(pod, ['sh', '-c', 'x'], { timeoutMs: 7000 })).toEqual({
+      exitCode: 3,
+      stdout: 'o',
+      stderr: 'e',
+    });
+    expect(seen).toEqual([{ pod, argv: ['sh', '-c', 'x'], opts: { timeoutMs: 7000 } }]);
+  });
+
+  it('turns a timeout, a failed start, a status failure and a thrown error into infrastructure failures', async () => {
+    const cases: (ExecResult | Error)[] = [
+      {
+        exitCode: 124,
+        stdout: 'partial',
+        stderr: '',
+        timedOut: true,
+        failure: 'no exit status within 12000ms',
+      },
+      { exitCode: -1, stdout: '', stderr: '', timedOut: false },
+      { exitCode: 0, stdout: '', stderr: '', timedOut: false, failure: 'container not found ("client")' },
+      new Error('Unexpected server response: 403'),
+    ];
+    const reasons: string[] = [];
+    for (const c of cases) {
+      const err = await new KubePodExecutor(double(c))
+        .exec(pod, ['true'], { timeoutMs: 1000 })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProbeInfrastructureError);
+      reasons.push((err as ProbeInfrastructureError).reason);
+    }
+    expect(reasons).toEqual([
+      'exec timed out after 1000ms (no exit status within 12000ms)',
+      'exec failed: no exit status (code -1)',
+      'exec failed: container not found ("client")',
+      'Unexpected server response: 403',
+    ]);
+  });
+
+  it('gives up on abort without waiting for the exec', async () => {
+    const never: KubeExec = { exec: () => new Promise(() => {}) };
+    const ac = new AbortController();
+    const p = new KubePodExecutor(never).exec(pod, ['true'], { timeoutMs: 60_000, signal: ac.signal });
+    ac.abort();
+    await expect(p).rejects.toThrow(/exec aborted/);
+  });
+});
