@@ -63,7 +63,7 @@ describe('imagesForCell', () => {
     expect(op[0]).toBe('quay.io/tigera/operator:v1.38.13');
     expect(op).toContain('quay.io/calico/node:v3.30.7');
     expect(new Set(op).size).toBe(op.length);
-    expect(imagesForCell({ install: 'operator', imageRegistry: 'reg.local' }, files, v)).toContain(
+    expect(imagesForCell({ install: 'operator', imageRegistry: 'reg.local' }, { files }, v)).toContain(
       'reg.local/calico/node:v3.30.7',
     );
   });
