@@ -25,7 +25,9 @@
  * - For each direction of an endpoint, the policies that apply to it are evaluated in order, each rule in
  *   order: the first rule that matches decides; `Allow` and `Deny` are final; `Log` continues; `Pass` skips
  *   the rest of the tier, and with no later tier that applies the packet goes to the endpoint's profile,
- *   which for a Kubernetes namespace (`kns.<ns>`) allows everything.
+ *   which for a Kubernetes namespace (`kns.<ns>`) allows everything (libcalico-go's k8s conversion
+ *   `NamespaceToProfile` gives that profile a single Allow rule in each direction; docs _rule.mdx: "Pass …
+ *   jump[s] to the first profile assigned to the endpoint").
  * - If at least one policy applies to the endpoint in that direction and no rule matched, the tier's default
  *   action drops the packet ("If the Tier applies to the endpoint, but takes no action on the packet the
  *   packet is dropped"). If none applies, the tier is skipped and the profile allows it.
