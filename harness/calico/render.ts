@@ -523,8 +523,14 @@ export async function renderCell(
       : []),
     // installations.operator.tigera.io is 336–666 KB of JSON, over the 262144-byte last-applied annotation
     // limit of client-side apply (§4.1), so the operator file goes server-side
-    // biome-ignore lint/suspicious/noThenProperty: `then` is ApplyStep's agreed public field name
-    { file: 'tigera-operator.yaml', serverSide: true, then: 'operator-available' },
+    {
+      file: 'tigera-operator.yaml',
+      serverSide: true,
+      // biome-ignore lint/suspicious/noThenProperty: `then` is ApplyStep's agreed public field name
+      then: 'operator-available',
+      // ≤ v3.29 the operator CRDs come inline in this file: a flow can wait for them to be Established too
+      ...(crds ? {} : { crds: operatorCrdNames }),
+    },
     {
       file: resources.name,
       serverSide: false,
