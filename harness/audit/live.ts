@@ -30,8 +30,8 @@ export { DEFAULT_IPSET_HELPER_IMAGE } from './collect.js';
 export interface LiveCollectOptions {
   runner: ProcessRunner;
   ipsetHelperImage?: string;
-  /** per node name, a baseline to put in the dump */
-  baselines?: Record<string, string>;
+  /** per node name, a baseline to put in the dump (a record, or a lookup by node name) */
+  baselines?: Record<string, string> | ((node: string) => string | undefined);
   /** build a state reader from a kubeconfig file (default: client-node); tests inject a double */
   stateReaderFor?: (kubeconfigPath: string) => Promise<ClusterStateReader>;
   /** skip the API state */
@@ -61,7 +61,7 @@ export async function collectLiveCluster(
   const dumps: NodeDump[] = [];
   for (const n of nodes) {
     const shell: NodeShell = new DockerNodeShell(n.container, n.name, opts.runner);
-    const baseline = opts.baselines?.[n.name];
+    const baseline = typeof opts.baselines === 'function' ? opts.baselines(n.name) : opts.baselines?.[n.name];
     dumps.push(
       await collectNodeDump(shell, {
         ipsetFallback: dockerNetnsIpsetLister(n.container, image, opts.runner),

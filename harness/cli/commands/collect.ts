@@ -37,24 +37,17 @@ export async function collectCommand(argv: string[], io: CliIO, deps: CollectDep
   const out = values.out;
   const runner = deps.runner ?? defaultRunner;
   const baselineDir = values['baseline-dir'];
-  const baselines = (names: string[]) => {
-    const found: Record<string, string> = {};
-    for (const n of names) {
-      for (const d of [baselineDir, out].filter((x): x is string => Boolean(x))) {
-        const p = join(d, n, BASELINE_FILE);
-        if (existsSync(p)) {
-          found[n] = readFileSync(p, 'utf8');
-          break;
-        }
-      }
+  // a baseline taken right after cluster creation, already in DIR/<node>/ or in --baseline-dir, is kept
+  const baselineFor = (node: string): string | undefined => {
+    for (const d of [baselineDir, out].filter((x): x is string => Boolean(x))) {
+      const p = join(d, node, BASELINE_FILE);
+      if (existsSync(p)) return readFileSync(p, 'utf8');
     }
-    return found;
+    return undefined;
   };
-  const { listKindNodes } = await import('../../cluster/kind-nodes.js');
-  const nodes = await listKindNodes(values.cluster, runner);
   const live = await collectLiveCluster(values.cluster, {
     runner,
-    baselines: baselines(nodes.map((n) => n.name)),
+    baselines: baselineFor,
     ...(values['ipset-helper-image'] ? { ipsetHelperImage: values['ipset-helper-image'] } : {}),
     ...(deps.stateReaderFor ? { stateReaderFor: deps.stateReaderFor } : {}),
   });

@@ -3,7 +3,7 @@
  * `docker exec` per contract command, the ipset helper container, `kind get kubeconfig` into a private
  * temp file, and the API state through a ClusterStateReader double.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -259,5 +259,23 @@ describe('collect and audit --cluster (doubles for docker, kind and the API)', (
       },
     );
     expect(JSON.parse(allowed.stdout).clean).toBe(true);
+  });
+});
+
+describe('collect keeps a baseline taken earlier', () => {
+  it('reads DIR/<node>/cni-bin-baseline.sha256 from --baseline-dir into the new dump', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'cc-base-'));
+    const out = mkdtempSync(join(tmpdir(), 'cc-out-'));
+    dirs.push(base, out);
+    mkdirSync(join(base, 'dev-worker'));
+    const sum = `${'a'.repeat(64)}  /opt/cni/bin/host-local\n`;
+    writeFileSync(join(base, 'dev-worker', 'cni-bin-baseline.sha256'), sum);
+    const io = memoryIO();
+    await collectCommand(['--cluster', 'dev', '--out', out, '--baseline-dir', base], io, {
+      runner: fakeRunner([]),
+      stateReaderFor: async () => emptyReader,
+    });
+    expect(readFileSync(join(out, 'dev-worker', 'cni-bin-baseline.sha256'), 'utf8')).toBe(sum);
+    expect(existsSync(join(out, 'dev-control-plane', 'cni-bin-baseline.sha256'))).toBe(false);
   });
 });
