@@ -372,7 +372,9 @@ function compileK8s(ctx: Context, np: NetworkPolicy): CompiledPolicy {
   const podSel = compileLabelSelector(np.spec.podSelector);
   const selected = ctx.sets.of((i) => ctx.podNs[i] === ns && podSel(ctx.podLabels[i]!));
   const egressRules = np.spec.egress ?? [];
-  const types = np.spec.policyTypes ?? (egressRules.length > 0 ? ['Ingress', 'Egress'] : ['Ingress']);
+  // the API server defaults an absent or empty policyTypes (len == 0), so [] behaves like no field
+  const listed = np.spec.policyTypes?.length ? np.spec.policyTypes : undefined;
+  const types = listed ?? (egressRules.length > 0 ? ['Ingress', 'Egress'] : ['Ingress']);
   const rule = (
     peers: NetworkPolicyPeer[] | undefined,
     ports: NetworkPolicyPort[] | undefined,
@@ -503,7 +505,7 @@ function compileCalico(ctx: Context, cp: CalicoPolicy): CompiledPolicy {
   const ingress = cp.spec.ingress ?? [];
   const egress = cp.spec.egress ?? [];
   const types =
-    cp.spec.types ??
+    (cp.spec.types?.length ? cp.spec.types : undefined) ??
     (egress.length > 0 ? (ingress.length > 0 ? ['Ingress', 'Egress'] : ['Egress']) : ['Ingress']);
   const rule = (r: CalicoRule, dir: 'ingress' | 'egress'): CompiledRule => {
     const src = calicoEntitySet(ctx, r.source, ns);

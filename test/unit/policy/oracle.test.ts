@@ -26,6 +26,7 @@ class Expect {
   }
 }
 const inNs = (ns: string) => (p: string) => p.startsWith(`${ns}/`);
+const pods = (pod: string) => ({ matchLabels: { pod } });
 const isPod = (pod: string) => (p: string) => p.endsWith(`/${pod}`);
 
 function diff(
@@ -111,6 +112,20 @@ describe('oracle: Kubernetes NetworkPolicy semantics', () => {
   it('policyTypes [Egress] alone leaves ingress open and denies all egress of the selected pods', () => {
     const t = tableFor(np('e', 'y', { podSelector: {}, policyTypes: ['Egress'], ingress: [{}] }));
     expect(diff(t, 81, 'UDP', new Expect(true).set(inNs('y'), '*', false))).toEqual([]);
+  });
+
+  it('an empty policyTypes list is defaulted like an absent one', () => {
+    const t = tableFor(
+      np('e', 'x', { podSelector: pods('a'), policyTypes: [], egress: [{ to: [{ podSelector: {} }] }] }),
+    );
+    expect(
+      diff(
+        t,
+        80,
+        'TCP',
+        new Expect(true).set('*', 'x/a', false).set('x/a', (p) => !p.startsWith('x/'), false),
+      ),
+    ).toEqual([]);
   });
 
   it('policyTypes [Ingress, Egress] with no rules isolates both directions', () => {
