@@ -6,7 +6,7 @@
  */
 import type { Cell } from '../config/cell.js';
 import { formatDuration } from '../errors.js';
-import type { Outcome, PhaseName } from '../report/model.js';
+import { type Outcome, PHASES, type PhaseName } from '../report/model.js';
 
 export interface PhaseDetail {
   waitingFor?: string;
@@ -158,37 +158,57 @@ function fitWidth(line: string, width: number): string {
   return `${out}…\x1b[0m`;
 }
 
+/** Short column heads so a dozen phases fit a terminal line. */
+const PHASE_HEAD: Record<PhaseName, string> = {
+  preflight: 'prefl',
+  'create-cluster': 'create',
+  baseline: 'base',
+  install: 'install',
+  verify: 'verify',
+  connectivity: 'connect',
+  policy: 'policy',
+  upgrade: 'upgrade',
+  uninstall: 'uninst',
+  'deep-clean': 'clean',
+  audit: 'audit',
+  teardown: 'tear',
+};
+const COL = 8;
+
 /**
- * The live table as lines: one row per cell, its current or last phase with the elapsed time, and a strip
- * of one mark per finished phase. Pure, so it is tested without a terminal.
+ * The live table as lines: a header of the phases any cell has reached, then one row per cell with each
+ * phase's mark and duration (the running one with its elapsed time), the cell's elapsed time, and what the
+ * running phase waits for. Pure, so it is tested without a terminal.
  */
 export function renderProgressTable(cells: readonly CellState[], now: number, width = 120): string[] {
   const idWidth = Math.min(40, Math.max(4, ...cells.map((c) => c.id.length)));
-  const lines = cells.map((c) => {
+  const seen = new Set(cells.flatMap((c) => c.phases.map((p) => p.phase)));
+  const columns = PHASES.filter((p) => seen.has(p));
+  const head = `${'cell'.padEnd(idWidth)} ${'time'.padStart(6)}  ${columns.map((p) => PHASE_HEAD[p].padEnd(COL)).join('')}`;
+  const lines = [fitWidth(ANSI.dim(head.trimEnd()), width)];
+  for (const c of cells) {
     const id = c.id.length > idWidth ? `${c.id.slice(0, idWidth - 1)}…` : c.id.padEnd(idWidth);
     const elapsed = formatDuration((c.endedAt ?? now) - c.startedAt).padStart(6);
-    const strip = c.phases
-      .filter((p) => p.outcome !== undefined)
-      .map((p) => colour(p.outcome, MARK[p.outcome!]))
-      .join('');
-    let status: string;
-    if (c.outcome) {
-      status = colour(c.outcome, `${MARK[c.outcome]} ${c.outcome}`);
-    } else {
+    const cols = columns.map((phase) => {
+      const p = [...c.phases].reverse().find((x) => x.phase === phase);
+      if (!p) return ' '.repeat(COL);
+      if (p.outcome === undefined) return ANSI.yellow(`… ${formatDuration(now - p.startedAt)}`.padEnd(COL));
+      const text =
+        p.outcome === 'not-run' ? MARK[p.outcome] : `${MARK[p.outcome]} ${formatDuration(p.durationMs ?? 0)}`;
+      return colour(p.outcome, text.padEnd(COL));
+    });
+    let status = '';
+    if (c.outcome) status = colour(c.outcome, `${MARK[c.outcome]} ${c.outcome}`);
+    else {
       const running = [...c.phases].reverse().find((p) => p.outcome === undefined);
-      const last = c.phases.at(-1);
-      status = running
-        ? ANSI.yellow(
-            `… ${running.phase} ${formatDuration(now - running.startedAt)}` +
-              (running.detail?.timeoutMs ? `/${formatDuration(running.detail.timeoutMs)}` : '') +
-              (running.detail?.waitingFor ? ` ${running.detail.waitingFor}` : ''),
-          )
-        : last
-          ? colour(last.outcome, `${MARK[last.outcome!]} ${last.phase}`)
-          : ANSI.dim('starting');
+      if (running?.detail?.waitingFor)
+        status = ANSI.dim(
+          `${running.detail.waitingFor}${running.detail.timeoutMs ? ` (≤ ${formatDuration(running.detail.timeoutMs)})` : ''}`,
+        );
+      else if (!running && c.phases.length === 0) status = ANSI.dim('starting');
     }
-    return fitWidth(`${ANSI.bold(id)} ${elapsed}  ${strip} ${status}`, width);
-  });
+    lines.push(fitWidth(`${ANSI.bold(id)} ${elapsed}  ${cols.join('')}${status}`.trimEnd(), width));
+  }
   const done = cells.filter((c) => c.outcome).length;
   const failed = cells.filter((c) => c.outcome === 'failed' || c.outcome === 'error').length;
   lines.push(

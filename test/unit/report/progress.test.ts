@@ -74,7 +74,7 @@ describe('LineProgress (CI)', () => {
 });
 
 describe('TTY live view', () => {
-  it('renders one row per cell with the running phase, its elapsed time and a mark per finished phase', () => {
+  it('renders a table of cells × phases: marks and durations, the running phase with its elapsed time', () => {
     const t0 = 1_000_000;
     const lines = renderProgressTable(
       [
@@ -95,14 +95,18 @@ describe('TTY live view', () => {
           startedAt: t0,
           outcome: 'failed',
           endedAt: t0 + 30_000,
-          phases: [{ phase: 'install', startedAt: t0, outcome: 'failed', durationMs: 30_000 }],
+          phases: [
+            { phase: 'install', startedAt: t0, outcome: 'failed', durationMs: 30_000 },
+            { phase: 'teardown', startedAt: t0 + 30_000, outcome: 'passed', durationMs: 3_000 },
+          ],
         },
       ],
       t0 + 60_000,
     ).map(stripAnsi);
     expect(lines).toEqual([
-      'v3.30.7-manifest-ipip      1m  ✓ … install 12s/10m calico-node ready',
-      'v3.30.7-operator-vxlan    30s  ✗ ✗ failed',
+      'cell                     time  create  install tear',
+      'v3.30.7-manifest-ipip      1m  ✓ 48s   … 12s           calico-node ready (≤ 10m)',
+      'v3.30.7-operator-vxlan    30s          ✗ 30s   ✓ 3s    ✗ failed',
       '1/2 cells done, 1 failed ✗',
     ]);
   });
@@ -113,8 +117,8 @@ describe('TTY live view', () => {
       5000,
       20,
     );
-    expect(stripAnsi(lines[0]!)).toHaveLength(20);
-    expect(stripAnsi(lines[0]!).endsWith('…')).toBe(true);
+    expect(stripAnsi(lines[1]!)).toHaveLength(20);
+    expect(stripAnsi(lines[1]!).endsWith('…')).toBe(true);
   });
 
   it('redraws in place with ANSI, at most once per throttle interval, and prints logs above the table', () => {
@@ -131,14 +135,14 @@ describe('TTY live view', () => {
     c.advance(100);
     vi.advanceTimersByTime(100);
     expect(writes).toHaveLength(2);
-    // the redraw moves the cursor up over the previous table (2 lines) and clears it
-    expect(writes[1]!.startsWith('\x1b[2A\r\x1b[0J')).toBe(true);
-    expect(stripAnsi(writes[1]!)).toContain('… install');
+    // the redraw moves the cursor up over the previous table (3 lines) and clears it
+    expect(writes[1]!.startsWith('\x1b[3A\r\x1b[0J')).toBe(true);
+    expect(stripAnsi(writes[1]!)).toMatch(/install\n.*✓ 10ms +… 100ms/);
     p.log('warn', 'slow image pull');
     const last = writes.at(-1)!;
     // one write: erase the table, the log line where it was, the table again below it
-    expect(last.startsWith('\x1b[2A\r\x1b[0J')).toBe(true);
-    expect(stripAnsi(last)).toMatch(/^\rwarn {2}slow image pull\nv3\.30\.7-manifest-ipip/);
+    expect(last.startsWith('\x1b[3A\r\x1b[0J')).toBe(true);
+    expect(stripAnsi(last)).toMatch(/^\rwarn {2}slow image pull\ncell .*\nv3\.30\.7-manifest-ipip/);
     expect(stripAnsi(last)).toContain('0/1 cells done');
     c.advance(5000);
     p.phaseEnd(cellA.id, 'install', 'failed', 5000, 'calico-node CrashLoopBackOff');
@@ -164,7 +168,7 @@ describe('TTY live view', () => {
       c.advance(1000);
       vi.advanceTimersByTime(1000);
     }
-    expect(stripAnsi(writes.at(-1)!)).toContain('… install 3s');
+    expect(stripAnsi(writes.at(-1)!)).toContain('… 3s');
     p.close();
   });
 });
