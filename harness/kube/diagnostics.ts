@@ -171,7 +171,7 @@ export function describeDeletion(obj: {
     parts.push(`finalizers blocking: [${m.finalizers.join(', ')}]`);
   if (obj.status?.phase) parts.push(`phase=${obj.status.phase}`);
   const falseish = (obj.status?.conditions ?? []).filter(
-    (c) => c.status === 'True' && /Deletion|Failure/.test(c.type ?? ''),
+    (c) => c.status === 'True' && /Deletion|Failure|Remaining/.test(c.type ?? ''),
   );
   if (falseish.length > 0) parts.push(formatConditions(falseish));
   return `${name}: ${parts.join('; ')}`;

@@ -259,6 +259,40 @@ describe('create, get, list, delete', () => {
     );
   });
 
+  it('waitGone on a namespace stuck Terminating shows the namespace conditions that say why', async () => {
+    fake.put({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: 'calico-apiserver',
+        deletionTimestamp: '2026-01-01T00:00:00Z',
+        finalizers: ['kubernetes'],
+      },
+      status: {
+        phase: 'Terminating',
+        conditions: [
+          {
+            type: 'NamespaceDeletionDiscoveryFailure',
+            status: 'True',
+            reason: 'DiscoveryFailed',
+            message: 'Discovery failed for some groups: projectcalico.org/v3: stale GroupVersion discovery',
+          },
+          { type: 'NamespaceContentRemaining', status: 'False' },
+        ],
+      },
+    });
+    const err = await kube
+      .waitGone([{ apiVersion: 'v1', kind: 'Namespace', name: 'calico-apiserver' }], { timeoutMs: 40 })
+      .catch((e: unknown) => e);
+    const msg = (err as Error).message;
+    expect(msg).toContain('Namespace calico-apiserver: deleting since');
+    expect(msg).toContain('phase=Terminating');
+    expect(msg).toContain(
+      'NamespaceDeletionDiscoveryFailure=True (DiscoveryFailed: Discovery failed for some groups: projectcalico.org/v3: stale GroupVersion discovery)',
+    );
+    expect(msg).not.toContain('NamespaceContentRemaining');
+  });
+
   it('waitGone returns once the finalizer clears', async () => {
     const inst = fake.put({
       apiVersion: 'operator.tigera.io/v1',
