@@ -211,7 +211,7 @@ function gridsOf(
   title: string,
 ): ReachabilityGrid[] {
   return table.ports.map((p, q) => {
-    const grid = table.grid(q, `${title} ${p.protocol}/${p.port}`);
+    const grid = table.grid(q, title);
     for (const from of table.peers) {
       const row: Record<string, Verdict | undefined> = {};
       for (const to of table.peers) {
