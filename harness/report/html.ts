@@ -31,7 +31,7 @@ h1{font-size:20px;margin:0 0 6px}h2{font-size:17px;margin:28px 0 10px;border-bot
 .o-passed{background:var(--pass)}.o-failed{background:var(--fail)}.o-error{background:var(--err)}.o-skipped{background:var(--skip)}.o-not-run{background:var(--notrun);color:#444}
 .meta{color:var(--mute);font-size:13px}.meta span{margin-right:14px}
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid var(--line);padding:3px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3;font-weight:600}
-table.matrix td.ph{text-align:center;color:#fff;font-weight:600;min-width:52px;font-size:12px;white-space:nowrap}.scroll{overflow-x:auto;max-width:100%}table.matrix td.ph.o-not-run{color:#444}table.matrix td.none{background:#fff}
+table.matrix th{font-size:12px;padding:3px 5px}table.matrix td.ph{text-align:center;color:#fff;font-weight:600;min-width:44px;padding:3px 5px;font-size:12px;white-space:nowrap}.scroll{overflow-x:auto;max-width:100%}table.matrix td.ph.o-not-run{color:#444}table.matrix td.none{background:#fff}
 table.matrix td.cell-id{white-space:nowrap}table.matrix td.cell-id a{color:var(--ink);font-family:ui-monospace,monospace}
 pre,code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}pre{background:#f6f8fa;border:1px solid var(--line);padding:8px;overflow:auto;max-height:420px;white-space:pre-wrap}
 code.cmd{background:#f1f3f4;padding:2px 5px;border-radius:3px;display:inline-block;user-select:all;white-space:pre-wrap;word-break:break-word;min-width:260px;max-width:420px}
