@@ -13,6 +13,7 @@ import {
   loadLock,
   type ManifestSource,
 } from '../../calico/source.js';
+import { clusterNameFor as harnessClusterName } from '../../cluster/kind.js';
 import { renderKindConfig } from '../../cluster/kind-config.js';
 import type { Cell } from '../../config/cell.js';
 import { ExitCode, UsageError } from '../../errors.js';
@@ -39,12 +40,12 @@ const OPTIONS = {
   help: { type: 'boolean' as const },
 };
 
-/** A kind cluster name from the cell id (kind allows lower-case letters, digits, "-", "."). */
+/**
+ * The kind cluster name written into kind-config.yaml: the harness's `cc-<cell>-<6 hex>` form (so `cleanup`
+ * recognises a cluster made from it), with the hex taken from the cell id to keep `render` reproducible.
+ */
 export function clusterNameFor(cell: Cell): string {
-  const base = `cc-${cell.id.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.replace(/-+/g, '-');
-  if (base.length <= 40) return base.replace(/-$/, '');
-  const hash = createHash('sha256').update(cell.id).digest('hex').slice(0, 6);
-  return `${base.slice(0, 33).replace(/-$/, '')}-${hash}`;
+  return harnessClusterName(cell.id, () => createHash('sha256').update(cell.id).digest('hex').slice(0, 6));
 }
 
 export async function renderCommand(argv: string[], io: CliIO): Promise<number> {
