@@ -28,9 +28,12 @@ export const PROBE_END = '__CCPROBE_END__';
 export const PROBE_MODES = ['tcp', 'udp', 'xfer', 'clientip', 'ping'] as const;
 export type ProbeMode = (typeof PROBE_MODES)[number];
 
+/** the shell's `${#l}` (length of $l), kept out of the template literal's own `${}` syntax */
+const SH_LENGTH_OF_L = '$' + '{#l}';
+
 export const PROBE_SCRIPT = String.raw`
-now() { d=$(date +%s%N 2>/dev/null); case "$d" in *N*|'') echo -1 ;; *) echo $((d / 1000000)) ;; esac; }
-s=$(now)
+s=$(date +%s%N 2>/dev/null)
+case "$s" in *N*|'') s=-1 ;; esac
 cr=$(printf '\r')
 tmp=$(mktemp -d 2>/dev/null) || { tmp=/tmp/ccprobe.$$; mkdir -p "$tmp"; }
 clean() { tr -c 'A-Za-z0-9._:/()=@-' ' ' <"$1" | head -c 400; }
@@ -38,7 +41,9 @@ body() {
   IFS= read -r st || return 0
   case "$st" in "HTTP/1."?" 200"*) ;; *) echo "http status: $st" >>"$e"; rc=200 ;; esac
   while IFS= read -r l; do case "$l" in ''|"$cr") break ;; esac; done
-  while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done
+  IFS= read -r l || [ -n "$l" ] || return 0
+  [ "${SH_LENGTH_OF_L}" -le 400 ] || l="(answer longer than 400 bytes)"
+  printf '%s\n' "$l"
 }
 probe() {
   i=$1; mode=$2; host=$3; port=$4; arg=$5; t=$6
@@ -52,6 +57,7 @@ Host: $host$cr
 $cr
 EOF
     rc=$?; tool=nc
+    [ "$rc" = 0 ] && : >"$e"
     [ -s "$o.r" ] && body <"$o.r" >"$o" ;;
   udp)
     if [ -x /agnhost ]; then
@@ -84,8 +90,9 @@ EOF
     grep -iE 'received|frag|too long|mtu|unreach' "$o.r" >"$o" ;;
   *) echo "unknown mode $mode" >"$e"; rc=64; tool=none ;;
   esac
-  f=$(now); ms=-1; [ "$s" -ge 0 ] && [ "$f" -ge 0 ] && ms=$((f - s))
-  co=; ce=; [ -s "$o" ] && co=$(clean "$o"); [ -s "$e" ] && ce=$(clean "$e")
+  f=$(date +%s%N 2>/dev/null); ms=-1
+  case "$f" in *N*|'') ;; *) [ "$s" != -1 ] && ms=$(((f - s) / 1000000)) ;; esac
+  co=; ce=; [ -s "$o" ] && co=$(tr -c 'A-Za-z0-9._:/()=@-' ' ' <"$o"); [ -s "$e" ] && ce=$(clean "$e")
   printf '{"i":%s,"tool":"%s","rc":%s,"ms":%s,"out":"%s","err":"%s"}\n' "$i" "$tool" "$rc" "$ms" "$co" "$ce"
 }
 n=0

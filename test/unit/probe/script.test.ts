@@ -59,7 +59,9 @@ describe('scriptArgv', () => {
   });
 
   it('keeps the in-pod script free of JS interpolation leftovers and ends with the sentinel', () => {
-    expect(PROBE_SCRIPT).not.toContain('${');
+    const shellLength = `$${'{'}#l}`;
+    expect(PROBE_SCRIPT.replaceAll(shellLength, '')).not.toContain(`$${'{'}`);
+    expect(PROBE_SCRIPT).toContain(`[ "${shellLength}" -le 400 ]`);
     expect(PROBE_SCRIPT.trim().split('\n').at(-1)).toBe(`echo "${PROBE_END} $n"`);
   });
 });
