@@ -78,6 +78,15 @@ describe('NetworkPolicy conformance', () => {
           ips.set(`${MODEL_NAMESPACES[i]}/${p.metadata.name}`, p.status.podIP);
     }
     model = liveModel(prefix, (k) => ips.get(k));
+    // Calico policies are created (not applied) and GlobalNetworkPolicies outlive the namespaces: remove any
+    // left by an interrupted earlier run so no scenario starts with a stale copy of its own policy
+    if (!calicoSkipReason) {
+      const leftovers = selected
+        .filter(needsCalicoApi)
+        .flatMap((s) => liveScenarioInput(s, prefix, model).policies)
+        .filter((d) => (d as { apiVersion?: string }).apiVersion === 'projectcalico.org/v3');
+      await applier.remove(leftovers);
+    }
     prober = new ProberPolicyProber(new Prober(new KubePodExecutor(kube), { probeTimeoutMs: 1000 }), model);
     // control round: before any policy every pair must connect, or a later "deny" means nothing
     const keys = model.pods.flatMap((f) =>

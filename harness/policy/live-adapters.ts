@@ -3,8 +3,11 @@
  * structurally, so tests pass doubles at the same boundary):
  *
  * - KubePolicyApplier: server-side apply / delete through the KubeClient. Calico `projectcalico.org/v3`
- *   objects go through the same API when the Calico API server runs (operator install); on the manifest
- *   path, where there is none, through a user-supplied `calicoctl` (CalicoctlApplier).
+ *   objects go through the same API when the Calico API server runs (operator install), but with a plain
+ *   create: server-side apply of Calico policies has failed in released API servers ("no serializer
+ *   defined for application/yaml", projectcalico/calico#4959; NotFound on create-by-apply in v3.32.0,
+ *   projectcalico/calico#12841, fixed by #12906), while create works everywhere. On the manifest path, where
+ *   there is no Calico API server, they go through a user-supplied `calicoctl` (CalicoctlApplier).
  * - ProberPolicyProber: one probe round of the batched prober (one exec per source pod) from the model's
  *   pods to the others' IPs. A round in which some execs failed returns what finished; the runner counts
  *   the missing cells as infrastructure errors, never as denies.
@@ -75,7 +78,7 @@ export class CalicoctlApplier implements PolicyApplier {
   }
 }
 
-export type PolicyKube = Pick<KubeClient, 'applyServerSide' | 'delete'>;
+export type PolicyKube = Pick<KubeClient, 'applyServerSide' | 'create' | 'delete'>;
 
 export class KubePolicyApplier implements PolicyApplier {
   /** `calico`: where projectcalico.org/v3 objects go; default the Kubernetes API (Calico API server) */
@@ -85,9 +88,12 @@ export class KubePolicyApplier implements PolicyApplier {
   ) {}
 
   async apply(docs: object[]): Promise<void> {
-    const k8s = this.calico ? docs.filter((d) => !isCalico(d)) : docs;
+    const k8s = docs.filter((d) => !isCalico(d));
+    const calico = docs.filter(isCalico);
     if (k8s.length) await this.kube.applyServerSide(k8s as KubernetesObject[]);
-    if (this.calico) await this.calico.apply(docs.filter(isCalico));
+    if (calico.length === 0) return;
+    if (this.calico) await this.calico.apply(calico);
+    else await this.kube.create(calico as KubernetesObject[]);
   }
 
   async remove(docs: object[]): Promise<void> {

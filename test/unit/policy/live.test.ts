@@ -159,6 +159,10 @@ describe('live adapters', () => {
         calls.push(`apply ${docs.map((d) => d.metadata?.name).join(',')}`);
         return [];
       },
+      async create(docs: readonly { metadata?: { name?: string } }[]) {
+        calls.push(`create ${docs.map((d) => d.metadata?.name).join(',')}`);
+        return [];
+      },
       async delete(docs: readonly { metadata?: { name?: string } }[]) {
         calls.push(
           `delete ${docs.map((d) => (d as { metadata?: { name?: string } }).metadata?.name).join(',')}`,
@@ -168,12 +172,12 @@ describe('live adapters', () => {
     };
   }
 
-  it('sends everything to the Kubernetes API when the Calico API server serves projectcalico.org/v3', async () => {
+  it('sends everything to the Kubernetes API when the Calico API server serves projectcalico.org/v3 (Calico by create)', async () => {
     const kube = kubeDouble();
     const a = new KubePolicyApplier(kube as never);
     await a.apply([k8sDoc, calicoDoc]);
     await a.remove([k8sDoc, calicoDoc]);
-    expect(kube.calls).toEqual(['apply a,g', 'delete a,g']);
+    expect(kube.calls).toEqual(['apply a', 'create g', 'delete a,g']);
   });
 
   it('routes Calico documents to calicoctl on the manifest path, with a CalicoAPIConfig for the kubeconfig', async () => {
