@@ -9,7 +9,7 @@ import { formatDuration } from '../errors.js';
 import type { ReachabilityGrid, Verdict } from '../probe/types.js';
 import { VERDICTS } from '../probe/types.js';
 import { escapeHtml as h, slug } from './escape.js';
-import { cellState, NOT_PROBED_SYMBOL, VERDICT_SYMBOL } from './grid.js';
+import { cellState, gridMismatches, NOT_PROBED_SYMBOL, VERDICT_SYMBOL } from './grid.js';
 import type { CellResult, Outcome, PhaseResult, RunResults, UpgradeResult } from './model.js';
 import { runOutcome } from './model.js';
 import { countOutcomes, isBad, OUTCOMES, phasesShown, unclean } from './summary.js';
@@ -154,7 +154,9 @@ function gridTable(
   const rows = grid.peers.map((from, i) => {
     const tds = grid.peers.map((to) => {
       const c = cellHtml(from, to);
-      return `<td class="${c.cls}" title="${h(c.title)}">${h(c.sym === ' ' ? '' : c.sym)}</td>`;
+      // A title only where a cell says something unusual: a 20-peer grid has 380 cells, and titles on
+      // every one made a 50-cell report tens of megabytes.
+      return `<td class="${c.cls}"${c.title ? ` title="${h(c.title)}"` : ''}>${h(c.sym === ' ' ? '' : c.sym)}</td>`;
     });
     return `<tr><th class="peer">${i} ${h(from)}</th>${tds.join('')}</tr>`;
   });
@@ -165,18 +167,18 @@ export function gridHtml(grid: ReachabilityGrid): string {
   const expected = (from: string, to: string) => {
     const e = grid.expected[from]?.[to];
     return e === undefined
-      ? { cls: 'g-none', sym: NOT_PROBED_SYMBOL, title: `${from} → ${to}: no expectation` }
+      ? { cls: 'g-none', sym: NOT_PROBED_SYMBOL, title: '' }
       : {
           cls: e ? 'g-allowed' : 'g-denied',
           sym: e ? '.' : 'X',
-          title: `${from} → ${to}: expected ${e ? 'allowed' : 'denied'}`,
+          title: e ? '' : `${from} → ${to}: expected denied`,
         };
   };
   const observed = (from: string, to: string) => {
     const v = grid.observed[from]?.[to];
     return v === undefined
-      ? { cls: 'v-none', sym: NOT_PROBED_SYMBOL, title: `${from} → ${to}: not probed` }
-      : { cls: `v-${v}`, sym: VERDICT_SYMBOL[v], title: `${from} → ${to}: ${v}` };
+      ? { cls: 'v-none', sym: NOT_PROBED_SYMBOL, title: '' }
+      : { cls: `v-${v}`, sym: VERDICT_SYMBOL[v], title: v === 'connected' ? '' : `${from} → ${to}: ${v}` };
   };
   const difference = (from: string, to: string) => {
     const s = cellState(grid, from, to);
@@ -189,10 +191,15 @@ export function gridHtml(grid: ReachabilityGrid): string {
           title: `${from} → ${to}: expected ${e ? 'allowed' : 'denied'}, observed ${v}`,
         }
       : s === 'match'
-        ? { cls: 'd-match', sym: '.', title: `${from} → ${to}: as expected` }
-        : { cls: 'd-none', sym: NOT_PROBED_SYMBOL, title: `${from} → ${to}: not probed` };
+        ? { cls: 'd-match', sym: '.', title: '' }
+        : { cls: 'd-none', sym: NOT_PROBED_SYMBOL, title: '' };
   };
-  return `<div class="reach" data-grid="${h(grid.title)}"><h4>${h(grid.title)} <span class="small">${h(grid.protocol)}/${h(grid.port)}</span></h4><div class="grids">${gridTable(grid, 'expected', expected)}${gridTable(grid, 'observed', observed)}${gridTable(grid, 'difference', difference)}</div></div>`;
+  const head = `<h4>${h(grid.title)} <span class="small">${h(grid.protocol)}/${h(grid.port)}</span></h4>`;
+  // A grid that matched its expectation shows only what was observed: expected and difference would add
+  // two tables that say nothing new (and a large matrix has hundreds of grids).
+  if (gridMismatches(grid).length === 0)
+    return `<div class="reach reach-ok" data-grid="${h(grid.title)}">${head}<div class="grids">${gridTable(grid, 'observed', observed)}<p class="small">every probed pair as expected</p></div></div>`;
+  return `<div class="reach" data-grid="${h(grid.title)}">${head}<div class="grids">${gridTable(grid, 'expected', expected)}${gridTable(grid, 'observed', observed)}${gridTable(grid, 'difference', difference)}</div></div>`;
 }
 
 function gridLegend(): string {

@@ -157,6 +157,20 @@ describe('HTML report (as text; the browser test checks the rendered page)', () 
     expect(html).not.toMatch(/<link |<img |@import|url\(/);
   });
 
+  it('shows all three tables for a grid that differs, only the observed one for a grid that matched', () => {
+    const grids = [...html.matchAll(/<div class="reach( reach-ok)?"[\s\S]*?<\/div><\/div>/g)].map((m) => ({
+      ok: Boolean(m[1]),
+      tables: [...m[0].matchAll(/<table class="grid grid-(\w+)">/g)].map((t) => t[1]),
+    }));
+    // fixture: cell 1's grid passes, cell 2's grid and failed scenario grid differ, a passed scenario's grid matches
+    expect(grids).toEqual([
+      { ok: true, tables: ['observed'] },
+      { ok: true, tables: ['observed'] },
+      { ok: false, tables: ['expected', 'observed', 'difference'] },
+      { ok: false, tables: ['expected', 'observed', 'difference'] },
+    ]);
+  });
+
   it('escapes hostile text everywhere it goes', () => {
     const r = loadFixture();
     r.cells[0]!.cell = { ...r.cells[0]!.cell, id: HOSTILE };
