@@ -246,8 +246,29 @@ export function checkBuiltins(objects: readonly unknown[]): Problem[] {
           if (typeof v !== 'string') add(`/data/${k}`, `must be a string, got ${typeof v}`);
     }
     if (typeof obj.kind === 'string' && WORKLOAD_KINDS.has(obj.kind)) checkWorkload(obj, add);
+    if (obj.kind === 'CustomResourceDefinition') checkCrd(obj, add);
   }
   return problems;
+}
+
+/** A CRD's name must be `<plural>.<group>` and it must serve a version with a schema (apiextensions v1). */
+function checkCrd(obj: Record<string, unknown>, add: (path: string, message: string) => void): void {
+  const spec = obj.spec;
+  if (!isObject(spec) || typeof spec.group !== 'string' || !isObject(spec.names)) {
+    add('/spec', 'a CustomResourceDefinition needs spec.group and spec.names');
+    return;
+  }
+  const name = isObject(obj.metadata) ? obj.metadata.name : undefined;
+  if (name !== `${String(spec.names.plural)}.${spec.group}`) {
+    add(
+      '/metadata/name',
+      `must be <spec.names.plural>.<spec.group> (${String(spec.names.plural)}.${spec.group})`,
+    );
+  }
+  const versions = Array.isArray(spec.versions) ? spec.versions : [];
+  if (!versions.some((v) => isObject(v) && v.served !== false && isObject(v.schema))) {
+    add('/spec/versions', 'no served version with a schema');
+  }
 }
 
 function checkWorkload(obj: Record<string, unknown>, add: (path: string, message: string) => void): void {

@@ -124,6 +124,25 @@ describe('structural checks of built-in objects', () => {
     ).toEqual([]);
   });
 
+  it('checks CRD identity: name = plural.group, a served version with a schema', () => {
+    const crd = (name: string, versions: unknown[]) => ({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name },
+      spec: {
+        group: 'operator.tigera.io',
+        names: { plural: 'installations', kind: 'Installation' },
+        versions,
+      },
+    });
+    const served = [{ name: 'v1', served: true, schema: { openAPIV3Schema: { type: 'object' } } }];
+    expect(checkBuiltins([crd('installations.operator.tigera.io', served)])).toEqual([]);
+    expect(checkBuiltins([crd('installation.operator.tigera.io', [])]).map((p) => p.path)).toEqual([
+      '/metadata/name',
+      '/spec/versions',
+    ]);
+  });
+
   it('finds duplicate env, non-string values, value+valueFrom, bad mounts, bad probes and selector mismatch', () => {
     const problems = checkBuiltins([
       ds(
