@@ -206,6 +206,7 @@ const PHASE_DEFS: PhaseDef[] = [
       const { deps, cell, slot } = s;
       if (slot.handle && !slot.attached) {
         step.log(`reusing cluster ${slot.handle.name}`);
+        s.result.clusterName = slot.handle.name;
         return {
           outcome: 'skipped',
           reason: `--reuse-cluster: reusing ${slot.handle.name} (created for ${slot.createdFor})`,

@@ -11,7 +11,7 @@ export class InterruptedError extends Error {
     readonly signalName: string,
     readonly during: string,
   ) {
-    super(`interrupted by ${signalName} while ${during}`);
+    super(`interrupted by ${signalName} while waiting for ${during}`);
     this.name = 'InterruptedError';
   }
 }
