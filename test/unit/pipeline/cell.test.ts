@@ -297,7 +297,9 @@ describe('the matrix', () => {
     const first = res.cells[0]!;
     expect(first.outcome).toBe('error');
     expect(first.reason).toBe('interrupted by SIGINT');
-    expect(phase(first, 'install').reason).toMatch(/interrupted by SIGINT while waiting for Calico installed and ready/);
+    expect(phase(first, 'install').reason).toMatch(
+      /interrupted by SIGINT while waiting for Calico installed and ready/,
+    );
     expect(phase(first, 'uninstall')).toMatchObject({ outcome: 'not-run', reason: 'interrupted by SIGINT' });
     expect(phase(first, 'teardown').outcome).toBe('passed');
     expect(res.cells.slice(1).map((c) => c.outcome)).toEqual(['not-run', 'not-run', 'not-run']);
