@@ -108,7 +108,7 @@ export class HttpsCacheSource implements ManifestSource {
   private readonly fetchFn: FetchLike;
 
   constructor(private readonly opts: HttpsCacheOptions) {
-    this.describe = `HTTPS from ${'raw.githubusercontent.com'} cached in ${opts.cacheDir}`;
+    this.describe = `HTTPS from raw.githubusercontent.com, cached in ${opts.cacheDir}`;
     this.fetchFn = opts.fetch ?? ((url) => fetch(url));
   }
 
