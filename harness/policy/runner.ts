@@ -199,7 +199,8 @@ async function converge(
       if (streak > 0 && view.errors === 0) flaps++;
       streak = 0;
     }
-    if (elapsed >= timeoutMs)
+    // the deadline bounds when agreement must begin; a streak already under way may finish its rounds
+    if (elapsed >= timeoutMs && streak === 0)
       return { converged: false, rounds, flaps, last, ...(lastError ? { lastError } : {}) };
     await o.clock.sleep(o.pollIntervalMs, o.signal);
   }

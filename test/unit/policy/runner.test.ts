@@ -166,6 +166,17 @@ describe('policy runner', () => {
     expect(text).toContain('3 y/a X X X - . . . . .');
   });
 
+  it('agreement that begins before the deadline may finish its confirmation rounds after it', async () => {
+    const c = cluster({ enforceAfterMs: 8000, restoreAfterMs: 0 });
+    const r = await runScenario(scenario, c, { clock: c.clock, enforceTimeoutMs: 9000, pollIntervalMs: 0 });
+    // rounds start every 1000 ms; the one starting at 8000 agrees and ends at 9000 = the deadline
+    expect(r.outcome).toBe('passed');
+    expect(r.timeToEnforceMs).toBe(9000);
+    const late = cluster({ enforceAfterMs: 9500, restoreAfterMs: 0 });
+    const r2 = await runScenario(scenario, late, { clock: late.clock, enforceTimeoutMs: 9000, pollIntervalMs: 0 });
+    expect(r2.outcome).toBe('failed');
+  });
+
   it('probe errors are infrastructure failures, never denies: outcome error, not a pass', async () => {
     // every cell that should be denied comes back as error: if errors counted as denies this would "pass"
     const c = cluster({
