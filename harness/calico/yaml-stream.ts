@@ -39,13 +39,10 @@ export function parseStream(text: string, file: string): YamlStream {
   const hit = cache.get(text);
   if (hit && hit.file === file) return hit;
   const lines = new LineCounter();
+  // an empty text gives an empty stream (no documents), which the renderers report by what they miss
   const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
-  const list = Array.isArray(parsed) ? parsed : [];
-  if (!Array.isArray(parsed)) {
-    throw new ManifestError(`${file}: not a YAML stream`, file);
-  }
   const docs: StreamDoc[] = [];
-  for (const doc of list) {
+  for (const doc of parsed) {
     const err = doc.errors[0];
     if (err) {
       const pos = lines.linePos(err.pos[0]);
