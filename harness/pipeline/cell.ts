@@ -467,7 +467,13 @@ function stepFor(s: CellState, signal: AbortSignal, log: (line: string) => void)
 }
 
 function suiteOutput(s: CellState, run: SuiteRun & { data: MergedData }): PhaseOutput {
-  const checks = [...run.checks, ...run.data.checks];
+  // a suite that records its own CheckResult for a test (with grids and evidence) supersedes vitest's
+  // bare pass/fail line for that test, so a check is counted once
+  const recorded = run.data.checks.map((c) => c.name);
+  const fromVitest = run.checks.filter(
+    (c) => !recorded.some((n) => c.name === n || c.name.endsWith(` ${n}`)),
+  );
+  const checks = [...fromVitest, ...run.data.checks];
   s.result.grids.push(...run.data.grids);
   s.result.probes.push(...run.data.probes);
   s.result.policy.push(...run.data.policy);
@@ -548,9 +554,13 @@ export function mergeSuiteData(dir: string, files: readonly string[]): MergedDat
     const bad = (why: string) => out.evidence.push(`ignored suite-data/${f}: ${why}`);
     switch (kind) {
       case 'grids':
-        if (items.every((g) => isObj(g) && Array.isArray(g.observed ?? g.cells ?? g.rows ?? [])))
+        if (
+          items.every(
+            (g) => isObj(g) && typeof g.title === 'string' && Array.isArray(g.peers) && isObj(g.observed),
+          )
+        )
           out.grids.push(...(items as ReachabilityGrid[]));
-        else bad('not a grid or a list of grids');
+        else bad('not a reachability grid (title, peers, expected, observed) or a list of them');
         break;
       case 'probes':
         if (items.every((p) => isObj(p) && 'verdict' in p)) out.probes.push(...(items as ProbeRecord[]));
@@ -670,7 +680,7 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
     }
 
     const limits = limitsOf(s, def.name);
-    progress.phaseStart(cell.id, def.name);
+    progress.phaseStart(cell.id, def.name, { waitingFor: limits.waitingFor, timeoutMs: limits.timeoutMs });
     progress.log('debug', `${cell.id} ${def.name}: ${describeLimits(limits)}`);
     let last = '';
     const log = (line: string) => {

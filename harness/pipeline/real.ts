@@ -3,7 +3,7 @@
  * the install/uninstall/deep-clean flows (harness/calico), @kubernetes/client-node (harness/kube), the node
  * dump and leftover rules (harness/audit), and the suites through vitest (suites/).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { clientNodeStateReader, readClusterState, writeClusterState } from '../audit/cluster-state.js';
@@ -27,10 +27,11 @@ import { clusterNameFor, KindProvider } from '../cluster/kind.js';
 import { renderKindConfig } from '../cluster/kind-config.js';
 import { listKindNodes } from '../cluster/kind-nodes.js';
 import { DockerNodeShell } from '../cluster/node-shell.js';
+import { prepareSplitSubnet } from '../cluster/topology.js';
 import type { Cell } from '../config/cell.js';
+import { clientNodeDiagnosticsKube, collectDiagnostics } from '../diagnostics/index.js';
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
 import { ClientNodeKube } from '../kube/client.js';
-import { describePod, type PodLike } from '../kube/diagnostics.js';
 import type { Teardown } from '../state/teardown.js';
 import type {
   ClusterHandle,
@@ -41,7 +42,6 @@ import type {
   StepContext,
   SuiteName,
 } from './deps.js';
-import { PhaseFailure } from './phase.js';
 import { PROJECT_ROOT, runVitestSuite } from './suites.js';
 
 export interface RealDepsOptions {
@@ -144,9 +144,11 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
     render: async (cell): Promise<RenderedFiles> => renderCell(cell, await manifestSource()),
     async prepareTopology(step) {
       if (step.cell.topology === 'flat') return [];
-      throw new PhaseFailure(
-        `topology ${step.cell.topology}: the split-subnet addressing step (harness/cluster/topology.ts) is not available in this build`,
+      // split-subnet: secondary addresses in two ranges inside the node containers (harness/cluster/topology.ts)
+      const { evidence } = await prepareSplitSubnet(
+        step.nodes.map((n) => ({ name: n.name, role: n.role, shell: step.cluster.shell(n.name) })),
       );
+      return evidence;
     },
     collectBaseline: (shell) => collectBaseline(shell),
     collectNodeDump: (shell, baseline) => collectNodeDump(shell, baseline !== undefined ? { baseline } : {}),
@@ -189,17 +191,19 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
       );
     },
     async collectDiagnostics(step, dir) {
-      mkdirSync(dir, { recursive: true });
-      const kube = ClientNodeKube.fromFile(step.cluster.kubeconfigPath);
-      const lines: string[] = [];
-      for (const ns of ['kube-system', 'calico-system', 'tigera-operator', 'calico-apiserver']) {
-        const pods = await kube.list('v1', 'Pod', { namespace: ns });
-        for (const p of pods) lines.push(`${ns}: ${describePod(p as PodLike)}`);
-      }
-      const nodes = await kube.list('v1', 'Node');
-      writeFileSync(join(dir, 'pods.txt'), `${lines.join('\n')}\n`);
-      writeFileSync(join(dir, 'nodes.json'), `${JSON.stringify(nodes, null, 2)}\n`);
-      return `${lines.length} pods, ${nodes.length} nodes`;
+      const kc = new KubeConfig();
+      kc.loadFromFile(step.cluster.kubeconfigPath);
+      const r = await collectDiagnostics({
+        clusterName: step.cluster.name,
+        kubeconfigPath: step.cluster.kubeconfigPath,
+        outDir: dir,
+        runner,
+        kube: clientNodeDiagnosticsKube(kc),
+        nodeDumps: async (d) => {
+          for (const n of step.nodes) writeNodeDump(d, await collectNodeDump(step.cluster.shell(n.name)));
+        },
+      });
+      return `${r.written.length} item(s)${r.failed.length ? `; not collected: ${r.failed.join('; ')}` : ''}`;
     },
   };
 }

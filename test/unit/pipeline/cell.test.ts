@@ -18,6 +18,14 @@ const [vxlan, none] = buildMatrix({ flags: { install: 'manifest', encapsulation:
 const ipipCells = buildMatrix({
   flags: { install: 'manifest,operator', encapsulation: 'IPIP,IPIPCrossSubnet' },
 });
+const GRID = {
+  title: 'pod to pod TCP/80',
+  port: 80,
+  protocol: 'TCP',
+  peers: ['x/a', 'y/b'],
+  expected: { 'x/a': { 'y/b': true } },
+  observed: { 'x/a': { 'y/b': 'connected' } },
+};
 const phase = (r: CellResult, name: RunPhase): PhaseResult => {
   const p = r.phases.find((x) => x.name === name);
   if (!p) throw new Error(`no phase ${name} in ${r.phases.map((x) => x.name).join(',')}`);
@@ -180,25 +188,36 @@ describe('one cell through the pipeline (in-memory doubles)', () => {
         );
         writeFileSync(join(d, 'checks--extra.json'), JSON.stringify({ name: 'MTU', outcome: 'passed' }));
         writeFileSync(join(d, 'grids--bad.json'), '{not json');
+        writeFileSync(join(d, 'grids--pods.json'), JSON.stringify([GRID]));
+        writeFileSync(join(d, 'grids--wrong-shape.json'), JSON.stringify({ rows: [] }));
       }
       if (name === 'policy')
         writeFileSync(
           join(d, 'policy--deny-all.json'),
           JSON.stringify({ name: 'deny-all', outcome: 'passed', timeToEnforceMs: 900 }),
         );
-      return { checks: [{ name: `${name} ok`, outcome: 'passed', durationMs: 1 }], evidence: [] };
+      return {
+        checks: [
+          { name: `${name} ok`, outcome: 'passed', durationMs: 1 },
+          { name: `${name} suite MTU`, outcome: 'passed', durationMs: 1 },
+        ],
+        evidence: [],
+      };
     };
     const r = await runCell(vxlan!, deps, base({ reportDir }));
     expect(r.probes).toEqual([{ from: 'a', to: 'b', port: 80, protocol: 'TCP', verdict: 'connected' }]);
     expect(r.policy).toEqual([
       { name: 'deny-all', outcome: 'passed', timeToEnforceMs: 900, tags: [], grids: [], rounds: 0 },
     ]);
+    // the suite's own record of "MTU" replaces vitest's line for the same test
     expect(phase(r, 'connectivity').checks.map((c) => c.name)).toEqual(['connectivity ok', 'MTU']);
-    expect(phase(r, 'connectivity').evidence.join('\n')).toMatch(
-      /ignored suite-data\/grids--bad\.json: not JSON/,
-    );
+    const evidence = phase(r, 'connectivity').evidence.join('\n');
+    expect(evidence).toMatch(/ignored suite-data\/grids--bad\.json: not JSON/);
+    expect(evidence).toMatch(/ignored suite-data\/grids--wrong-shape\.json: not a reachability grid/);
+    expect(evidence).toMatch(/merged suite-data\/grids--pods\.json/);
+    expect(r.grids).toEqual([GRID]);
     // a file merged in one phase is not merged again in the next
-    expect(phase(r, 'policy').checks.map((c) => c.name)).toEqual(['policy ok']);
+    expect(phase(r, 'policy').checks.map((c) => c.name)).toEqual(['policy ok', 'policy suite MTU']);
     expect(readFileSync(join(reportDir, 'cells', vxlan!.id, 'rendered', 'calico.yaml'), 'utf8')).toMatch(
       vxlan!.id,
     );
