@@ -3,7 +3,7 @@
  * model and truth table"). Every problem is a UsageError (exit 2) that names the document (its index in the
  * file, kind and name) and the field, so a user can find the line to fix.
  */
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { LineCounter, parseAllDocuments, parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import { cidrContains, isIpv6Text, parseIpv4, parseIpv4Cidr } from '../net/cidr.js';
 import type { Protocol } from '../probe/types.js';
@@ -147,14 +147,15 @@ export function parseModel(text: string, source = 'model'): PolicyModel {
 // Policies
 
 /** How a document is named in messages: `document 2 (NetworkPolicy x/deny-all)`. */
-export function documentLabel(index: number, doc: unknown): string {
-  if (!isRecord(doc)) return `document ${index}`;
+export function documentLabel(index: number | string, doc: unknown): string {
+  const where = typeof index === 'number' ? `document ${index}` : index;
+  if (!isRecord(doc)) return where;
   const md = isRecord(doc.metadata) ? doc.metadata : {};
   const name = typeof md.name === 'string' ? md.name : '(no name)';
   const ns = typeof md.namespace === 'string' ? `${md.namespace}/` : '';
   const kind = typeof doc.kind === 'string' ? doc.kind : '(no kind)';
   const api = doc.apiVersion === 'projectcalico.org/v3' ? 'projectcalico.org/v3 ' : '';
-  return `document ${index} (${api}${kind} ${ns}${name})`;
+  return `${where} (${api}${kind} ${ns}${name})`;
 }
 
 class DocumentCheck {
@@ -272,10 +273,14 @@ function checkCalico(doc: CalicoPolicy, c: DocumentCheck): void {
  * Validates parsed policy documents (from a file, or the scenario catalogue's objects). `null` documents
  * (an empty `---` section) must be dropped by the caller; indices in messages count from 1.
  */
-export function validatePolicies(docs: unknown[], source = 'policies'): PolicyDocument[] {
+export function validatePolicies(
+  docs: unknown[],
+  source = 'policies',
+  origins?: readonly string[],
+): PolicyDocument[] {
   const seen = new Set<string>();
   return docs.map((doc, i) => {
-    const label = documentLabel(i + 1, doc);
+    const label = documentLabel(origins?.[i] ?? i + 1, doc);
     const c = new DocumentCheck(source, label);
     if (!isRecord(doc)) return c.fail('(document)', 'must be a map (a Kubernetes object)');
     const api = doc.apiVersion;
@@ -304,19 +309,36 @@ export function validatePolicies(docs: unknown[], source = 'policies'): PolicyDo
 }
 
 /** Reads a multi-document YAML file of policies. */
+/**
+ * Reads a multi-document YAML file of policies. Documents are numbered as they appear in the file (empty
+ * ones count) with their first line; a `kind: List` (what `kubectl get networkpolicy -o yaml` prints)
+ * contributes its items, named `document N item M`.
+ */
 export function parsePolicies(text: string, source = 'policies'): PolicyDocument[] {
-  const docs = parseAllDocuments(text);
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines });
   const values: unknown[] = [];
+  const origins: string[] = [];
   for (const [i, d] of docs.entries()) {
+    const line = lines.linePos(d.contents?.range[0] ?? d.range[0]).line;
     if (d.errors.length > 0) {
       throw new UsageError(
-        `${source}: document ${i + 1}: not valid YAML: ${d.errors[0]!.message}`,
+        `${source}: document ${i + 1} at line ${line}: not valid YAML: ${d.errors[0]!.message}`,
         'policies',
       );
     }
     const v = d.toJS();
-    if (v !== null && v !== undefined) values.push(v);
+    if (v === null || v === undefined) continue;
+    if (isRecord(v) && typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items)) {
+      v.items.forEach((item, j) => {
+        values.push(item);
+        origins.push(`document ${i + 1} item ${j + 1} at line ${line}`);
+      });
+      continue;
+    }
+    values.push(v);
+    origins.push(`document ${i + 1} at line ${line}`);
   }
   if (values.length === 0) throw new UsageError(`${source}: no policy documents found`, 'policies');
-  return validatePolicies(values, source);
+  return validatePolicies(values, source, origins);
 }

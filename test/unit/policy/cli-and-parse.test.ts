@@ -155,7 +155,7 @@ describe('policy expect (CLI contract)', () => {
     );
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
-    expect(r.err).toContain('document 2 (NetworkPolicy x/broken)');
+    expect(r.err).toContain('document 2 at line 7 (NetworkPolicy x/broken)');
     expect(r.err).toContain('spec.ingress[0].from[0]');
     expect(r.err).toMatch(/ipBlock peer cannot also have podSelector/);
   });
@@ -366,13 +366,25 @@ describe('policy validation', () => {
     expect(got).toContain('p.yaml: document 1 (');
   });
 
-  it('names the right document index and skips empty YAML documents', () => {
+  it('numbers documents as they appear in the file (empty ones too), with their first line', () => {
     const text = `---\n${JSON.stringify(np('one', { podSelector: {} }))}\n---\n---\n${JSON.stringify(np('two', { podSelecter: {} }))}\n`;
     expect(() => parsePolicies(text, 'f.yaml')).toThrow(
-      /f\.yaml: document 2 \(NetworkPolicy x\/two\): spec\.podSelecter/,
+      /f\.yaml: document 3 at line 5 \(NetworkPolicy x\/two\): spec\.podSelecter/,
     );
     expect(() => parsePolicies('', 'f.yaml')).toThrow(/no policy documents/);
-    expect(() => parsePolicies('a: [', 'f.yaml')).toThrow(/document 1: not valid YAML/);
+    expect(() => parsePolicies('a: [', 'f.yaml')).toThrow(/document 1 at line 1: not valid YAML/);
+  });
+
+  it('reads the items of a kind: List (kubectl get -o yaml) and names a bad one by item', () => {
+    const list = (items: object[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+    expect(
+      parsePolicies(list([np('one', { podSelector: {} }), np('two', { podSelector: {} })])).map(
+        (p) => p.metadata.name,
+      ),
+    ).toEqual(['one', 'two']);
+    expect(() =>
+      parsePolicies(`${list([np('one', { podSelector: {} }), np('two', { podSelecter: {} })])}\n`, 'l.yaml'),
+    ).toThrow(/l\.yaml: document 1 item 2 at line 1 \(NetworkPolicy x\/two\): spec\.podSelecter/);
   });
 
   it('rejects the same policy twice', () => {

@@ -173,7 +173,11 @@ describe('policy runner', () => {
     expect(r.outcome).toBe('passed');
     expect(r.timeToEnforceMs).toBe(9000);
     const late = cluster({ enforceAfterMs: 9500, restoreAfterMs: 0 });
-    const r2 = await runScenario(scenario, late, { clock: late.clock, enforceTimeoutMs: 9000, pollIntervalMs: 0 });
+    const r2 = await runScenario(scenario, late, {
+      clock: late.clock,
+      enforceTimeoutMs: 9000,
+      pollIntervalMs: 0,
+    });
     expect(r2.outcome).toBe('failed');
   });
 
