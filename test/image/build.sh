@@ -16,17 +16,29 @@ if docker image inspect "$tag" >/dev/null 2>&1; then
   exit 0
 fi
 
-command -v debootstrap >/dev/null || { echo "build.sh: debootstrap is missing (apt-get install -y debootstrap)" >&2; exit 3; }
-
-# The mirror apt already uses on this machine: the first URI of a Debian "main" source.
+# The mirror apt already uses on this machine, when this machine is Debian: the first URI of a "main" source.
 mirror=${DEBIAN_MIRROR:-}
-if [ -z "$mirror" ]; then
+if [ -z "$mirror" ] && grep -qs '^ID=debian' /etc/os-release; then
   mirror=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)
+  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
+    mirror=$(awk '$1=="deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list)
+  fi
 fi
-if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-  mirror=$(awk '$1=="deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list)
+
+if [ -z "$mirror" ]; then
+  # Not Debian (e.g. an Ubuntu CI runner with internet): build the same package set on Debian's base image.
+  echo "no Debian mirror on this machine; building $tag from the debian:bookworm-slim base image"
+  ctx=$(mktemp -d /tmp/cc-testnode-ctx.XXXXXX)
+  trap 'rm -rf "$ctx"' EXIT
+  printf 'FROM debian:bookworm-slim\nRUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends %s && rm -rf /var/lib/apt/lists/*\nCMD ["sleep","infinity"]\n' \
+    "${packages//,/ }" >"$ctx/Dockerfile"
+  docker build -q -t "$tag" "$ctx" >/dev/null
+  docker tag "$tag" "$name:latest"
+  echo "built $tag"
+  exit 0
 fi
-[ -n "$mirror" ] || { echo "build.sh: no Debian mirror found in apt's sources; set DEBIAN_MIRROR" >&2; exit 3; }
+
+command -v debootstrap >/dev/null || { echo "build.sh: debootstrap is missing (apt-get install -y debootstrap)" >&2; exit 3; }
 
 root=$(mktemp -d /tmp/cc-testnode.XXXXXX)
 trap 'rm -rf "$root"' EXIT
