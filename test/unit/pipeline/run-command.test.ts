@@ -154,6 +154,23 @@ describe('run with the pipeline doubled', () => {
     expect(io.stdout).toMatch(/shard 2\/2 holds none of the 1 selected cells/);
   });
 
+  it('plan --shard i/n lists exactly the cells run --shard i/n runs (one CI job per shard)', async () => {
+    for (const shard of ['1/3', '2/3', '3/3']) {
+      const planIO = memoryIO();
+      expect(
+        await main(['plan', '--cells', 'operator|none', '--shard', shard, '--output', 'json'], planIO),
+      ).toBe(0);
+      const planned = (JSON.parse(planIO.stdout) as { cells: { id: string }[] }).cells.map((c) => c.id);
+      const dir = out();
+      await runCommand(
+        ['--cells', 'operator|none', '--shard', shard, '--report-dir', dir],
+        memoryIO(),
+        inject(),
+      );
+      expect(results(dir).cells.map((c) => c.cell.id)).toEqual(planned);
+    }
+  });
+
   it('the default report dir is results/<UTC timestamp> under the working directory', async () => {
     const io = { ...memoryIO(), cwd: join(root, 'cwd') };
     const code = await runCommand(['--install', 'manifest', '--encapsulation', 'None'], io, {
