@@ -35,6 +35,8 @@ export const PROBE_SCRIPT = String.raw`
 s=$(date +%s%N 2>/dev/null)
 case "$s" in *N*|'') s=-1 ;; esac
 cr=$(printf '\r')
+# openbsd netcat by path: a busybox shell built with "prefer applets" would otherwise run its own nc
+NC=nc; [ -x /usr/bin/nc ] && NC=/usr/bin/nc
 tmp=$(mktemp -d 2>/dev/null) || { tmp=/tmp/ccprobe.$$; mkdir -p "$tmp"; }
 clean() { tr -c 'A-Za-z0-9._:/()=@-' ' ' <"$1" | head -c 400; }
 body() {
@@ -51,7 +53,7 @@ probe() {
   case "$mode" in
   tcp|clientip)
     path=hostname; [ "$mode" = clientip ] && path=clientip
-    nc -v -w "$t" "$host" "$port" >"$o.r" 2>"$e" <<EOF
+    "$NC" -v -w "$t" "$host" "$port" >"$o.r" 2>"$e" <<EOF
 GET /$path HTTP/1.0$cr
 Host: $host$cr
 $cr
@@ -62,17 +64,18 @@ EOF
   udp)
     if [ -x /agnhost ]; then
       tool=agnhost
-      (printf 'hostname\n' | timeout -s KILL "$g" nc -u -w "$t" "$host" "$port" >"$o" 2>/dev/null) &
+      (printf 'hostname\n' | timeout -s KILL "$g" "$NC" -u -w "$t" "$host" "$port" >"$o" 2>/dev/null) &
       np=$!
       timeout -s KILL "$g" /agnhost connect --protocol=udp --timeout="$t"s "$host:$port" 2>"$e"; rc=$?
       wait "$np"
     else
       tool=nc
-      timeout "$t" nc -u -W 1 "$host" "$port" >"$o" 2>"$e" <<EOF
+      timeout "$t" "$NC" -u -W 1 "$host" "$port" >"$o" 2>"$e" <<EOF
 hostname
 EOF
       rc=$?
-      if [ "$rc" != 124 ] && [ ! -s "$o" ]; then
+      # 124 (coreutils) or 143 (busybox: SIGTERM) = no reply before the deadline
+      if [ "$rc" != 124 ] && [ "$rc" != 143 ] && [ ! -s "$o" ]; then
         tool=socat
         printf 'hostname\n' | timeout -s KILL "$g" socat -T "$t" -t "$t" - "UDP:$host:$port" >"$o" 2>"$e"; rc=$?
       fi
@@ -218,7 +221,8 @@ export interface Classified {
 const REFUSED = /refused|reset by peer/i;
 const UNREACH = /no route|unreachable|network is unreachable|host is down|prohibited/i;
 const DNS = /resolve|name or service|getaddrinfo|not known|name resolution|NXDOMAIN|no address|bad address/i;
-const TIMEOUT = /timed out|timeout/i;
+// "timed out", not "timeout": a usage text ("-w SEC Connect timeout") must not read as a verdict
+const TIMEOUT = /timed out|i\/o timeout/i;
 
 function detailOf(raw: RawProbeOutput): string {
   return `${raw.tool} rc=${raw.rc}${raw.err.trim() ? `: ${raw.err.trim()}` : ''}`;
@@ -280,7 +284,7 @@ export function classify(mode: ProbeMode, raw: RawProbeOutput, expectName?: stri
       if (raw.tool === 'nc') {
         // nc -u -W 1 exits at the first datagram received; `timeout` ends it (124) when none came
         if (raw.rc === 0 && out) return nameCheck(out, expectName, detail);
-        if (raw.rc === 124) return { verdict: 'timeout', detail: `${detail} (no reply)` };
+        if (raw.rc === 124 || raw.rc === 143) return { verdict: 'timeout', detail: `${detail} (no reply)` };
         return { verdict: 'error', detail };
       }
       // socat (asked only after nc ended early without a reply): it names the ICMP error or DNS failure

@@ -120,6 +120,8 @@ describe('classify', () => {
       'dns-failure',
     );
     expect(failed('nc: something else')).toBe('error');
+    // a usage text that mentions "Connect timeout" (a busybox nc, not openbsd's) is an error, not a verdict
+    expect(failed('nc: invalid option -- v  Usage: nc [-iN] [-wN] ... -w SEC Connect timeout')).toBe('error');
     expect(classify('tcp', raw({ rc: 137 }), 'x').verdict).toBe('timeout');
   });
 
@@ -134,6 +136,7 @@ describe('classify', () => {
   it('udp with nc then socat: reply, no reply (timeout 124), ICMP port unreachable (refused)', () => {
     expect(classify('udp', raw({ out: 'server-a' }), 'server-a').verdict).toBe('connected');
     expect(classify('udp', raw({ rc: 124 }), 'server-a').verdict).toBe('timeout');
+    expect(classify('udp', raw({ rc: 143 }), 'server-a').verdict).toBe('timeout');
     expect(
       classify('udp', raw({ tool: 'socat', rc: 1, err: 'socat E read(5 ...): Connection refused' }), 'a')
         .verdict,
