@@ -112,6 +112,11 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       'run --skip-create: needs --kubeconfig FILE (the cluster to run against)',
       'skip-create',
     );
+  if (on('skip-install') && !kubeconfig)
+    throw new UsageError(
+      'run --skip-install: needs --kubeconfig FILE (a cluster this run creates has no Calico to test)',
+      'skip-install',
+    );
   if (kubeconfig && !existsSync(kubeconfig))
     throw new UsageError(`run --kubeconfig: ${kubeconfig} does not exist`, 'kubeconfig');
   if (kubeconfig && (on('reuse-cluster') || parallel > 1))

@@ -35,6 +35,8 @@ describe('run: bad usage is exit 2, before anything is created', () => {
   const cases: [string[], RegExp][] = [
     [['--quiet', '--verbose'], /--quiet and --verbose exclude each other/],
     [['--skip-create'], /--skip-create: needs --kubeconfig FILE/],
+    [['--skip-install'], /--skip-install: needs --kubeconfig FILE/],
+    [['--reuse-cluster', '--kubeconfig', BIN], /--reuse-cluster and --parallel do not apply/],
     [['--kubeconfig', '/nonexistent/kubeconfig'], /--kubeconfig: \/nonexistent\/kubeconfig does not exist/],
     [['--parallel', 'two'], /--parallel: "two" is not allowed; allowed: a whole number from 1 to 64/],
     [['--shard', '0/3'], /--shard: "0\/3" is not allowed/],
