@@ -706,7 +706,7 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
     progress.phaseEnd(cell.id, def.name, pr.outcome, pr.durationMs, pr.reason);
 
     if ((pr.outcome === 'failed' || pr.outcome === 'error') && !CLEANUP_PHASES.has(def.name)) {
-      s.stopped ??= { phase: def.name, reason: pr.reason ?? pr.outcome };
+      s.stopped ??= { phase: def.name, reason: shortReason(pr.reason ?? pr.outcome) };
       if (!s.interrupted && s.slot.handle && def.name !== 'create-cluster') await diagnose(s, pr, log);
     }
   }
@@ -722,6 +722,12 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
   opts.leftBehind?.push(...s.leftBehind);
   progress.cellEnd(cell.id, s.result.outcome);
   return s.result;
+}
+
+/** The phases after a failure repeat its reason in short (the full text is on the failed phase). */
+function shortReason(reason: string): string {
+  const line = reason.split('\n')[0] ?? reason;
+  return line.length > 160 ? `${line.slice(0, 157)}…` : line;
 }
 
 function cellOutcome(s: CellState): Outcome {
