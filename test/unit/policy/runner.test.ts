@@ -256,6 +256,23 @@ describe('policy runner', () => {
     expect(c.applier.calls).toEqual([]);
   });
 
+  it('a scenario without policies is a control round: it waits for full reachability', async () => {
+    // fresh pods: the first two rounds still see timeouts, as when Calico has not programmed them yet
+    const c = cluster({
+      enforceAfterMs: 0,
+      restoreAfterMs: 0,
+      verdict: (_k, { round }) => (round <= 2 ? 'timeout' : 'connected'),
+    });
+    const r = await runScenario({ ...scenario, name: 'control', policies: [] }, c, {
+      clock: c.clock,
+      stableRounds: 2,
+      pollIntervalMs: 0,
+    });
+    expect(r.outcome).toBe('passed');
+    expect(r.timeToEnforceMs).toBe(3000);
+    expect(c.applier.calls).toEqual(['apply 0', 'remove 0']);
+  });
+
   it('stops when aborted', async () => {
     const c = cluster({ enforceAfterMs: Number.POSITIVE_INFINITY, restoreAfterMs: 0 });
     const ac = new AbortController();
