@@ -219,7 +219,7 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
     process.on('SIGTERM', onSignal);
   }
 
-  let results: RunResults;
+  let results: RunResults | undefined;
   try {
     results = await runMatrix(cells, deps, {
       reportDir,
@@ -240,6 +240,8 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
     // anything still registered (a cluster whose teardown phase never got to run) goes now
     if (teardown) results.leftBehind.push(...(await teardown.run('end of run')));
   } finally {
+    // a harness bug that escaped the pipeline must still not leave clusters behind
+    if (!results && teardown) await teardown.run('unexpected error');
     if (handleSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
