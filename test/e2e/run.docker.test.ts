@@ -100,7 +100,8 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
         preflight: async () => bedPreflight(),
         progress: silentProgress,
         handleSignals: false,
-        limits: { verify: { timeoutMs: 1500 } },
+        // long enough for a real verify on a loaded 2-CPU runner, short enough for the hanging one
+        limits: { verify: { timeoutMs: 6000 } },
       },
     );
     expect(code).toBe(1);
@@ -184,7 +185,7 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
     expect(phase(cellFor(5), 'verify')).toMatchObject({
       outcome: 'failed',
       reason:
-        'timed out after 1.5s waiting for the mode checks (the requested encapsulation really in effect); ' +
+        'timed out after 6s waiting for the mode checks (the requested encapsulation really in effect); ' +
         'last seen: verify: waiting for something that never comes (injected)',
     });
     expect(phase(cellFor(5), 'teardown').outcome).toBe('passed');
