@@ -174,7 +174,7 @@ export class Prober {
       const raw = byIndex.get(i);
       if (!raw) throw new ProbeInfrastructureError(podKey(pod), `probe ${i} has no result`);
       const mode = this.modeOf(req);
-      const c = classify(mode, raw, req.expectName);
+      const c = classify(mode, raw, req.expectName, req.arg);
       const rec: ProbeRecord = {
         from: req.from,
         to: req.to,

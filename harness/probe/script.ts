@@ -238,7 +238,12 @@ function killed(raw: RawProbeOutput): boolean {
  * Turns one raw probe result into a verdict. `connected` needs the intended target's own answer: a reply
  * from anyone else (a wrong backend, a stale NAT entry) is an `error` naming who answered.
  */
-export function classify(mode: ProbeMode, raw: RawProbeOutput, expectName?: string): Classified {
+export function classify(
+  mode: ProbeMode,
+  raw: RawProbeOutput,
+  expectName?: string,
+  bytes?: number,
+): Classified {
   const detail = detailOf(raw);
   const out = raw.out.trim();
   if (killed(raw)) return { verdict: 'timeout', detail: `${detail} (killed by the in-pod guard)` };
@@ -263,9 +268,14 @@ export function classify(mode: ProbeMode, raw: RawProbeOutput, expectName?: stri
     }
     case 'xfer': {
       if (raw.rc === 0) {
+        // netexec answers a stored upload with 201 (200 carries its own error text); the bed's server 201 too
         const [code, sent] = out.split(/\s+/);
-        if (code !== '200') return { verdict: 'error', detail: `upload answered HTTP ${code}; ${detail}` };
-        return { verdict: 'connected', detail: `uploaded ${sent} bytes` };
+        if (!/^20[01]$/.test(code ?? ''))
+          return { verdict: 'error', detail: `upload answered HTTP ${code}; ${detail}` };
+        if (Number(sent) < (bytes ?? 0)) {
+          return { verdict: 'error', detail: `uploaded ${sent} bytes, fewer than the ${bytes} asked for` };
+        }
+        return { verdict: 'connected', detail: `uploaded ${sent} bytes (HTTP ${code})` };
       }
       if (raw.rc === 6) return { verdict: 'dns-failure', detail };
       if (raw.rc === 28) return { verdict: 'timeout', detail };

@@ -52,7 +52,8 @@ def handle(c, addr):
         else:
             out = name
         b = out.encode()
-        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' % len(b) + b)
+        status = b'201 Created' if path.startswith('/upload') else b'200 OK'
+        c.sendall(b'HTTP/1.1 %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' % (status, len(b)) + b)
     except Exception:
         pass
     finally:

@@ -61,7 +61,7 @@ const healthy =
       return { tool: 'nc', rc: 0, out: `${nat ? clientNodeIp(p.pod) : clientPodIp(p.pod)}:40000`, err: '' };
     if (p.mode === 'ping')
       return { tool: 'ping-df', rc: 0, out: '1 packets transmitted  1 received', err: '' };
-    if (p.mode === 'xfer') return { tool: 'curl', rc: 0, out: `200 ${p.arg}`, err: '' };
+    if (p.mode === 'xfer') return { tool: 'curl', rc: 0, out: `201 ${p.arg + 197}`, err: '' };
     return { tool: 'nc', rc: 0, out: byIp.get(p.host) ?? '?', err: '' };
   };
 

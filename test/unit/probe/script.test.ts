@@ -167,10 +167,13 @@ describe('classify', () => {
   });
 
   it('xfer: HTTP 200 with the uploaded size is connected; curl timeouts and resets are classified', () => {
-    expect(classify('xfer', raw({ tool: 'curl', out: '200 1048576' }))).toMatchObject({
+    expect(classify('xfer', raw({ tool: 'curl', out: '201 1048773' }), undefined, 1048576)).toMatchObject({
       verdict: 'connected',
-      detail: 'uploaded 1048576 bytes',
+      detail: 'uploaded 1048773 bytes (HTTP 201)',
     });
+    expect(classify('xfer', raw({ tool: 'curl', out: '201 1000' }), undefined, 1048576).verdict).toBe(
+      'error',
+    );
     expect(classify('xfer', raw({ tool: 'curl', out: '413 0' })).verdict).toBe('error');
     expect(classify('xfer', raw({ tool: 'curl', rc: 28 })).verdict).toBe('timeout');
     expect(classify('xfer', raw({ tool: 'curl', rc: 56, err: 'Connection reset by peer' })).verdict).toBe(
