@@ -25,14 +25,14 @@ export function parseShard(value: string | undefined, flag = '--shard'): Shard |
   return { index, count };
 }
 
-export function parseCellsRegex(value: string | undefined): RegExp | undefined {
+export function parseCellsRegex(value: string | undefined, flag = '--cells'): RegExp | undefined {
   if (value === undefined) return undefined;
   try {
     return new RegExp(value);
   } catch (err) {
     throw new UsageError(
-      `--cells: ${JSON.stringify(value)} is not a valid regular expression: ${(err as Error).message}`,
-      'cells',
+      `${flag}: ${JSON.stringify(value)} is not a valid regular expression: ${(err as Error).message}`,
+      flag.slice(2),
     );
   }
 }

@@ -39,6 +39,7 @@ run options:
   --skip-install          use the Calico already installed (no baseline, uninstall or audit)
   --calicoctl PATH        calicoctl for Calico policy scenarios on the manifest path
   --tests REGEX           only the suite tests whose name matches (vitest -t)
+  --policy-select REGEX   only the NetworkPolicy scenarios whose name or tag matches
   --assume-ipip           run IPIP cells even when the host kernel check finds no ipip
   --quiet | --verbose     less / more progress output
 
@@ -62,6 +63,7 @@ const RUN_OPTIONS = {
   'skip-install': { type: 'boolean' },
   calicoctl: { type: 'string' },
   tests: { type: 'string' },
+  'policy-select': { type: 'string' },
   'assume-ipip': { type: 'boolean' },
   quiet: { type: 'boolean' },
   verbose: { type: 'boolean' },
@@ -128,7 +130,9 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
   if (manifestsDir && !existsSync(manifestsDir))
     throw new UsageError(`run --manifests-dir: ${manifestsDir} does not exist`, 'manifests-dir');
   const tests = str('tests');
-  if (tests !== undefined) parseCellsRegex(tests);
+  if (tests !== undefined) parseCellsRegex(tests, '--tests');
+  const policySelect = str('policy-select');
+  if (policySelect !== undefined) parseCellsRegex(policySelect, '--policy-select');
   const planned = cellsFromValues(raw);
   const cells = selectCells(planned, { ...(cellsRe ? { cells: cellsRe } : {}), ...(shard ? { shard } : {}) });
   const now = inject.now ?? (() => new Date());
@@ -234,6 +238,7 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       ...(kubeconfig ? { kubeconfig } : {}),
       skipInstall: on('skip-install'),
       ...(path('calicoctl') ? { calicoctl: path('calicoctl') as string } : {}),
+      ...(policySelect ? { policySelect } : {}),
       ...(inject.limits ? { limits: inject.limits } : {}),
       toolVersion: toolVersion(),
     });

@@ -36,6 +36,7 @@ describe('run: bad usage is exit 2, before anything is created', () => {
     [['--quiet', '--verbose'], /--quiet and --verbose exclude each other/],
     [['--skip-create'], /--skip-create: needs --kubeconfig FILE/],
     [['--skip-install'], /--skip-install: needs --kubeconfig FILE/],
+    [['--policy-select', '[x'], /--policy-select: "\[x" is not a valid regular expression/],
     [['--reuse-cluster', '--kubeconfig', BIN], /--reuse-cluster and --parallel do not apply/],
     [['--kubeconfig', '/nonexistent/kubeconfig'], /--kubeconfig: \/nonexistent\/kubeconfig does not exist/],
     [['--parallel', 'two'], /--parallel: "two" is not allowed; allowed: a whole number from 1 to 64/],
