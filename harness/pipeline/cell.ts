@@ -663,7 +663,9 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
 
     if (opts.signal?.aborted && !s.interrupted) s.interrupted = signalName(opts.signal);
     let gate: Gate;
-    if (s.skipped) gate = { run: false, outcome: 'skipped', reason: s.skipped };
+    // a skipped cell last in a --reuse-cluster group still deletes the group's cluster
+    const lastTeardown = def.name === 'teardown' && s.slot.handle !== undefined && !opts.keepForNextCell;
+    if (s.skipped && !lastTeardown) gate = { run: false, outcome: 'skipped', reason: s.skipped };
     else if (s.interrupted && def.name !== 'teardown')
       gate = { run: false, outcome: 'not-run', reason: `interrupted by ${s.interrupted}` };
     else if (s.stopped && !CLEANUP_PHASES.has(def.name))

@@ -74,7 +74,8 @@ export async function runMatrix(
       results.set(cell.id, r);
       if (isBad(r)) failedCell ??= cell.id;
       // a group cut short (fail-fast, SIGINT) still deletes its cluster
-      if (!isLast && slot.handle && stopReason()) {
+      if (slot.handle && (isLast || stopReason())) {
+        // normally the last cell's teardown phase deleted it; this is the safety net
         const keep = slot.attached === true || opts.keepCluster === true;
         const left = await slot.handle.dispose({ keep });
         if (!keep) leftBehind.push(...left);

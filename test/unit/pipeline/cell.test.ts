@@ -278,6 +278,20 @@ describe('the matrix', () => {
     expect(deps.live.size).toBe(0);
   });
 
+  it('--reuse-cluster: a skipped cell last in the group still deletes the cluster', async () => {
+    const group = buildMatrix({ flags: { install: 'manifest', encapsulation: 'VXLAN,IPIP' } });
+    const deps = memoryDeps();
+    const ordered = [
+      group.find((c) => c.encapsulation === 'VXLAN')!,
+      group.find((c) => c.encapsulation === 'IPIP')!,
+    ];
+    const res = await runMatrix(ordered, deps, opts({ reuseCluster: true, preflight: okPreflight(false) }));
+    expect(res.cells.map((c) => c.outcome)).toEqual(['passed', 'skipped']);
+    expect(phase(res.cells[1]!, 'teardown').outcome).toBe('passed');
+    expect(phase(res.cells[1]!, 'install').outcome).toBe('skipped');
+    expect(deps.live.size).toBe(0);
+  });
+
   it('--fail-fast starts no new cell after a failure; the rest are not-run with the reason', async () => {
     const deps = memoryDeps({ connectivity: 'fail-check' });
     const res = await runMatrix(cells, deps, opts({ failFast: true }));
