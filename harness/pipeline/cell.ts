@@ -408,8 +408,9 @@ const PHASE_DEFS: PhaseDef[] = [
       s.slot.nodes = undefined;
       s.slot.baseline = undefined;
       // a kept cluster comes back as the list of what was kept on purpose: evidence, not a leftover
-      if (keep) s.opts.progress.log('info', `${s.cell.id}: kept ${left.join(', ')}`);
-      else if (left.length > 0) {
+      if (keep) {
+        if (left.length) s.opts.progress.log('info', `${s.cell.id}: kept ${left.join(', ')}`);
+      } else if (left.length > 0) {
         s.leftBehind.push(...left);
         return { outcome: 'error', reason: `could not remove: ${left.join(', ')}`, evidence: left };
       }
