@@ -50,6 +50,8 @@ export interface RealDepsOptions {
   manifestsDir?: string;
   allowUnpinned?: boolean;
   warn?: (line: string) => void;
+  /** kind's own output lines (debug) */
+  log?: (line: string) => void;
   /** vitest's own output on the terminal */
   verbose?: boolean;
   /** a test name pattern for every suite run (vitest -t) */
@@ -65,7 +67,11 @@ export function suiteFile(name: SuiteName): string {
 export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps> {
   const runner = opts.runner ?? defaultRunner;
   const warn = opts.warn ?? (() => {});
-  const kind = new KindProvider({ runner, ...(opts.teardown ? { teardown: opts.teardown } : {}) });
+  const kind = new KindProvider({
+    runner,
+    ...(opts.teardown ? { teardown: opts.teardown } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   let source: ManifestSource | undefined;
   const manifestSource = async (): Promise<ManifestSource> => {
     source ??= opts.manifestsDir

@@ -196,6 +196,7 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       ...(manifestsDir ? { manifestsDir } : {}),
       allowUnpinned: on('allow-unpinned'),
       warn: (l) => progress.log('warn', l),
+      log: (l) => progress.log('debug', l),
       verbose: on('verbose'),
       ...(tests ? { testNamePattern: tests } : {}),
     });
