@@ -41,6 +41,27 @@ describe('suites through the vitest Node API', () => {
     expect(process.exitCode).toBe(exitBefore);
   }, 60_000);
 
+  it('concurrent runs (--parallel cells) each see their own provided cell', async () => {
+    const run = (i: number, clusterName: string, namespacePrefix: string) =>
+      runVitestSuite({
+        files: ['test/unit/pipeline/fixtures/sample.suite.ts'],
+        include: ['test/unit/pipeline/fixtures/*.suite.ts'],
+        ctx: {
+          cell,
+          clusterName,
+          kubeconfigPath: '',
+          cellDir: join(root, `par${i}`),
+          nodes: [],
+          namespacePrefix,
+        },
+        outDir: join(root, `par${i}`, 'vitest'),
+        label: 'sample',
+      });
+    const [a, b] = await Promise.all([run(0, 'x', 'fail'), run(1, 'run-skipped', 'ok')]);
+    expect(a.checks.map((c) => c.outcome)).toEqual(['passed', 'failed', 'skipped']);
+    expect(b.checks.map((c) => c.outcome)).toEqual(['passed', 'passed', 'passed']);
+  }, 60_000);
+
   it('reports a suite file that failed to load as one failed check', () => {
     const checks = checksFromJsonReport({
       testResults: [
