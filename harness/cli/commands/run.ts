@@ -308,6 +308,10 @@ function printSummary(results: RunResults, reportDir: string, io: CliIO): void {
   );
   for (const c of results.cells.filter((x) => x.outcome !== 'passed'))
     io.out(`  ${c.outcome.padEnd(7)} ${c.cell.id}${c.reason ? `: ${c.reason.split('\n')[0]}` : ''}`);
+  for (const c of results.cells) {
+    const kept = c.phases.find((p) => p.name === 'teardown')?.evidence.find((e) => e.startsWith('kept '));
+    if (kept) io.out(`  ${c.cell.id}: ${kept} (remove: kind delete cluster --name ${c.clusterName})`);
+  }
   if (results.leftBehind.length)
     io.err(`left behind (remove with \`calico-conformance cleanup\`):\n  ${results.leftBehind.join('\n  ')}`);
   io.out(`results: ${rel}/ (summary.md, report.html, junit.xml, results.json)`);

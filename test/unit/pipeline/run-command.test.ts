@@ -125,6 +125,22 @@ describe('run with the pipeline doubled', () => {
     expect(io.stdout).toMatch(/5 cell\(s\): 3 passed, 0 failed, 2 skipped, 0 not run/);
   });
 
+  it('--keep-cluster says how to reach and remove each kept cluster', async () => {
+    const io = memoryIO();
+    const deps = memoryDeps();
+    const code = await runCommand(
+      ['--install', 'manifest', '--encapsulation', 'None', '--keep-cluster', '--report-dir', out()],
+      io,
+      inject(deps),
+    );
+    expect(code).toBe(0);
+    const name = deps.created[0];
+    expect(io.stdout).toContain(
+      `kept ${name} (--keep-cluster); kubeconfig /tmp/${name}.kubeconfig (remove: kind delete cluster --name ${name})`,
+    );
+    expect(deps.live.has(name!)).toBe(true);
+  });
+
   it('exits 1 when a cell failed, and lists it', async () => {
     const dir = out();
     const io = memoryIO();
