@@ -17,6 +17,9 @@ import type { Protocol, Verdict } from '../../../harness/probe/types.js';
 import { describeDocker, TEST_IMAGE } from '../../support/docker.js';
 import { NAME_SERVER_PY, PodBed } from './pod-bed.js';
 
+// 2 s: allowed probes must answer within it while other suites load the same 2 cores (a deny costs one timeout)
+const PROBE_TIMEOUT_MS = 2000;
+
 const PORTS: { port: number; protocol: Protocol }[] = [
   { port: 80, protocol: 'TCP' },
   { port: 81, protocol: 'TCP' },
@@ -46,7 +49,7 @@ describeDocker('probe engine on docker-backed pods', () => {
 
   beforeAll(async () => {
     await pods.start();
-    prober = new Prober(pods.executor, { probeTimeoutMs: 1000 });
+    prober = new Prober(pods.executor, { probeTimeoutMs: PROBE_TIMEOUT_MS });
   }, 120_000);
   afterAll(async () => {
     expect(await pods.dispose()).toEqual([]);
@@ -62,7 +65,7 @@ describeDocker('probe engine on docker-backed pods', () => {
           return pods.executor.exec(pod, argv, opts);
         },
       },
-      { probeTimeoutMs: 1000 },
+      { probeTimeoutMs: PROBE_TIMEOUT_MS },
     );
     const records = await counting.controlRound(matrix());
     expect(execs).toBe(pods.clients.length);
