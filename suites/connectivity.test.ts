@@ -117,7 +117,15 @@ beforeAll(async () => {
     tunnelMtu: tunnelMtuFor(nodeMtu, ctx.cell.encapsulation),
     missingName: serviceDnsName('no-such-service', namespace),
   };
-  prober = new Prober(new KubePodExecutor(kube), { probeTimeoutMs: PROBE_TIMEOUT_MS });
+  const executor = new KubePodExecutor(kube);
+  prober = new Prober(executor, { probeTimeoutMs: PROBE_TIMEOUT_MS });
+  // the MTU Calico gave the pods: probed at that size too, since a pod MTU above the tunnel's is the blackhole
+  const client = topo.clients[0];
+  if (client) {
+    const r = await executor.exec(client.pod, ['cat', '/sys/class/net/eth0/mtu'], { timeoutMs: 30_000 });
+    const podMtu = Number(r.stdout.trim());
+    if (r.exitCode === 0 && Number.isInteger(podMtu) && podMtu >= 576) topo.podMtu = podMtu;
+  }
   // control round: every pod↔pod path must connect before anything is judged
   const control: ProbeRequest[] = topo.clients.flatMap((c) =>
     topo.servers.flatMap((s) =>

@@ -55,6 +55,11 @@ export interface ProbeTopology {
   natOutgoing: boolean;
   /** the MTU a pod-to-pod path across nodes must carry (node MTU minus the encapsulation overhead) */
   tunnelMtu: number;
+  /**
+   * the MTU the pods actually got (their eth0). Calico gives pods the tunnel MTU; a pod MTU above what
+   * the tunnel carries is the classic blackhole, so the DF ping is sent at this size too when it differs.
+   */
+  podMtu?: number;
   /** a name that must not resolve (DNS check; e.g. under the cluster domain) */
   missingName: string;
 }
@@ -341,15 +346,18 @@ export function mtuAcrossNodes(
   topo: ProbeTopology,
   transferTimeoutMs = 20_000,
 ): Promise<CheckOutcome> {
-  const size = topo.tunnelMtu - ICMP_OVERHEAD;
-  if (size < 8) throw new Error(`tunnelMtu: ${topo.tunnelMtu} is too small for an ICMP probe`);
+  const sizes = [...new Set([topo.tunnelMtu, topo.podMtu ?? topo.tunnelMtu])].map((mtu) => {
+    const size = mtu - ICMP_OVERHEAD;
+    if (size < 8) throw new Error(`tunnelMtu/podMtu: ${mtu} is too small for an ICMP probe`);
+    return size;
+  });
   const reqs: ProbeRequest[] = topo.clients.flatMap((c) =>
     // one server per other node: the path, not the pod, is what is measured
     topo.servers
       .filter((s) => s.node !== c.node)
       .filter((s, i, all) => all.findIndex((x) => x.node === s.node) === i)
       .flatMap((s) => [
-        {
+        ...sizes.map((size) => ({
           source: c.pod,
           from: peer(c),
           to: `${peer(s)}#df-${size}`,
@@ -359,7 +367,7 @@ export function mtuAcrossNodes(
           mode: 'ping' as const,
           arg: size,
           check: 'mtu-df-ping',
-        },
+        })),
         {
           source: c.pod,
           from: peer(c),

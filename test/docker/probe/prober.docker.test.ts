@@ -47,6 +47,19 @@ describeDocker('probe engine on docker-backed pods', () => {
       ),
     );
 
+  /**
+   * Forget learned path MTUs: an ICMP frag-needed leaves a per-destination exception on the route's
+   * nexthop for 10 minutes (net.ipv4.route.mtu_expires), which `ip route flush cache` does not clear;
+   * re-creating the pods' default route gives it a fresh nexthop without exceptions.
+   */
+  const flushPmtu = async () => {
+    for (const p of [...pods.servers, ...pods.clients]) {
+      const node = pods.nodeOf(p);
+      await node.sh(['ip', '-n', p.pod.name, 'route', 'del', 'default']);
+      await node.sh(['ip', '-n', p.pod.name, 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+    }
+  };
+
   beforeAll(async () => {
     await pods.start();
     prober = new Prober(pods.executor, { probeTimeoutMs: PROBE_TIMEOUT_MS });
@@ -190,6 +203,85 @@ describeDocker('probe engine on docker-backed pods', () => {
       expect(bad.result.details).toMatch(/mtu-df-ping|#df-1472/);
     } finally {
       await node1.sh(['ip', 'link', 'set', 'eth0', 'mtu', '1500']);
+      await flushPmtu();
+    }
+  }, 90_000);
+
+  it('finds the VXLAN MTU blackhole: pods at 1500 over a 1450 VXLAN tunnel fail the DF ping, at 1450 they pass', async () => {
+    // Calico's VXLAN wiring, by hand: a vxlan.calico device per node (VNI 4096, port 4789, MTU 1500 − 50),
+    // a static neighbour and FDB entry per peer VTEP, and each remote pod /24 routed onlink via the VTEP.
+    const vteps = pods.nodes.map((n, i) => ({ n, mac: `66:cc:00:00:00:0${i + 1}`, ip: `10.245.${i}.1` }));
+    const allPods = [...pods.servers, ...pods.clients];
+    const setPodMtu = async (mtu: number) => {
+      for (const p of allPods) {
+        await pods.nodeOf(p).sh(['ip', '-n', p.pod.name, 'link', 'set', 'eth0', 'mtu', String(mtu)]);
+      }
+    };
+    await flushPmtu();
+    try {
+      for (const a of vteps) {
+        const sh = (argv: string[]) => a.n.node.sh(argv);
+        await sh([
+          'ip',
+          'link',
+          'add',
+          'vxlan.calico',
+          'type',
+          'vxlan',
+          'id',
+          '4096',
+          'dstport',
+          '4789',
+          'dev',
+          'eth0',
+          'nolearning',
+        ]);
+        await sh(['ip', 'link', 'set', 'vxlan.calico', 'address', a.mac, 'mtu', '1450', 'up']);
+        await sh(['ip', 'addr', 'add', `${a.ip}/32`, 'dev', 'vxlan.calico']);
+        for (const b of vteps.filter((x) => x !== a)) {
+          await sh([
+            'ip',
+            'neigh',
+            'replace',
+            b.ip,
+            'lladdr',
+            b.mac,
+            'dev',
+            'vxlan.calico',
+            'nud',
+            'permanent',
+          ]);
+          await sh(['bridge', 'fdb', 'append', b.mac, 'dev', 'vxlan.calico', 'dst', b.n.ip]);
+          await sh(['ip', 'route', 'replace', b.n.podCidr, 'via', b.ip, 'dev', 'vxlan.calico', 'onlink']);
+        }
+      }
+      // pods left at 1500 (an MTU not lowered for the encapsulation): the 1472-byte DF ping cannot be
+      // encapsulated and the node answers "frag needed"
+      const bad = await mtuAcrossNodes(prober, pods.topology({ tunnelMtu: 1450, podMtu: 1500 }), 5000);
+      expect(bad.result.outcome).toBe('failed');
+      const df = bad.probes.filter((p) => p.check === 'mtu-df-ping');
+      expect(
+        df.filter((p) => p.to.endsWith('#df-1422')).map((p) => p.verdict),
+        bad.result.details,
+      ).toEqual(['connected', 'connected']);
+      expect(df.filter((p) => p.to.endsWith('#df-1472')).map((p) => p.verdict)).toEqual([
+        'unreachable',
+        'unreachable',
+      ]);
+      expect(bad.result.details).toMatch(/Frag needed|mtu = 1450/i);
+      // pods at the tunnel MTU: everything fits
+      await setPodMtu(1450);
+      const good = await mtuAcrossNodes(prober, pods.topology({ tunnelMtu: 1450, podMtu: 1450 }), 5000);
+      expect(good.result.outcome, good.result.details).toBe('passed');
+    } finally {
+      await setPodMtu(1500);
+      await flushPmtu();
+      for (const a of vteps) {
+        await a.n.node.shell.exec(['ip', 'link', 'del', 'vxlan.calico']);
+        for (const b of vteps.filter((x) => x !== a)) {
+          await a.n.node.sh(['ip', 'route', 'replace', b.n.podCidr, 'via', b.n.ip]);
+        }
+      }
     }
   }, 90_000);
 

@@ -148,6 +148,10 @@ describe('connectivity checks (simulated network at the exec boundary)', () => {
     const probes = ex.calls.flatMap((c) => c.probes);
     expect(probes.filter((p) => p.mode === 'ping').map((p) => p.arg)).toEqual(Array(6).fill(1452));
     expect(probes.filter((p) => p.mode === 'xfer').map((p) => p.arg)).toEqual(Array(6).fill(1048576));
+    const both = run(healthy());
+    await mtuAcrossNodes(both.prober, { ...topo, podMtu: 1500 });
+    const sizes = both.ex.calls.flatMap((c) => c.probes).filter((p) => p.mode === 'ping');
+    expect(sizes.map((p) => p.arg)).toEqual(Array(6).fill([1452, 1472]).flat());
     const blackhole = await mtuAcrossNodes(
       run((p) =>
         p.mode === 'ping' && p.pod === 'p/c2'
