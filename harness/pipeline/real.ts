@@ -23,6 +23,7 @@ import {
   loadLock,
   type ManifestSource,
 } from '../calico/source.js';
+import { imagesForCell, preloadImages } from '../cluster/images.js';
 import { clusterNameFor, KindProvider } from '../cluster/kind.js';
 import { renderKindConfig } from '../cluster/kind-config.js';
 import { listKindNodes } from '../cluster/kind-nodes.js';
@@ -56,6 +57,8 @@ export interface RealDepsOptions {
   verbose?: boolean;
   /** a test name pattern for every suite run (vitest -t) */
   testNamePattern?: string;
+  /** `kind load` the cell's Calico images from the host's docker before installing (offline runs) */
+  preloadImages?: boolean;
   /** audit allow-list (rule ids, `by-design`, finding names) */
   auditAllow?: string[];
 }
@@ -161,8 +164,21 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
     writeNodeDump: (dir, dump) => void writeNodeDump(dir, dump),
     async install(step) {
       const ctx = await flowContext(step, 'install');
+      const preloaded: string[] = [];
+      if (opts.preloadImages) {
+        const images = imagesForCell(step.cell, ctx.rendered, ctx.version);
+        const r = await preloadImages({
+          clusterName: step.cluster.name,
+          images,
+          runner,
+          signal: step.signal,
+          log: (l) => step.log(l),
+        });
+        preloaded.push(`preloaded ${r.loaded.length} of ${images.length} image(s) with kind load`);
+        for (const f of r.failed) preloaded.push(`not preloaded ${f.image}: ${f.reason}`);
+      }
       await installCalico(ctx);
-      return ctx.lines;
+      return [...preloaded, ...ctx.lines];
     },
     async uninstall(step) {
       const ctx = await flowContext(step, 'uninstall');

@@ -34,6 +34,7 @@ run options:
   --deep-clean            after uninstall, remove Calico's node-level leftovers before the audit
   --manifests-dir DIR     read upstream Calico files from DIR/<version>/<file> instead of downloading
   --allow-unpinned        accept manifests the sha256 lock does not pin (master)
+  --preload-images        kind load the cell's Calico images from this host's docker before installing
   --kubeconfig FILE       run against this existing cluster instead of creating one (implies --skip-create)
   --skip-create           with --kubeconfig: do not create a cluster
   --skip-install          use the Calico already installed (no baseline, uninstall or audit)
@@ -58,6 +59,7 @@ const RUN_OPTIONS = {
   'deep-clean': { type: 'boolean' },
   'manifests-dir': { type: 'string' },
   'allow-unpinned': { type: 'boolean' },
+  'preload-images': { type: 'boolean' },
   kubeconfig: { type: 'string' },
   'skip-create': { type: 'boolean' },
   'skip-install': { type: 'boolean' },
@@ -195,6 +197,7 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       teardown,
       ...(manifestsDir ? { manifestsDir } : {}),
       allowUnpinned: on('allow-unpinned'),
+      preloadImages: on('preload-images'),
       warn: (l) => progress.log('warn', l),
       log: (l) => progress.log('debug', l),
       verbose: on('verbose'),

@@ -84,4 +84,59 @@ describe('realDeps wiring', () => {
     expect(await h.dispose({ keep: false })).toEqual([]);
     expect(dockerDouble.calls.some((c) => /\b(rm|kill|stop)\b/.test(c))).toBe(false);
   });
+
+  it('--preload-images: kind loads the images the rendered files name, before installing', async () => {
+    const [cell] = buildMatrix({ flags: { install: 'manifest', encapsulation: 'VXLAN' } });
+    const ctrl = new AbortController();
+    const calls: string[] = [];
+    const runner: ProcessRunner = {
+      async run(command, args) {
+        calls.push([command, ...args].join(' '));
+        // stop right after the preload: installCalico checks the signal before its first step
+        if (args[0] === 'load') ctrl.abort(new Error('stop after preload (test)'));
+        return { command, args, exitCode: 0, stdout: 'sha256:x', stderr: '', timedOut: false, durationMs: 1 };
+      },
+    };
+    const deps = await realDeps({ runner, preloadImages: true });
+    const image = `docker.io/calico/node:${cell!.calicoVersion}`;
+    const step = {
+      cell: cell!,
+      cellDir: root,
+      cluster: {
+        name: 'cc-demo',
+        kubeconfigPath: kubeconfig('kind-cc-demo'),
+        nodes: async () => [],
+        shell: () => {
+          throw new Error('no shell');
+        },
+        dispose: async () => [],
+      },
+      nodes: [],
+      rendered: {
+        files: [
+          {
+            name: 'calico.yaml',
+            content: `spec:\n  containers:\n    - name: calico-node\n      image: ${image}\n`,
+          },
+        ],
+        applyPlan: [{ file: 'calico.yaml', serverSide: false }],
+        objects: [],
+      },
+      signal: ctrl.signal,
+      log: () => {},
+      suiteContext: {
+        cell: cell!,
+        clusterName: 'cc-demo',
+        kubeconfigPath: '',
+        cellDir: root,
+        nodes: [],
+        namespacePrefix: 'cc',
+      },
+    };
+    await expect(deps.install(step)).rejects.toThrow();
+    expect(calls).toEqual([
+      `docker image inspect --format {{.Id}} ${image}`,
+      `kind load docker-image ${image} --name cc-demo`,
+    ]);
+  });
 });
