@@ -112,13 +112,13 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
     step: StepContext,
     flow: FlowEvent['flow'],
   ): Promise<FlowContext & { lines: string[] }> => {
-    const rendered =
+    const files =
       (step.rendered as RenderedCell | undefined) ?? (await renderCell(step.cell, await manifestSource()));
     const lines: string[] = [];
     return {
       cell: step.cell,
       kube: ClientNodeKube.fromFile(step.cluster.kubeconfigPath),
-      rendered,
+      rendered: files,
       version: getVersion(step.cell.calicoVersion),
       signal: step.signal,
       lines,
@@ -129,6 +129,8 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
       },
     };
   };
+
+  const rendered = new Map<string, Promise<RenderedCell>>();
 
   const runSuite = async (name: SuiteName, step: StepContext) => {
     const file = suiteFile(name);
@@ -150,7 +152,16 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
     provider,
     clusterNameFor: (cell: Cell) => clusterNameFor(cell.id),
     kindConfig: (cell, clusterName) => renderKindConfig(cell, { clusterName }),
-    render: async (cell): Promise<RenderedFiles> => renderCell(cell, await manifestSource()),
+    // memoised per cell: `run` renders every cell up front (bad input fails before any cluster exists)
+    render: async (cell): Promise<RenderedFiles> => {
+      let r = rendered.get(cell.id);
+      if (!r) {
+        r = renderCell(cell, await manifestSource());
+        rendered.set(cell.id, r);
+        r.catch(() => rendered.delete(cell.id));
+      }
+      return r;
+    },
     async prepareTopology(step) {
       if (step.cell.topology === 'flat') return [];
       // split-subnet: secondary addresses in two ranges inside the node containers (harness/cluster/topology.ts)

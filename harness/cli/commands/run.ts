@@ -12,7 +12,12 @@ import { runMatrix } from '../../pipeline/matrix.js';
 import { capacityWarning, parseCellsRegex, parseShard, selectCells } from '../../pipeline/select.js';
 import { PROJECT_ROOT } from '../../pipeline/suites.js';
 import type { KernelPaths } from '../../preflight/ipip.js';
-import { assertUsable, type PreflightReport, runPreflight } from '../../preflight/preflight.js';
+import {
+  assertUsable,
+  cellSkipReason,
+  type PreflightReport,
+  runPreflight,
+} from '../../preflight/preflight.js';
 import { createProgress, verbosityFrom } from '../../progress/progress.js';
 import { type RunResults, runOutcome } from '../../report/model.js';
 import { CELL_OPTIONS, cellsFromValues, parseCommandArgs } from '../args.js';
@@ -176,7 +181,6 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
   if (warning) progress.log('warn', warning);
 
   // ---- run
-  mkdirSync(reportDir, { recursive: true });
   const controller = new AbortController();
   inject.signal?.addEventListener(
     'abort',
@@ -205,6 +209,19 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
     });
   }
 
+  // every runnable cell is rendered before any cluster exists: a version the lock does not pin, a manifest
+  // that cannot be fetched or fails validation is bad input (exit 2), not a failed cell an hour later
+  for (const cell of cells) {
+    if (cellSkipReason(cell, preflight)) continue;
+    try {
+      await deps.render(cell);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(`run: cell ${cell.id} cannot be rendered: ${(err as Error).message}`, 'cells');
+    }
+  }
+
+  mkdirSync(reportDir, { recursive: true });
   let signalled = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signalled++;

@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../../harness/cli/commands/run.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { main } from '../../../harness/cli/main.js';
+import { UsageError } from '../../../harness/errors.js';
 import { silentProgress } from '../../../harness/pipeline/deps.js';
 import { PROJECT_ROOT } from '../../../harness/pipeline/suites.js';
 import type { RunResults } from '../../../harness/report/model.js';
@@ -139,6 +140,28 @@ describe('run with the pipeline doubled', () => {
       `kept ${name} (--keep-cluster); kubeconfig /tmp/${name}.kubeconfig (remove: kind delete cluster --name ${name})`,
     );
     expect(deps.live.has(name!)).toBe(true);
+  });
+
+  it('renders every runnable cell before creating anything: a render failure is exit 2 naming the cell', async () => {
+    const deps = memoryDeps();
+    deps.render = async (cell) => {
+      if (cell.encapsulation === 'None')
+        throw new Error('calico.yaml: DaemonSet calico-node has no containers');
+      return { files: [], applyPlan: [], objects: [] };
+    };
+    const dir = out();
+    const err = await runCommand(
+      ['--install', 'manifest', '--report-dir', dir],
+      memoryIO(),
+      inject(deps, false),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).exitCode).toBe(2);
+    expect((err as Error).message).toMatch(
+      /run: cell v3\.\d+\.\d+-manifest-none cannot be rendered: calico\.yaml: DaemonSet calico-node has no containers/,
+    );
+    expect(deps.created).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
   });
 
   it('exits 1 when a cell failed, and lists it', async () => {
