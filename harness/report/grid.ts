@@ -17,21 +17,30 @@ export const VERDICT_SYMBOL: Record<Verdict, string> = {
 export const NOT_PROBED_SYMBOL = ' ';
 
 export const GRID_LEGEND =
-  'observed: . connected  R refused  T timeout  D dns-failure  U unreachable  E error  (blank) not probed; ' +
-  'expected: . allowed  X denied; difference: X expected≠observed';
+  'observed: . connected  R refused  T timeout  D dns-failure  U unreachable  E error  (blank) not probed  - self; ' +
+  'expected: . allowed  X denied; difference: X expected≠observed  E probe error (never counted as a deny)';
 
 export function verdictSymbol(v: Verdict | undefined): string {
   return v === undefined ? NOT_PROBED_SYMBOL : VERDICT_SYMBOL[v];
 }
 
-export type CellState = 'match' | 'mismatch' | 'not-probed';
+export type CellState = 'match' | 'mismatch' | 'not-probed' | 'error';
 
-/** Whether one from→to pair matched its expectation. A self pair or an unprobed pair is 'not-probed'. */
+/** `connected` is allowed; `error` is an infrastructure failure; anything else is a deny. */
+export function verdictAllowed(v: Verdict): boolean {
+  return v === 'connected';
+}
+
+/**
+ * Whether one from→to pair matched its expectation. A self pair or an unprobed pair is 'not-probed'; a
+ * probe that failed as infrastructure is 'error', never counted as a deny (nor as a mismatch).
+ */
 export function cellState(grid: ReachabilityGrid, from: string, to: string): CellState {
   const observed = grid.observed[from]?.[to];
   const expected = grid.expected[from]?.[to];
   if (observed === undefined || expected === undefined) return 'not-probed';
-  return (observed === 'connected') === expected ? 'match' : 'mismatch';
+  if (observed === 'error') return 'error';
+  return verdictAllowed(observed) === expected ? 'match' : 'mismatch';
 }
 
 export interface GridMismatch {
@@ -72,28 +81,35 @@ function table(
   return [`${name}:`, head.trimEnd(), ...rows.map((r) => r.trimEnd())];
 }
 
+export type GridView = 'expected' | 'observed' | 'difference';
+
+/** One table of a grid: `-` marks the pod itself, which is never probed. */
+export function formatGridView(grid: ReachabilityGrid, view: GridView): string {
+  const labelWidth = Math.max(0, ...grid.peers.map((p) => p.length));
+  const symbol = (from: string, to: string): string => {
+    if (from === to) return '-';
+    if (view === 'expected') {
+      const e = grid.expected[from]?.[to];
+      return e === undefined ? NOT_PROBED_SYMBOL : e ? '.' : 'X';
+    }
+    if (view === 'observed') return verdictSymbol(grid.observed[from]?.[to]);
+    const s = cellState(grid, from, to);
+    return s === 'mismatch' ? 'X' : s === 'match' ? '.' : s === 'error' ? 'E' : NOT_PROBED_SYMBOL;
+  };
+  return table(view, grid.peers, symbol, labelWidth).join('\n');
+}
+
 /**
  * The grid as text: a title line, then the expected, observed and difference tables (rows are sources,
  * columns destinations, numbered like the rows), then the count of mismatches.
  */
 export function formatGridText(grid: ReachabilityGrid): string {
-  const peers = grid.peers;
-  const labelWidth = Math.max(0, ...peers.map((p) => p.length));
-  const expected = (from: string, to: string) => {
-    const e = grid.expected[from]?.[to];
-    return e === undefined ? NOT_PROBED_SYMBOL : e ? '.' : 'X';
-  };
-  const observed = (from: string, to: string) => verdictSymbol(grid.observed[from]?.[to]);
-  const difference = (from: string, to: string) => {
-    const s = cellState(grid, from, to);
-    return s === 'mismatch' ? 'X' : s === 'match' ? '.' : NOT_PROBED_SYMBOL;
-  };
   const mismatches = gridMismatches(grid).length;
   return [
     `${grid.title} (${grid.protocol}/${grid.port})`,
-    ...table('expected', peers, expected, labelWidth),
-    ...table('observed', peers, observed, labelWidth),
-    ...table('difference', peers, difference, labelWidth),
+    formatGridView(grid, 'expected'),
+    formatGridView(grid, 'observed'),
+    formatGridView(grid, 'difference'),
     mismatches === 0 ? 'no differences' : `${mismatches} difference${mismatches === 1 ? '' : 's'}`,
   ].join('\n');
 }

@@ -45,7 +45,7 @@ table.grid td,table.grid th{padding:0;width:22px;height:22px;text-align:center;f
 td.g-allowed{background:#e8f5e9}td.g-denied{background:#fbe9e7}td.g-none{background:#fff}
 td.v-connected{background:#c8e6c9}td.v-refused{background:#ffe0b2}td.v-timeout{background:#ffcdd2}td.v-dns-failure{background:#d1c4e9}td.v-unreachable{background:#ffccbc}td.v-error{background:#f8bbd0;color:#880e4f;font-weight:700}td.v-none{background:#fff}
 tr.check-failed>td,tr.check-error>td{background:#fff5f5}
-td.d-match{background:#f1f8e9;color:#9e9e9e}td.d-mismatch{background:var(--fail);color:#fff;font-weight:700}td.d-none{background:#fff}
+td.d-match{background:#f1f8e9;color:#9e9e9e}td.d-mismatch{background:var(--fail);color:#fff;font-weight:700}td.d-none{background:#fff}td.d-error{background:#fff3e0;color:#e65100;font-weight:700}
 .legend{font-size:12px;color:var(--mute);margin:4px 0}.legend span.sw{display:inline-block;min-width:18px;text-align:center;border:1px solid var(--line);margin:0 3px 0 10px;font-family:ui-monospace,monospace}
 .toolbar{margin:10px 0}.toolbar button{font:inherit;padding:3px 10px;margin-right:6px;border:1px solid #bbb;background:#fff;border-radius:4px;cursor:pointer}.toolbar button[aria-pressed=true]{background:#333;color:#fff}
 body.only-bad tr.row-good,body.only-bad details.cell.good{display:none}
@@ -192,7 +192,13 @@ export function gridHtml(grid: ReachabilityGrid): string {
         }
       : s === 'match'
         ? { cls: 'd-match', sym: '.', title: '' }
-        : { cls: 'd-none', sym: NOT_PROBED_SYMBOL, title: '' };
+        : s === 'error'
+          ? {
+              cls: 'd-error',
+              sym: 'E',
+              title: `${from} → ${to}: probe error (infrastructure), not a verdict`,
+            }
+          : { cls: 'd-none', sym: NOT_PROBED_SYMBOL, title: '' };
   };
   const head = `<h4>${h(grid.title)} <span class="small">${h(grid.protocol)}/${h(grid.port)}</span></h4>`;
   // A grid that matched its expectation shows only what was observed: expected and difference would add

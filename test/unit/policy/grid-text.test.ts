@@ -33,8 +33,8 @@ describe('grid text (netpol e2e style)', () => {
         'observed:',
         '      0 1 2',
         '0 x/a - . .',
-        '1 x/b X - .',
-        '2 y/c E X -',
+        '1 x/b R - .',
+        '2 y/c E T -',
         'difference:',
         '      0 1 2',
         '0 x/a - X .',
@@ -52,6 +52,7 @@ describe('grid text (netpol e2e style)', () => {
     ]);
     const unprobed = { ...grid, observed: {} };
     expect(gridDifferences(unprobed)).toEqual([]);
-    expect(formatGridView(unprobed, 'observed')).toContain('0 x/a - ? ?');
+    expect(formatGridView(unprobed, 'observed')).toContain('0 x/a -');
+    expect(formatGridView(unprobed, 'difference').split('\n')[2]).toBe('0 x/a -');
   });
 });
