@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A stand-in for the kind CLI in tests: "nodes" are containers of the test node image carrying kind's labels
 # (io.x-k8s.kind.cluster / io.x-k8s.kind.role) and the test's label, named like kind names them. Only the
-# subcommands the harness uses: create cluster, delete cluster, get clusters.
+# subcommands the harness uses: create cluster, delete cluster, get clusters. Nodes join the docker network
+# the test created (FAKE_KIND_NETWORK), never the shared default bridge.
 set -euo pipefail
 image="${TEST_NODE_IMAGE:-calico-conformance-testnode:latest}"
 test_label="calico-conformance.test=${FAKE_KIND_TAG:?FAKE_KIND_TAG is required}"
@@ -25,7 +26,7 @@ case "$cmd" in
     for node in control-plane worker; do
       docker run -d --name "$name-$node" --hostname "$name-$node" \
         --label "io.x-k8s.kind.cluster=$name" --label "io.x-k8s.kind.role=$node" --label "$test_label" \
-        --cap-add NET_ADMIN "$image" sleep infinity >/dev/null
+        --network "${FAKE_KIND_NETWORK:?FAKE_KIND_NETWORK is required}" --cap-add NET_ADMIN "$image" sleep infinity >/dev/null
     done
     printf 'apiVersion: v1\nkind: Config\ncurrent-context: kind-%s\n' "$name" > "$kubeconfig"
     echo " ✓ Preparing nodes" >&2 ;;

@@ -13,7 +13,7 @@ import { KindProvider } from '../../../harness/cluster/kind.js';
 import { defaultRunner } from '../../../harness/exec/process.js';
 import { RunState, readRuns } from '../../../harness/state/run-state.js';
 import { Teardown } from '../../../harness/state/teardown.js';
-import { describeDocker } from '../../support/docker.js';
+import { DockerTestBed, describeDocker } from '../../support/docker.js';
 
 const FAKE_KIND = join(dirname(fileURLToPath(import.meta.url)), 'fake-kind.sh');
 const CONFIG = 'kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n';
@@ -21,6 +21,7 @@ const CONFIG = 'kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n';
 describeDocker('KindProvider with real node containers (fake kind CLI)', () => {
   const tag = randomBytes(3).toString('hex');
   const prev = process.env.FAKE_KIND_TAG;
+  const bed = new DockerTestBed();
   let root: string;
 
   const labelled = async () => {
@@ -39,7 +40,8 @@ describeDocker('KindProvider with real node containers (fake kind CLI)', () => {
       .sort();
   };
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    process.env.FAKE_KIND_NETWORK = (await bed.network('kind')).name;
     process.env.FAKE_KIND_TAG = tag;
     root = mkdtempSync(join(tmpdir(), 'cc-fakekind-'));
   });
@@ -47,6 +49,8 @@ describeDocker('KindProvider with real node containers (fake kind CLI)', () => {
     const left = await labelled();
     if (left.length) await defaultRunner.run('docker', ['rm', '-f', '-v', ...left]);
     rmSync(root, { recursive: true, force: true });
+    delete process.env.FAKE_KIND_NETWORK;
+    expect(await bed.dispose()).toEqual([]);
     if (prev === undefined) delete process.env.FAKE_KIND_TAG;
     else process.env.FAKE_KIND_TAG = prev;
     expect(left).toEqual([]);

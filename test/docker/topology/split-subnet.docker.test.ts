@@ -69,6 +69,16 @@ describeDocker('split-subnet topology on docker-backed nodes', () => {
   });
 
   it('connects across the two ranges and within one, with the range address as source', async () => {
+    // never ping unless the route is on-link: a ping through the default gateway would leave for the host
+    for (const [from, to] of [
+      [0, '10.250.2.10'],
+      [1, '10.250.1.11'],
+      [0, '10.250.1.11'],
+    ] as const) {
+      const r = await routeTo(nodes[from]!, to);
+      expect(r, `route from ${nodes[from]!.name} to ${to}`).not.toHaveProperty('gateway');
+      expect(r.dev).toBe('eth0');
+    }
     expect((await ping(nodes[0]!, '10.250.2.10')).exitCode).toBe(0); // A → B
     expect((await ping(nodes[1]!, '10.250.1.11')).exitCode).toBe(0); // B → A
     expect((await ping(nodes[0]!, '10.250.1.11')).exitCode).toBe(0); // A → A
