@@ -304,6 +304,13 @@ export async function dnsResolution(prober: Prober, topo: ProbeTopology): Promis
   ]);
   const outcome = await judge('dns-resolution', prober, reqs);
   if (outcome.result.outcome === 'error') return outcome;
+  // Nothing probed (no client pods): say so, never turn it into a pass.
+  if (outcome.result.outcome === 'skipped') {
+    return {
+      ...outcome,
+      result: { ...outcome.result, message: 'no client pod in the topology: no DNS name was looked up' },
+    };
+  }
   // The missing name is expected to fail with dns-failure: re-judge those cells.
   const problems = outcome.probes.flatMap((r) => {
     if (r.check === 'dns-missing') {
@@ -319,18 +326,30 @@ export async function dnsResolution(prober: Prober, topo: ProbeTopology): Promis
     (_f, t) => t !== `dns/${topo.missingName}`,
     'dns-resolution',
   );
+  const missingOk = `the missing name gave dns-failure from ${topo.clients.length} client(s)`;
   return {
     ...outcome,
     grids,
     result: {
       ...outcome.result,
-      outcome: problems.length > 0 ? 'failed' : 'passed',
       ...(problems.length > 0
-        ? { message: `${problems.length} problem(s): ${problems[0]}`, details: problems.join('\n') }
-        : {
-            message: undefined,
-            details: `service names resolved from ${topo.clients.length} client(s); the missing name gave dns-failure`,
-          }),
+        ? {
+            outcome: 'failed' as const,
+            message: `${problems.length} problem(s): ${problems[0]}`,
+            details: problems.join('\n'),
+          }
+        : svc
+          ? {
+              outcome: 'passed' as const,
+              message: undefined,
+              details: `service name ${svc.dnsName} resolved from ${topo.clients.length} client(s); ${missingOk}`,
+            }
+          : {
+              // Only the negative half ran: resolving a Service name was not checked, so this is no pass.
+              outcome: 'skipped' as const,
+              message: 'no Service in the topology: no service name was checked',
+              details: missingOk,
+            }),
     },
   };
 }

@@ -140,6 +140,30 @@ describe('connectivity checks (simulated network at the exec boundary)', () => {
     expect(resolvesEverything.result.message).toMatch(/refused, expected dns-failure/);
   });
 
+  it('dns: nothing probed is skipped with a reason, never passed', async () => {
+    const { ex, prober } = run(healthy());
+    const noClients = await dnsResolution(prober, { ...topo, clients: [] });
+    expect(noClients.result.outcome).toBe('skipped');
+    expect(noClients.result.message).toMatch(/no client pod/);
+    expect(ex.calls).toHaveLength(0);
+
+    // without a Service only the missing name is looked up: no service name was checked, so not a pass
+    const noService = await dnsResolution(run(healthy()).prober, { ...topo, services: [] });
+    expect(noService.result.outcome).toBe('skipped');
+    expect(noService.result.message).toMatch(/no service name was checked/);
+    expect(noService.probes.map((r) => r.check)).toEqual(['dns-missing', 'dns-missing', 'dns-missing']);
+    // ... but a broken negative half still fails
+    const noServiceBroken = await dnsResolution(
+      run((p) =>
+        p.host === topo.missingName
+          ? { tool: 'nc', rc: 1, out: '', err: 'failed: Connection refused' }
+          : healthy()(p),
+      ).prober,
+      { ...topo, services: [] },
+    );
+    expect(noServiceBroken.result.outcome).toBe('failed');
+  });
+
   it('mtu: a DF ping of tunnel MTU − 28 and a 1 MiB upload per ordered pair of nodes', async () => {
     const { ex, prober } = run(healthy());
     const ok = await mtuAcrossNodes(prober, topo);
