@@ -55,12 +55,22 @@ export async function deepCleanNode(
   const started = performance.now();
 
   const run = async (argv: string[]) => node.exec(argv, TIMEOUT);
-  const failed = (action: string, r: { exitCode: number; stderr: string; stdout: string }) =>
-    steps.push({ action, outcome: 'failed', detail: `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}` });
+  const failed = (
+    action: string,
+    r: { exitCode: number; stderr: string; stdout: string; timedOut?: boolean; durationMs?: number },
+  ) =>
+    steps.push({
+      action,
+      outcome: 'failed',
+      detail: r.timedOut
+        ? `timed out after ${Math.round(r.durationMs ?? 0)}ms${(r.stderr || r.stdout).trim() ? `: ${(r.stderr || r.stdout).trim()}` : ''}`
+        : `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`,
+    });
 
   // tunl0: flush and down, never delete or unload.
   const tunl = await run(['ip', '-o', 'link', 'show', 'dev', 'tunl0']);
-  if (tunl.exitCode !== 0) steps.push({ action: 'tunl0: flush addresses, set down', outcome: 'absent' });
+  if (deviceAbsent(tunl)) steps.push({ action: 'tunl0: flush addresses, set down', outcome: 'absent' });
+  else if (tunl.exitCode !== 0 || tunl.timedOut) failed('tunl0: flush addresses, set down', tunl);
   else {
     const flush = await run(['ip', 'addr', 'flush', 'dev', 'tunl0']);
     const down = flush.exitCode === 0 ? await run(['ip', 'link', 'set', 'dev', 'tunl0', 'down']) : flush;
@@ -70,8 +80,12 @@ export async function deepCleanNode(
 
   for (const dev of VXLAN_DEVICES) {
     const show = await run(['ip', '-o', 'link', 'show', 'dev', dev]);
-    if (show.exitCode !== 0) {
+    if (deviceAbsent(show)) {
       steps.push({ action: `delete ${dev}`, outcome: 'absent' });
+      continue;
+    }
+    if (show.exitCode !== 0 || show.timedOut) {
+      failed(`delete ${dev}`, show);
       continue;
     }
     const del = await run(['ip', 'link', 'del', 'dev', dev]);
@@ -81,17 +95,27 @@ export async function deepCleanNode(
 
   for (const path of [...CALICO_CNI_FILES, ...CALICO_CNI_DIRS]) {
     const exists = await run(['test', '-e', path]);
-    if (exists.exitCode !== 0) {
+    if (pathAbsent(exists)) {
       steps.push({ action: `remove ${path}`, outcome: 'absent' });
       continue;
     }
+    if (exists.exitCode !== 0 || exists.timedOut) {
+      failed(`remove ${path}`, exists);
+      continue;
+    }
     const rm = await run(['rm', '-rf', '--one-file-system', path]);
+    if (rm.exitCode !== 0 || rm.timedOut) {
+      failed(`remove ${path}`, rm);
+      continue;
+    }
     const still = await run(['test', '-e', path]);
-    if (rm.exitCode === 0 && still.exitCode !== 0) steps.push({ action: `remove ${path}`, outcome: 'done' });
+    if (pathAbsent(still)) steps.push({ action: `remove ${path}`, outcome: 'done' });
     else
       failed(
         `remove ${path}`,
-        rm.exitCode !== 0 ? rm : { exitCode: 0, stderr: 'still present after rm', stdout: '' },
+        still.exitCode === 0 && !still.timedOut
+          ? { exitCode: 0, stderr: 'still present after rm', stdout: '' }
+          : still,
       );
   }
 
@@ -123,4 +147,29 @@ export async function deepCleanNode(
       : {}),
   });
   return { node: node.node, steps, complete };
+}
+
+/** what the docker CLI prints when `docker exec` itself could not run the command in the container */
+const DOCKER_EXEC_FAILED =
+  /error response from daemon|no such container|is not running|cannot connect to the docker daemon/i;
+
+type Answer = { exitCode: number; stderr: string; stdout: string; timedOut: boolean };
+
+/**
+ * iproute2's own "no such device" answer: `ip link show dev X` exits 1 and prints `Device "X" does not
+ * exist.` Any other failure (exit 127: no `ip`; 126/125 or 1 from a failed `docker exec`; a timeout) says
+ * nothing about the device, so it is not "absent".
+ */
+export function deviceAbsent(r: Answer): boolean {
+  const out = `${r.stderr}\n${r.stdout}`;
+  return !r.timedOut && r.exitCode === 1 && /does not exist/i.test(out) && !DOCKER_EXEC_FAILED.test(out);
+}
+
+/**
+ * `test -e PATH` answers exit 1 (silently) when PATH is not there; 2+ is a usage error, 126/127 a missing
+ * `test`, and a docker exec that could not start says so on stderr (exit 1 from the docker CLI with
+ * "Error response from daemon" / "No such container"), so those are failures, not absence.
+ */
+export function pathAbsent(r: Answer): boolean {
+  return !r.timedOut && r.exitCode === 1 && !DOCKER_EXEC_FAILED.test(`${r.stderr}\n${r.stdout}`);
 }

@@ -100,4 +100,85 @@ describe('deepClean (command level)', () => {
       detail: 'exit 1: Job for kubelet.service failed',
     });
   });
+
+  /** a node where every command answers `answer` except systemctl (done) */
+  class BrokenNode implements NodeShell {
+    constructor(
+      readonly node: string,
+      private readonly answer: (argv: readonly string[]) => Partial<RunResult>,
+    ) {}
+    async exec(argv: readonly string[]): Promise<RunResult> {
+      return {
+        command: argv[0]!,
+        args: argv.slice(1),
+        exitCode: 0,
+        stdout: '',
+        stderr: '',
+        timedOut: false,
+        durationMs: 1,
+        ...(argv[0] === 'systemctl' ? {} : this.answer(argv)),
+      };
+    }
+  }
+
+  it('exit 127 (no ip, no test on the node) is failed with the detail, never absent, and the clean is incomplete', async () => {
+    const n = new BrokenNode('n', (argv) => ({
+      exitCode: 127,
+      stderr: `OCI runtime exec failed: exec: "${argv[0]}": executable file not found in $PATH`,
+    }));
+    const [report] = await deepClean([n]);
+    expect(report!.complete).toBe(false);
+    const cleanSteps = report!.steps.filter((s) => s.action !== 'restart kubelet');
+    expect(cleanSteps.length).toBe(7);
+    for (const s of cleanSteps) {
+      expect(s.outcome).toBe('failed');
+      expect(s.detail).toMatch(/^exit 127: .*executable file not found/);
+    }
+  });
+
+  it('a timed-out exec is failed with "timed out", never absent', async () => {
+    const n = new BrokenNode('n', () => ({ exitCode: 1, timedOut: true, durationMs: 30_000 }));
+    const [report] = await deepClean([n]);
+    expect(report!.complete).toBe(false);
+    expect(report!.steps.find((s) => s.action === 'delete vxlan.calico')).toMatchObject({
+      outcome: 'failed',
+      detail: 'timed out after 30000ms',
+    });
+    expect(report!.steps.find((s) => s.action === 'remove /var/lib/cni')).toMatchObject({
+      outcome: 'failed',
+      detail: 'timed out after 30000ms',
+    });
+    expect(report!.steps.filter((s) => s.outcome === 'absent')).toEqual([]);
+  });
+
+  it('a docker exec that could not reach the container (exit 1, daemon error) is failed, not absent', async () => {
+    const n = new BrokenNode('n', () => ({
+      exitCode: 1,
+      stderr: 'Error response from daemon: container abc is not running',
+    }));
+    const [report] = await deepClean([n]);
+    expect(report!.complete).toBe(false);
+    expect(report!.steps.filter((s) => s.outcome === 'absent')).toEqual([]);
+    expect(report!.steps.find((s) => s.action === 'remove /var/lib/cni')!.detail).toMatch(/not running/);
+  });
+
+  it('ip exit 1 without "does not exist" is failed; exit 1 with it is absent', async () => {
+    const n = new BrokenNode('n', (argv) =>
+      argv[0] === 'ip'
+        ? argv.includes('tunl0')
+          ? { exitCode: 1, stderr: 'Device "tunl0" does not exist.' }
+          : { exitCode: 1, stderr: 'Cannot open netlink socket: Permission denied' }
+        : { exitCode: 1 },
+    );
+    const [report] = await deepClean([n]);
+    expect(report!.steps[0]).toMatchObject({ outcome: 'absent' });
+    expect(report!.steps[1]).toMatchObject({
+      action: 'delete vxlan.calico',
+      outcome: 'failed',
+      detail: 'exit 1: Cannot open netlink socket: Permission denied',
+    });
+    expect(report!.steps.find((s) => s.action === 'remove /var/lib/cni')).toMatchObject({
+      outcome: 'absent',
+    });
+  });
 });
