@@ -482,7 +482,7 @@ export async function renderCell(
     return {
       files: [{ name: m.name, content: m.content }],
       // biome-ignore lint/suspicious/noThenProperty: `then` is ApplyStep's agreed public field name
-      applyPlan: [{ file: 'calico.yaml', serverSide: false, then: 'calico-node-ready' }],
+      applyPlan: [{ file: 'calico.yaml', serverSide: true, then: 'calico-node-ready' }],
       // deletion order: the workloads and their RBAC first, the CRDs (and with them every Calico resource
       // made at runtime: IPPools, IPAM blocks, FelixConfiguration) last
       objects: [
@@ -533,7 +533,7 @@ export async function renderCell(
     },
     {
       file: resources.name,
-      serverSide: false,
+      serverSide: true,
       // biome-ignore lint/suspicious/noThenProperty: `then` is ApplyStep's agreed public field name
       then: 'tigerastatus-available',
       tigeraStatuses: resources.tigeraStatuses,

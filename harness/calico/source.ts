@@ -85,6 +85,9 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
+/** How long one manifest download may take. */
+export const DOWNLOAD_TIMEOUT_MS = 60_000;
+
 export type FetchLike = (url: string) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
 
 export interface HttpsCacheOptions {
@@ -109,7 +112,8 @@ export class HttpsCacheSource implements ManifestSource {
 
   constructor(private readonly opts: HttpsCacheOptions) {
     this.describe = `HTTPS from raw.githubusercontent.com, cached in ${opts.cacheDir}`;
-    this.fetchFn = opts.fetch ?? ((url) => fetch(url));
+    // a stalled download is an error after a minute, not a wait on the HTTP client's own minutes-long defaults
+    this.fetchFn = opts.fetch ?? ((url) => fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) }));
   }
 
   async read(version: string, file: CalicoFile): Promise<string> {

@@ -68,7 +68,9 @@ export function usage(): string {
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.out(usage());
+    // asked for: stdout, exit 0; no command at all is a usage error: stderr, exit 2
+    if (name) io.out(usage());
+    else io.err(usage());
     return name ? ExitCode.Ok : ExitCode.Usage;
   }
   const command = COMMANDS[name];

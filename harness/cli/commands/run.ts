@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ExitCode, UsageError } from '../../errors.js';
+import { EnvironmentError, ExitCode, UsageError } from '../../errors.js';
 import { defaultRunner, type ProcessRunner } from '../../exec/process.js';
 import type { PipelineDeps, ProgressSink } from '../../pipeline/deps.js';
 import { runMatrix } from '../../pipeline/matrix.js';
@@ -216,7 +216,8 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
     try {
       await deps.render(cell);
     } catch (err) {
-      if (err instanceof UsageError) throw err;
+      // a download that cannot be made is the environment (exit 3), like `render`; the rest is input (2)
+      if (err instanceof UsageError || err instanceof EnvironmentError) throw err;
       throw new UsageError(`run: cell ${cell.id} cannot be rendered: ${(err as Error).message}`, 'cells');
     }
   }

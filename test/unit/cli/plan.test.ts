@@ -50,6 +50,16 @@ describe('calico-conformance plan', () => {
     expect(c.stderr).toContain('unknown command "deploy"');
   });
 
+  it('prints usage to stderr with exit 2 when no command is given, to stdout with exit 0 for --help', async () => {
+    const none = memoryIO();
+    expect(await main([], none)).toBe(2);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toContain('usage: calico-conformance <command>');
+    const help = memoryIO();
+    expect(await main(['--help'], help)).toBe(0);
+    expect(help.stdout).toContain('usage: calico-conformance <command>');
+  });
+
   it('reads a config file and reports a missing one as exit 2', async () => {
     const ok = memoryIO();
     expect(await main(['plan', '--config', 'examples/matrix.yaml', '--output', 'json'], ok)).toBe(0);

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../../harness/cli/commands/run.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { main } from '../../../harness/cli/main.js';
-import { UsageError } from '../../../harness/errors.js';
+import { EnvironmentError, UsageError } from '../../../harness/errors.js';
 import { silentProgress } from '../../../harness/pipeline/deps.js';
 import { PROJECT_ROOT } from '../../../harness/pipeline/suites.js';
 import type { RunResults } from '../../../harness/report/model.js';
@@ -160,6 +160,25 @@ describe('run with the pipeline doubled', () => {
     expect((err as Error).message).toMatch(
       /run: cell v3\.\d+\.\d+-manifest-none cannot be rendered: calico\.yaml: DaemonSet calico-node has no containers/,
     );
+    expect(deps.created).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a manifest download that cannot be made is the environment (exit 3), with nothing created', async () => {
+    const deps = memoryDeps();
+    deps.render = async () => {
+      throw new EnvironmentError(
+        'cannot download calico.yaml for v3.32.1 and it is not cached; use --manifests-dir',
+      );
+    };
+    const dir = out();
+    const err = await runCommand(
+      ['--install', 'manifest', '--report-dir', dir],
+      memoryIO(),
+      inject(deps, false),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect((err as EnvironmentError).exitCode).toBe(3);
     expect(deps.created).toEqual([]);
     expect(existsSync(dir)).toBe(false);
   });
