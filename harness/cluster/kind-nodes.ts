@@ -4,7 +4,7 @@
  * The container name equals the hostname and the Kubernetes node name.
  */
 import { EnvironmentError, UsageError } from '../errors.js';
-import { type ProcessRunner, runChecked } from '../exec/process.js';
+import { CommandError, type ProcessRunner, type RunOptions, type RunResult } from '../exec/process.js';
 
 export interface KindNode {
   name: string;
@@ -30,7 +30,7 @@ export async function listKindNodes(
       'cluster',
     );
   }
-  const ps = await runChecked(
+  const ps = await dockerChecked(
     runner,
     `listing the node containers of kind cluster ${clusterName}`,
     dockerCommand,
@@ -44,7 +44,7 @@ export async function listKindNodes(
     .sort();
   if (containers.length === 0) return [];
   // one inspect for all: name, role label, and every network's IPv4 address
-  const inspect = await runChecked(
+  const inspect = await dockerChecked(
     runner,
     `inspecting the node containers of kind cluster ${clusterName}`,
     dockerCommand,
@@ -78,4 +78,43 @@ export async function listKindNodes(
         ? -1
         : 1,
   );
+}
+
+/**
+ * Runs a docker CLI command; a docker that is not installed (exit 127) or a daemon it cannot reach is an
+ * environment problem (exit 3, with what is missing and how to get it), not a failed command (exit 1).
+ */
+async function dockerChecked(
+  runner: ProcessRunner,
+  doing: string,
+  dockerCommand: string,
+  args: readonly string[],
+  opts: RunOptions,
+): Promise<RunResult> {
+  const r = await runner.run(dockerCommand, args, opts);
+  if (r.exitCode === 0 && !r.timedOut) return r;
+  const env = dockerEnvironmentError(r, dockerCommand);
+  if (env) throw env;
+  throw new CommandError(doing, r);
+}
+
+export function dockerEnvironmentError(r: RunResult, dockerCommand = 'docker'): EnvironmentError | undefined {
+  const out = `${r.stderr}\n${r.stdout}`.trim();
+  if (r.exitCode === 127) {
+    return new EnvironmentError(
+      `\`${dockerCommand}\` was not found on PATH: the kind node containers are read through the Docker CLI. Install Docker (https://docs.docker.com/engine/install/) or put the docker binary on PATH.`,
+      ['docker'],
+    );
+  }
+  if (
+    /Cannot connect to the Docker daemon|Is the docker daemon running|permission denied while trying to connect to the Docker daemon/i.test(
+      out,
+    )
+  ) {
+    return new EnvironmentError(
+      `the Docker daemon is not reachable (${out.split('\n').pop()}): start it (e.g. \`sudo systemctl start docker\`), or check DOCKER_HOST and that your user may use the Docker socket (the docker group).`,
+      ['docker daemon'],
+    );
+  }
+  return undefined;
 }

@@ -15,6 +15,7 @@ import { collectCommand } from '../../../harness/cli/commands/collect.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { listKindNodes } from '../../../harness/cluster/kind-nodes.js';
 import type { NodeShell } from '../../../harness/cluster/node-shell.js';
+import { EnvironmentError, ExitCode, exitCodeOf } from '../../../harness/errors.js';
 import type { ProcessRunner, RunResult } from '../../../harness/exec/process.js';
 
 const result = (
@@ -127,6 +128,53 @@ describe('listKindNodes', () => {
             ),
     };
     expect((await listKindNodes('ha', runner)).map((n) => n.name)).toEqual(['ha-control-plane']);
+  });
+});
+
+describe('collect/audit --cluster without a usable Docker: environment error (exit 3), not a failure', () => {
+  const noDocker: ProcessRunner = {
+    run: async (c, a) => result(c, a, 127, '', 'docker: command not found'),
+  };
+  const noDaemon: ProcessRunner = {
+    run: async (c, a) =>
+      result(
+        c,
+        a,
+        1,
+        '',
+        'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?',
+      ),
+  };
+
+  it('docker not installed (exit 127): EnvironmentError naming docker and how to get it', async () => {
+    const err = await listKindNodes('dev', noDocker).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect(exitCodeOf(err)).toBe(ExitCode.Environment);
+    expect((err as EnvironmentError).missing).toEqual(['docker']);
+    expect((err as Error).message).toMatch(/not found on PATH.*Install Docker/);
+    const collectErr = await collectCommand(['--cluster', 'dev', '--out', tmpdir()], memoryIO(), {
+      runner: noDocker,
+    }).catch((e: unknown) => e);
+    expect(exitCodeOf(collectErr)).toBe(3);
+  });
+
+  it('daemon unreachable: EnvironmentError saying to start it; audit --cluster maps to exit 3', async () => {
+    const err = await auditCommand(['--cluster', 'dev'], memoryIO(), { runner: noDaemon }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect(exitCodeOf(err)).toBe(3);
+    expect((err as Error).message).toMatch(/Docker daemon is not reachable.*start it/);
+  });
+
+  it('any other docker failure stays a command failure (exit 1) with the output', async () => {
+    const other: ProcessRunner = {
+      run: async (c, a) => result(c, a, 1, '', 'invalid filter'),
+    };
+    const err = await listKindNodes('dev', other).catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(EnvironmentError);
+    expect(exitCodeOf(err)).toBe(1);
+    expect((err as Error).message).toMatch(/invalid filter/);
   });
 });
 
