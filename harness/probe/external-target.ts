@@ -6,6 +6,7 @@
  * node — as Calico's own CI "external node" on the kind network (calico hack/test/kind/external-node.sh,
  * kind-clientnode-testcontainers.md §4).
  */
+import { HARNESS_LABEL, harnessLabelValue } from '../state/cleanup.js';
 import { AGNHOST_IMAGE } from './workloads.js';
 
 export interface ExternalTargetOptions {
@@ -32,6 +33,17 @@ export interface ExternalTargetHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * The target's docker labels: its role, the caller's labels, and the harness label with this process as owner,
+ * which is how `calico-conformance cleanup` finds the container when the run died before it could stop it.
+ */
+export function externalTargetLabels(
+  extra: Record<string, string> = {},
+  pid: number = process.pid,
+): Record<string, string> {
+  return { 'calico-conformance/role': 'external-target', ...extra, [HARNESS_LABEL]: harnessLabelValue(pid) };
+}
+
 export async function startExternalTarget(opts: ExternalTargetOptions): Promise<ExternalTargetHandle> {
   // No registry here and no Ryuk image: the harness removes the container itself (stop()).
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
@@ -45,7 +57,7 @@ export async function startExternalTarget(opts: ExternalTargetOptions): Promise<
     .withHostname(name)
     .withCommand(opts.command ?? ['netexec', `--http-port=${port}`, `--udp-port=${port}`])
     .withAddedCapabilities('NET_ADMIN')
-    .withLabels({ 'calico-conformance/role': 'external-target', ...(opts.labels ?? {}) })
+    .withLabels(externalTargetLabels(opts.labels))
     .withWaitStrategy(Wait.forLogMessage(opts.readyLog ?? /Started (HTTP|UDP) server/))
     .withStartupTimeout(opts.startupTimeoutMs ?? 60_000);
   if (!opts.command) builder = builder.withEntrypoint(['/agnhost']);
