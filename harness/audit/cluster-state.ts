@@ -77,32 +77,131 @@ export function writeClusterState(dir: string, state: ClusterState): void {
   writeFileSync(join(dir, CLUSTER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
-/** Reads DIR/cluster.json if present; validates the shape enough to name a broken field. */
+/**
+ * Reads DIR/cluster.json if present and validates every item the rules read: a wrong type is a UsageError
+ * naming the field (e.g. `cluster.json nodes[0].conditions`), never a TypeError in the rules later.
+ * Optional lists inside an item (annotations, conditions, taints, finalizers) default to empty.
+ */
 export function readClusterStateFile(dir: string): ClusterState | undefined {
   const p = join(dir, CLUSTER_STATE_FILE);
   if (!existsSync(p)) return undefined;
-  let v: Record<string, unknown>;
+  let v: unknown;
   try {
-    v = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
+    v = JSON.parse(readFileSync(p, 'utf8'));
   } catch (err) {
     throw new UsageError(`${p} is not valid JSON: ${(err as Error).message}`, 'cluster.json');
   }
-  const lists = [
-    'crds',
-    'namespaces',
-    'nodes',
-    'apiServices',
-    'webhooks',
-    'clusterRoles',
-    'clusterRoleBindings',
-    'ipPools',
-  ];
-  for (const k of lists) {
-    if (v[k] === undefined) v[k] = [];
-    else if (!Array.isArray(v[k]))
-      throw new UsageError(`${p}: field ${k} must be a list`, `cluster.json ${k}`);
-  }
-  return v as unknown as ClusterState;
+  return parseClusterState(v, p);
+}
+
+/** Validates parsed cluster.json content; `where` names the file in messages. */
+export function parseClusterState(v: unknown, where = CLUSTER_STATE_FILE): ClusterState {
+  const bad = (field: string, want: string, got: unknown): never => {
+    const f = `cluster.json ${field}`;
+    throw new UsageError(`${where}: ${f} must be ${want}, got ${describe(got)}`, f);
+  };
+  if (!isObject(v)) return bad('(top level)', 'an object', v);
+  const list = (field: string): unknown[] => {
+    const x = v[field];
+    if (x === undefined || x === null) return [];
+    return Array.isArray(x) ? x : bad(field, 'a list', x);
+  };
+  const str = (field: string, x: unknown): string => (typeof x === 'string' ? x : bad(field, 'a string', x));
+  const optStr = (field: string, x: unknown): string | undefined =>
+    x === undefined || x === null ? undefined : str(field, x);
+  const obj = (field: string, x: unknown): Record<string, unknown> =>
+    isObject(x) ? x : bad(field, 'an object', x);
+  const strList = (field: string, x: unknown): string[] => {
+    if (x === undefined || x === null) return [];
+    if (!Array.isArray(x)) return bad(field, 'a list of strings', x);
+    return x.map((s, i) => str(`${field}[${i}]`, s));
+  };
+  const strMap = (field: string, x: unknown): Record<string, string> => {
+    if (x === undefined || x === null) return {};
+    const o = obj(field, x);
+    for (const [k, val] of Object.entries(o)) str(`${field}.${k}`, val);
+    return o as Record<string, string>;
+  };
+  const conditions = (field: string, x: unknown): Condition[] => {
+    if (x === undefined || x === null) return [];
+    if (!Array.isArray(x)) return bad(field, 'a list', x);
+    return x.map((c, i) => {
+      const f = `${field}[${i}]`;
+      const o = obj(f, c);
+      const reason = optStr(`${f}.reason`, o.reason);
+      const message = optStr(`${f}.message`, o.message);
+      return {
+        type: str(`${f}.type`, o.type),
+        status: str(`${f}.status`, o.status),
+        ...(reason !== undefined ? { reason } : {}),
+        ...(message !== undefined ? { message } : {}),
+      };
+    });
+  };
+  const collectedAt = optStr('collectedAt', v.collectedAt);
+  return {
+    ...(collectedAt !== undefined ? { collectedAt } : {}),
+    crds: list('crds').map((x, i) => str(`crds[${i}]`, x)),
+    namespaces: list('namespaces').map((x, i) => {
+      const f = `namespaces[${i}]`;
+      const o = obj(f, x);
+      const phase = optStr(`${f}.phase`, o.phase);
+      return {
+        name: str(`${f}.name`, o.name),
+        ...(phase !== undefined ? { phase } : {}),
+        conditions: conditions(`${f}.conditions`, o.conditions),
+        finalizers: strList(`${f}.finalizers`, o.finalizers),
+      };
+    }),
+    nodes: list('nodes').map((x, i) => {
+      const f = `nodes[${i}]`;
+      const o = obj(f, x);
+      const taints = o.taints === undefined || o.taints === null ? [] : o.taints;
+      if (!Array.isArray(taints)) return bad(`${f}.taints`, 'a list', taints);
+      return {
+        name: str(`${f}.name`, o.name),
+        annotations: strMap(`${f}.annotations`, o.annotations),
+        conditions: conditions(`${f}.conditions`, o.conditions),
+        taints: taints.map((t, j) => {
+          const tf = `${f}.taints[${j}]`;
+          const to = obj(tf, t);
+          const value = optStr(`${tf}.value`, to.value);
+          return {
+            key: str(`${tf}.key`, to.key),
+            effect: str(`${tf}.effect`, to.effect),
+            ...(value !== undefined ? { value } : {}),
+          };
+        }),
+      };
+    }),
+    apiServices: list('apiServices').map((x, i) => str(`apiServices[${i}]`, x)),
+    webhooks: list('webhooks').map((x, i) => {
+      const f = `webhooks[${i}]`;
+      const o = obj(f, x);
+      if (o.kind !== 'validating' && o.kind !== 'mutating')
+        return bad(`${f}.kind`, '"validating" or "mutating"', o.kind);
+      return { kind: o.kind, name: str(`${f}.name`, o.name) };
+    }),
+    clusterRoles: list('clusterRoles').map((x, i) => str(`clusterRoles[${i}]`, x)),
+    clusterRoleBindings: list('clusterRoleBindings').map((x, i) => str(`clusterRoleBindings[${i}]`, x)),
+    ipPools: list('ipPools').map((x, i) => {
+      const f = `ipPools[${i}]`;
+      const o = obj(f, x);
+      const cidr = optStr(`${f}.cidr`, o.cidr);
+      return { name: str(`${f}.name`, o.name), ...(cidr !== undefined ? { cidr } : {}) };
+    }),
+  };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'a list';
+  if (typeof x === 'object') return 'an object';
+  return `${typeof x} ${JSON.stringify(x)}`;
 }
 
 interface Listed {
