@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { HARNESS_CLUSTER_PATTERN } from '../cluster/kind.js';
-import { defaultRunner, type ProcessRunner } from '../exec/process.js';
+import { defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';
 import { type RemovalOutcome, removeResource } from './remove.js';
 import { type RecordedResource, readRuns, runIsAlive, stateDir, writeRun } from './run-state.js';
 
@@ -37,12 +37,56 @@ export interface CleanupReport {
   skipped: { resource: RecordedResource; why: string }[];
   /** problems that stopped part of the search (no docker, unreadable state files) */
   notes: string[];
+  /** the environment could not be searched (docker missing, its daemon unreachable): what, and how to fix it */
+  unusable: { missing: string; problem: string }[];
+}
+
+/**
+ * Whether a failed `docker` listing means the environment is not usable, rather than one odd failure: the
+ * command is not installed (the runner reports exit 127, as a shell does, for ENOENT) or the client cannot
+ * reach the daemon ("Cannot connect to the Docker daemon … Is the docker daemon running?", or permission
+ * denied on /var/run/docker.sock).
+ */
+export function environmentProblem(
+  r: RunResult,
+  command: string,
+): { missing: string; problem: string } | undefined {
+  const said = `${r.stderr}\n${r.stdout}`.trim();
+  const first = said.split('\n')[0] ?? '';
+  if (r.exitCode === 127 || /command not found|executable file not found|ENOENT/i.test(said)) {
+    return {
+      missing: command,
+      problem: `${command} is not installed or not on PATH (${first || `exit ${r.exitCode}`}); install Docker Engine (https://docs.docker.com/engine/install/) or pass the path of the docker CLI`,
+    };
+  }
+  if (
+    /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|permission denied.*docker\.sock/i.test(
+      said,
+    )
+  ) {
+    return {
+      missing: 'docker daemon',
+      problem: `the Docker daemon is not reachable (${first}); start it (e.g. \`sudo systemctl start docker\`), check DOCKER_HOST, or for "permission denied" add your user to the docker group`,
+    };
+  }
+  return undefined;
 }
 
 export async function cleanupLeftovers(opts: CleanupOptions = {}): Promise<CleanupReport> {
   const runner = opts.runner ?? defaultRunner;
   const docker = opts.dockerCommand ?? 'docker';
-  const report: CleanupReport = { removed: [], failed: [], planned: [], skipped: [], notes: [] };
+  const report: CleanupReport = {
+    removed: [],
+    failed: [],
+    planned: [],
+    skipped: [],
+    notes: [],
+    unusable: [],
+  };
+  const listingFailed = (r: RunResult) => {
+    const p = environmentProblem(r, docker);
+    if (p && !report.unusable.some((u) => u.problem === p.problem)) report.unusable.push(p);
+  };
   const protectedNames = new Set<string>();
   const handled = new Set<string>();
   const key = (r: { kind: string; name: string }) => `${r.kind} ${r.name}`;
@@ -89,6 +133,7 @@ export async function cleanupLeftovers(opts: CleanupOptions = {}): Promise<Clean
     { timeoutMs: 30_000 },
   );
   if (clusters.exitCode !== 0) {
+    listingFailed(clusters);
     report.notes.push(
       `could not list kind node containers: ${clusters.stderr.trim() || `exit ${clusters.exitCode}`}`,
     );
@@ -121,6 +166,7 @@ export async function cleanupLeftovers(opts: CleanupOptions = {}): Promise<Clean
     { timeoutMs: 30_000 },
   );
   if (labelled.exitCode !== 0) {
+    listingFailed(labelled);
     report.notes.push(
       `could not list harness containers: ${labelled.stderr.trim() || `exit ${labelled.exitCode}`}`,
     );

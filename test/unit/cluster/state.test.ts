@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cleanupCommand } from '../../../harness/cli/commands/cleanup.js';
 import { memoryIO } from '../../../harness/cli/io.js';
+import { EnvironmentError, ExitCode, exitCodeOf } from '../../../harness/errors.js';
 import { cleanupLeftovers, HARNESS_LABEL } from '../../../harness/state/cleanup.js';
 import { RunState, readRuns, runIsAlive, stateDir } from '../../../harness/state/run-state.js';
 import { Teardown } from '../../../harness/state/teardown.js';
@@ -217,5 +218,46 @@ describe('cleanupLeftovers', () => {
     expect(JSON.parse(io.stdout)).toMatchObject({ removed: [], failed: [], planned: [] });
     await expect(cleanupCommand(['--output', 'xml'], io)).rejects.toThrow(/--output: "xml" is not allowed/);
     await expect(cleanupCommand(['--bogus'], io)).rejects.toThrow(/cleanup: .*--all --dry-run --output/);
+  });
+
+  it('docker missing or its daemon unreachable: the environment is not usable (exit 3), saying what and how', async () => {
+    const dir = join(root, 'st');
+    const noDocker = new FakeRunner().on((l) => l.startsWith('docker'), {
+      exitCode: 127,
+      stderr: 'docker: command not found',
+    });
+    const r = await cleanupLeftovers({ dir, runner: noDocker });
+    // both listings fail the same way: said once
+    expect(r.unusable).toHaveLength(1);
+    expect(r.unusable[0]?.missing).toBe('docker');
+    expect(r.unusable[0]?.problem).toMatch(/docker is not installed or not on PATH.*docs\.docker\.com/);
+
+    const io = memoryIO({ CALICO_CONFORMANCE_STATE_DIR: dir });
+    const err = await cleanupCommand([], io, { runner: noDocker }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect(exitCodeOf(err)).toBe(ExitCode.Environment);
+    expect((err as EnvironmentError).missing).toEqual(['docker']);
+    expect(io.stdout).toMatch(/note: could not list kind node containers: docker: command not found/);
+
+    const noDaemon = new FakeRunner().on((l) => l.startsWith('docker'), {
+      exitCode: 1,
+      stderr:
+        'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?',
+    });
+    const err2 = await cleanupCommand(['--output', 'json'], memoryIO({ CALICO_CONFORMANCE_STATE_DIR: dir }), {
+      runner: noDaemon,
+    }).catch((e: unknown) => e);
+    expect(exitCodeOf(err2)).toBe(ExitCode.Environment);
+    expect((err2 as Error).message).toMatch(/Docker daemon is not reachable.*systemctl start docker/);
+
+    // an ordinary failure of one listing is a note, not an unusable environment
+    const odd = new FakeRunner().on((l) => l.startsWith('docker ps'), {
+      exitCode: 1,
+      stderr: 'template: bad',
+    });
+    expect((await cleanupLeftovers({ dir, runner: odd })).unusable).toEqual([]);
+    expect(await cleanupCommand([], memoryIO({ CALICO_CONFORMANCE_STATE_DIR: dir }), { runner: odd })).toBe(
+      ExitCode.Ok,
+    );
   });
 });
