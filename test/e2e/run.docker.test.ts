@@ -5,7 +5,7 @@
  * --parallel on separate "clusters"); the results model, the exit code and the removal of every container
  * are checked — also after SIGINT, in a child process with the real signal handlers.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,16 @@ const readResults = (dir: string) =>
 const phase = (c: CellResult, name: RunPhase): PhaseResult => c.phases.find((p) => p.name === name)!;
 const outcomes = (c: CellResult) => Object.fromEntries(c.phases.map((p) => [p.name, p.outcome]));
 
+/** children this file started: a failing test must not leave one hung (killed in its finally and in afterAll) */
+const children: ChildProcess[] = [];
+const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+async function killIfRunning(c: ChildProcess): Promise<void> {
+  if (!running(c)) return;
+  const gone = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill('SIGKILL');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+}
+
 describeDocker('run end to end (doubled provider and API, real node containers)', () => {
   const bed = new DockerTestBed();
   let net: NetworkHandle;
@@ -39,6 +49,8 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
     net = await bed.network('e2e');
   });
   afterAll(async () => {
+    // first stop any child still running, so it creates nothing after the sweep below
+    for (const c of children) await killIfRunning(c);
     // whatever a test left (the injected teardown failure leaves its containers on purpose)
     const stragglers = await clusterContainers('');
     const mine = stragglers.filter((c) => c.includes(`cc-e2e-${bed.id}`));
@@ -310,42 +322,50 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
+    children.push(child);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(marker)) {
-      if (Date.now() > deadline) throw new Error(`the child never reached the hanging phase:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(readFileSync(marker, 'utf8')).toBe('connectivity');
-    const before = (await mine()).filter((c) => !already.has(c));
-    const clusterName = before[0]?.replace(/-(control-plane|worker)$/, '');
-    expect(before.sort()).toEqual([`${clusterName}-control-plane`, `${clusterName}-worker`]);
-    child.kill('SIGINT');
-    const code = await exited;
-    expect(code, output).toBe(130);
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(marker)) {
+        if (Date.now() > deadline) throw new Error(`the child never reached the hanging phase:\n${output}`);
+        if (!running(child))
+          throw new Error(`the child exited ${child.exitCode} before the hanging phase:\n${output}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(readFileSync(marker, 'utf8')).toBe('connectivity');
+      const before = (await mine()).filter((c) => !already.has(c));
+      const clusterName = before[0]?.replace(/-(control-plane|worker)$/, '');
+      expect(before.sort()).toEqual([`${clusterName}-control-plane`, `${clusterName}-worker`]);
+      child.kill('SIGINT');
+      const code = await exited;
+      expect(code, output).toBe(130);
 
-    const res = readResults(reportDir);
-    expect(res.interrupted).toBe('SIGINT');
-    const [first, second] = res.cells;
-    expect(first!.outcome).toBe('error');
-    expect(first!.reason).toBe('interrupted by SIGINT');
-    expect(phase(first!, 'connectivity').reason).toBe(
-      'interrupted by SIGINT while waiting for the connectivity suite',
-    );
-    expect(outcomes(first!)).toMatchObject({
-      verify: 'passed',
-      policy: 'not-run',
-      uninstall: 'not-run',
-      audit: 'not-run',
-      teardown: 'passed',
-    });
-    expect(second!.outcome).toBe('not-run');
-    expect(second!.reason).toBe('interrupted by SIGINT before this cell started');
-    expect(await clusterContainers(clusterName!)).toEqual([]);
-    expect(output).toMatch(/SIGINT: stopping the current phase/);
+      const res = readResults(reportDir);
+      expect(res.interrupted).toBe('SIGINT');
+      const [first, second] = res.cells;
+      expect(first!.outcome).toBe('error');
+      expect(first!.reason).toBe('interrupted by SIGINT');
+      expect(phase(first!, 'connectivity').reason).toBe(
+        'interrupted by SIGINT while waiting for the connectivity suite',
+      );
+      expect(outcomes(first!)).toMatchObject({
+        verify: 'passed',
+        policy: 'not-run',
+        uninstall: 'not-run',
+        audit: 'not-run',
+        teardown: 'passed',
+      });
+      expect(second!.outcome).toBe('not-run');
+      expect(second!.reason).toBe('interrupted by SIGINT before this cell started');
+      expect(await clusterContainers(clusterName!)).toEqual([]);
+      expect(output).toMatch(/SIGINT: stopping the current phase/);
+    } finally {
+      // an assertion or a missing hang marker must not leave the child hung
+      await killIfRunning(child);
+    }
   }, 120_000);
 });
 

@@ -18,6 +18,25 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..', '..');
 const tags: string[] = [];
 const roots: string[] = [];
+/** every child started here: a failing test must not leave one running (killed in finally and in afterAll) */
+const children: ChildProcess[] = [];
+
+const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+async function killIfRunning(c: ChildProcess): Promise<void> {
+  if (!running(c)) return;
+  const gone = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill('SIGKILL');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+}
+
+/** runs a test body on a started run, and kills the child if the body ends (or throws) while it still runs */
+async function withRun(run: Started, body: (run: Started) => Promise<void>): Promise<void> {
+  try {
+    await body(run);
+  } finally {
+    await killIfRunning(run.child);
+  }
+}
 
 async function containersTagged(tag: string): Promise<string[]> {
   const r = await defaultRunner.run('docker', [
@@ -53,6 +72,7 @@ async function startRun(extraEnv: Record<string, string> = {}): Promise<Started>
     env: { ...process.env, STATE_DIR: stateDir, RUN_TAG: tag, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.push(child);
   let out = '';
   let err = '';
   child.stderr!.on('data', (d) => {
@@ -61,7 +81,7 @@ async function startRun(extraEnv: Record<string, string> = {}): Promise<Started>
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.on('exit', (code, signal) => r({ code, signal })),
   );
-  const ready = await new Promise<Started['ready']>((resolveReady, reject) => {
+  const readying = new Promise<Started['ready']>((resolveReady, reject) => {
     const timer = setTimeout(() => reject(new Error(`child not READY in 60s; stderr: ${err}`)), 60_000);
     child.stdout!.on('data', (d) => {
       out += String(d);
@@ -73,11 +93,21 @@ async function startRun(extraEnv: Record<string, string> = {}): Promise<Started>
     });
     void exited.then(({ code }) => reject(new Error(`child exited ${code} before READY; stderr: ${err}`)));
   });
+  let ready: Started['ready'];
+  try {
+    ready = await readying;
+  } catch (e) {
+    // not READY in time (or unparsable): the child may be hung, do not leave it running
+    await killIfRunning(child);
+    throw e;
+  }
   return { child, ready, stderr: () => err, exited, stateDir };
 }
 
 describeDocker('interrupting a run removes what it created', () => {
   afterAll(async () => {
+    // stop any child still running first, so it creates nothing after the sweep below
+    for (const c of children) await killIfRunning(c);
     // whatever a failing test left: remove by the test's own label
     for (const tag of tags) {
       const left = await containersTagged(tag);
@@ -87,55 +117,59 @@ describeDocker('interrupting a run removes what it created', () => {
   });
 
   it('SIGINT mid-way: the teardown removes both containers and the temp dir, and exits 130', async () => {
-    const run = await startRun();
-    expect(run.ready.containers).toHaveLength(2);
-    expect((await containersTagged(tags.at(-1)!)).sort()).toEqual([...run.ready.containers].sort());
-    expect(existsSync(run.ready.stateFile)).toBe(true);
-    expect(existsSync(run.ready.dir)).toBe(true);
+    await withRun(await startRun(), async (run) => {
+      expect(run.ready.containers).toHaveLength(2);
+      expect((await containersTagged(tags.at(-1)!)).sort()).toEqual([...run.ready.containers].sort());
+      expect(existsSync(run.ready.stateFile)).toBe(true);
+      expect(existsSync(run.ready.dir)).toBe(true);
 
-    run.child.kill('SIGINT');
-    const { code } = await run.exited;
-    expect(code, run.stderr()).toBe(130);
-    expect(await containersTagged(tags.at(-1)!)).toEqual([]);
-    expect(existsSync(run.ready.dir)).toBe(false);
-    expect(existsSync(run.ready.stateFile)).toBe(false);
-    expect(run.stderr()).toMatch(/teardown \(SIGINT received\): removing 3 item\(s\)/);
+      run.child.kill('SIGINT');
+      const { code } = await run.exited;
+      expect(code, run.stderr()).toBe(130);
+      expect(await containersTagged(tags.at(-1)!)).toEqual([]);
+      expect(existsSync(run.ready.dir)).toBe(false);
+      expect(existsSync(run.ready.stateFile)).toBe(false);
+      expect(run.stderr()).toMatch(/teardown \(SIGINT received\): removing 3 item\(s\)/);
+    });
   }, 120_000);
 
   it('SIGTERM does the same and exits 143', async () => {
-    const run = await startRun();
-    run.child.kill('SIGTERM');
-    const { code } = await run.exited;
-    expect(code, run.stderr()).toBe(143);
-    expect(await containersTagged(tags.at(-1)!)).toEqual([]);
-    expect(existsSync(run.ready.stateFile)).toBe(false);
+    await withRun(await startRun(), async (run) => {
+      run.child.kill('SIGTERM');
+      const { code } = await run.exited;
+      expect(code, run.stderr()).toBe(143);
+      expect(await containersTagged(tags.at(-1)!)).toEqual([]);
+      expect(existsSync(run.ready.stateFile)).toBe(false);
+    });
   }, 120_000);
 
   it('an uncaught exception mid-way runs the teardown too, and exits 1', async () => {
-    const run = await startRun({ CRASH: '1' });
-    const { code } = await run.exited;
-    expect(code, run.stderr()).toBe(1);
-    expect(run.stderr()).toMatch(/simulated crash mid-way/);
-    expect(await containersTagged(tags.at(-1)!)).toEqual([]);
-    expect(existsSync(run.ready.dir)).toBe(false);
-    expect(existsSync(run.ready.stateFile)).toBe(false);
+    await withRun(await startRun({ CRASH: '1' }), async (run) => {
+      const { code } = await run.exited;
+      expect(code, run.stderr()).toBe(1);
+      expect(run.stderr()).toMatch(/simulated crash mid-way/);
+      expect(await containersTagged(tags.at(-1)!)).toEqual([]);
+      expect(existsSync(run.ready.dir)).toBe(false);
+      expect(existsSync(run.ready.stateFile)).toBe(false);
+    });
   }, 120_000);
 
   it('SIGKILL leaves the record behind, and cleanup removes what it names', async () => {
-    const run = await startRun();
-    run.child.kill('SIGKILL');
-    await run.exited;
-    expect((await containersTagged(tags.at(-1)!)).length).toBe(2);
-    expect(existsSync(run.ready.stateFile)).toBe(true);
+    await withRun(await startRun(), async (run) => {
+      run.child.kill('SIGKILL');
+      await run.exited;
+      expect((await containersTagged(tags.at(-1)!)).length).toBe(2);
+      expect(existsSync(run.ready.stateFile)).toBe(true);
 
-    // only what the state file names: other tests on this machine may own labelled containers
-    const report = await cleanupLeftovers({ dir: run.stateDir, discover: false });
-    expect(report.failed).toEqual([]);
-    const removed = report.removed.map((r) => r.resource.name);
-    for (const c of run.ready.containers) expect(removed).toContain(c);
-    expect(removed).toContain(run.ready.dir);
-    expect(await containersTagged(tags.at(-1)!)).toEqual([]);
-    expect(existsSync(run.ready.dir)).toBe(false);
-    expect(readdirSync(run.stateDir)).toEqual([]);
+      // only what the state file names: other tests on this machine may own labelled containers
+      const report = await cleanupLeftovers({ dir: run.stateDir, discover: false });
+      expect(report.failed).toEqual([]);
+      const removed = report.removed.map((r) => r.resource.name);
+      for (const c of run.ready.containers) expect(removed).toContain(c);
+      expect(removed).toContain(run.ready.dir);
+      expect(await containersTagged(tags.at(-1)!)).toEqual([]);
+      expect(existsSync(run.ready.dir)).toBe(false);
+      expect(readdirSync(run.stateDir)).toEqual([]);
+    });
   }, 120_000);
 });
