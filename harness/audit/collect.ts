@@ -53,6 +53,17 @@ export function commandMissing(r: RunResult): boolean {
   );
 }
 
+/**
+ * The docker CLI's own failure (container gone or stopped, daemon unreachable): `docker exec` then exits
+ * 1 or 125 without running anything, so an exit 1 "partial" answer (find, sha256sum) must not be taken
+ * for the command's.
+ */
+export function dockerExecFailed(r: RunResult): boolean {
+  return /error response from daemon|no such container|is not running|cannot connect to the docker daemon/i.test(
+    `${r.stderr}\n${r.stdout}`,
+  );
+}
+
 function describeFailure(r: RunResult): string {
   if (r.timedOut) return `timed out after ${Math.round(r.durationMs)}ms`;
   const tail = (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ');
@@ -91,7 +102,9 @@ export async function collectNodeDump(shell: NodeShell, opts: CollectOptions = {
         r = viaHelper;
       }
     }
-    const ok = r.exitCode === 0 || (!r.timedOut && (PARTIAL_OK[file] ?? []).includes(r.exitCode));
+    const ok =
+      r.exitCode === 0 ||
+      (!r.timedOut && !dockerExecFailed(r) && (PARTIAL_OK[file] ?? []).includes(r.exitCode));
     if (ok && !commandMissing(r)) dump.files[file] = r.stdout;
     else unavailable[file] = describeFailure(r);
   }
@@ -102,7 +115,8 @@ export async function collectNodeDump(shell: NodeShell, opts: CollectOptions = {
 /** `sha256sum /opt/cni/bin/*`, taken right after the cluster was created and before Calico (Calico overwrites host-local, loopback, portmap). */
 export async function collectBaseline(shell: NodeShell, timeoutMs = 30_000): Promise<string | undefined> {
   const r = await shell.exec(DUMP_COMMANDS['cni-bin.sha256'], { timeoutMs });
-  if (r.exitCode === 0 || (r.exitCode === 1 && !commandMissing(r) && !r.timedOut)) return r.stdout;
+  if (r.exitCode === 0 || (r.exitCode === 1 && !commandMissing(r) && !r.timedOut && !dockerExecFailed(r)))
+    return r.stdout;
   return undefined;
 }
 

@@ -110,14 +110,17 @@ export function readNodeDump(nodeDir: string): NodeDump {
 }
 
 /**
- * Reads a whole dump directory: every sub-directory holding at least one dump file is a node. A
+ * Reads a whole dump directory: every sub-directory holding at least one dump file (or the collector's
+ * notes) is a node. A
  * directory that is itself a node's directory (has dump files) is read as a single node.
  */
 export function readDumpDir(dir: string): NodeDump[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(`--node-dump: ${dir} is not a directory`, 'node-dump');
   }
-  const isNodeDir = (d: string) => DUMP_FILES.some((f) => existsSync(join(d, f)));
+  // a node where nothing could be collected has only its notes: it is still a node, so the audit can
+  // say it was not audited instead of silently leaving it out
+  const isNodeDir = (d: string) => [...DUMP_FILES, NOTES_FILE].some((f) => existsSync(join(d, f)));
   if (isNodeDir(dir)) return [readNodeDump(dir)];
   const nodes = readdirSync(dir)
     .sort()

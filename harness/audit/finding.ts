@@ -39,8 +39,23 @@ export interface NotChecked {
   reason: string;
 }
 
+/** A node the audit could not look at: not one of its dump commands produced a file. */
+export interface Uncollected {
+  node: string;
+  /** why, from the collector's notes (e.g. the docker exec error) */
+  reason: string;
+}
+
 export interface AuditReport {
+  /** no open finding AND every node could be audited (a node with nothing collected is never clean) */
   clean: boolean;
   findings: Finding[];
   notChecked: NotChecked[];
+  /**
+   * false when some node produced no dump file at all, or when there was neither a node dump nor cluster
+   * state to audit. Individual checks that could not be made (notChecked) do not make it false.
+   */
+  complete: boolean;
+  /** nodes where nothing could be collected (each makes the audit unclean) */
+  uncollected?: Uncollected[];
 }

@@ -4,8 +4,8 @@
  * inventory, §3 tunl0, §5 checker) unless noted.
  */
 import type { ClusterState } from './cluster-state.js';
-import type { DumpFile, NodeDump } from './dump.js';
-import type { AuditReport, Finding, FindingCategory, NotChecked } from './finding.js';
+import { BASELINE_FILE, type DumpFile, type NodeDump } from './dump.js';
+import type { AuditReport, Finding, FindingCategory, NotChecked, Uncollected } from './finding.js';
 import {
   type IpAddrLink,
   type IpLink,
@@ -686,7 +686,10 @@ export function auditReport(
 ): AuditReport {
   const findings: Finding[] = [];
   const notCheckedAll: NotChecked[] = [];
+  const uncollected: Uncollected[] = [];
   for (const d of parts.dumps ?? []) {
+    const u = nothingCollected(d);
+    if (u) uncollected.push(u);
     const r = auditNodeDump(d, opts);
     findings.push(...r.findings);
     notCheckedAll.push(...r.notChecked);
@@ -699,5 +702,33 @@ export function auditReport(
       what: 'API-level leftovers (CRDs, namespaces, RBAC, webhooks, APIService, IPPools, node annotations/conditions)',
       reason: 'no cluster.json (API state) available',
     });
-  return { clean: findings.every((f) => f.allowed === true), findings, notChecked: notCheckedAll };
+  // nothing audited at all (no node, no API state) is not "clean": the audit could not look (DESIGN.md:
+  // an unavailable command is "not checked", never clean)
+  const nothingAudited = (parts.dumps ?? []).length === 0 && !parts.cluster;
+  return {
+    clean: !nothingAudited && uncollected.length === 0 && findings.every((f) => f.allowed === true),
+    findings,
+    notChecked: notCheckedAll,
+    complete: !nothingAudited && uncollected.length === 0,
+    uncollected,
+  };
+}
+
+/**
+ * A node whose dump holds no command output at all (every `docker exec` failed: container gone, daemon
+ * down): its checks would all be "not checked", and an audit of it must not read as clean. The baseline
+ * is not counted: it was taken earlier, not from the node now.
+ */
+export function nothingCollected(d: NodeDump): Uncollected | undefined {
+  const collected = Object.keys(d.files).filter(
+    (f) => f !== BASELINE_FILE && d.files[f as DumpFile] !== undefined,
+  );
+  if (collected.length > 0) return undefined;
+  const reasons = [...new Set(Object.values(d.notes.unavailable ?? {}).filter(Boolean))];
+  return {
+    node: d.node,
+    reason: reasons.length
+      ? reasons.slice(0, 3).join('; ')
+      : 'the dump holds no command output (no file of the node dump contract)',
+  };
 }

@@ -501,9 +501,22 @@ function auditOutput(report: AuditReport, where: string): PhaseOutput {
       .slice(0, 10)
       .map((n) => `not checked: ${n.node} ${n.category} ${n.what}: ${n.reason}`),
   ];
-  if (!report.clean) {
+  // a node where nothing could be collected was not audited: never a pass, whatever the findings say
+  const uncollected = report.uncollected ?? [];
+  evidence.push(...uncollected.map((u) => `node ${u.node}: nothing could be collected (${u.reason})`));
+  if (!report.clean || uncollected.length > 0) {
     const cats = [...new Set(counted.map((f) => f.category))].join(', ');
-    return { outcome: 'failed', reason: `${counted.length} leftover(s) after uninstall (${cats})`, evidence };
+    const reasons = [
+      ...(counted.length ? [`${counted.length} leftover(s) after uninstall (${cats})`] : []),
+      ...(uncollected.length
+        ? [`nothing could be collected on ${uncollected.map((u) => u.node).join(', ')}`]
+        : []),
+    ];
+    return {
+      outcome: 'failed',
+      reason: reasons.join('; ') || 'the audit is not clean',
+      evidence,
+    };
   }
   return { evidence };
 }

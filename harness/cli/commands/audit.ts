@@ -10,7 +10,7 @@ import { outputFormat, parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
 
 export const auditHelp = `calico-conformance audit (--cluster NAME | --node-dump DIR) [--output text|json] [--allow RULE|NAME,...]
-  Audits for Calico leftovers. Exit 0 clean, 1 leftovers found. --allow takes rule ids (node-annotations,
+  Audits for Calico leftovers. Exit 0 clean, 1 leftovers found or a node where nothing could be collected. --allow takes rule ids (node-annotations,
   network-unavailable, by-design for both, …) or finding names (* matches anything): allowed findings are
   reported but do not make the audit unclean. Checks whose command was unavailable are listed as not checked.`;
 
@@ -77,6 +77,8 @@ export async function auditCommand(argv: string[], io: CliIO, deps: AuditDeps = 
 export function auditJson(report: AuditReport): Record<string, unknown> {
   return {
     clean: report.clean,
+    complete: report.complete,
+    uncollected: report.uncollected ?? [],
     findings: report.findings.map((f) => ({
       node: f.node,
       category: f.category,
@@ -95,11 +97,22 @@ export function auditJson(report: AuditReport): Record<string, unknown> {
 export function formatAuditText(report: AuditReport): string {
   const lines: string[] = [];
   const open = report.findings.filter((f) => !f.allowed);
+  const uncollected = report.uncollected ?? [];
+  const notMade = report.notChecked.length
+    ? `${report.notChecked.length} check(s) could not be made (below)`
+    : '';
   lines.push(
     report.clean
-      ? `CLEAN: no Calico leftovers${report.findings.length ? ` (${report.findings.length} allowed)` : ''}${report.notChecked.length ? `, but ${report.notChecked.length} check(s) could not be made (below)` : ''}`
-      : `LEFTOVERS: ${open.length} finding(s)${report.findings.length > open.length ? ` (+${report.findings.length - open.length} allowed)` : ''}`,
+      ? `CLEAN: no Calico leftovers${report.findings.length ? ` (${report.findings.length} allowed)` : ''}${notMade ? `, but ${notMade}` : ''}`
+      : open.length
+        ? `LEFTOVERS: ${open.length} finding(s)${report.findings.length > open.length ? ` (+${report.findings.length - open.length} allowed)` : ''}`
+        : uncollected.length
+          ? `NOT AUDITED: ${uncollected.length} node(s) where nothing could be collected${notMade ? `; ${notMade}` : ''}`
+          : `NOT AUDITED: nothing could be checked (no node dump and no cluster state)`,
   );
+  // every node the audit could not look at, on its own line: never read as clean
+  for (const u of uncollected) lines.push(`node ${u.node}: nothing could be collected (${u.reason})`);
+  if (!report.clean && open.length && notMade) lines.push(notMade);
   const byNode = new Map<string, Finding[]>();
   for (const f of report.findings) byNode.set(f.node, [...(byNode.get(f.node) ?? []), f]);
   for (const [node, fs] of byNode) {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type ClusterStateReader, writeClusterState } from '../../audit/cluster-state.js';
 import { BASELINE_FILE, writeNodeDump } from '../../audit/dump.js';
 import { collectLiveCluster } from '../../audit/live.js';
+import { nothingCollected } from '../../audit/rules.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { defaultRunner, type ProcessRunner } from '../../exec/process.js';
 import { parseCommandArgs } from '../args.js';
@@ -12,7 +13,8 @@ export const collectHelp = `calico-conformance collect --cluster NAME --out DIR 
   Writes a node dump of a live kind cluster: DIR/<node>/<file> per node (DESIGN.md "Node dump"), and
   DIR/cluster.json when \`kind get kubeconfig\` answers. A baseline already in DIR/<node>/ (or in
   --baseline-dir) is kept. kind nodes have no ipset binary: the sets are listed by IMAGE's ipset in a
-  throw-away container that joins the node's network namespace (never pulled).`;
+  throw-away container that joins the node's network namespace (never pulled). Exit 1 when nothing could be
+  collected on some node (its notes say why).`;
 
 export interface CollectDeps {
   runner?: ProcessRunner;
@@ -52,8 +54,16 @@ export async function collectCommand(argv: string[], io: CliIO, deps: CollectDep
     ...(deps.stateReaderFor ? { stateReaderFor: deps.stateReaderFor } : {}),
   });
   mkdirSync(out, { recursive: true });
+  const empty: string[] = [];
   for (const d of live.dumps) {
     writeNodeDump(out, d);
+    const u = nothingCollected(d);
+    if (u) {
+      // a node with no command output cannot be audited: say so and fail, never a quiet "written"
+      empty.push(u.node);
+      io.err(`node ${u.node}: nothing could be collected (${u.reason})`);
+      continue;
+    }
     const missing = Object.entries(d.notes.unavailable ?? {});
     io.out(
       `${d.node}: ${Object.keys(d.files).length} files${missing.length ? `; not collected: ${missing.map(([f, why]) => `${f} (${why})`).join(', ')}` : ''}${d.notes.ipsetVia === 'helper-container' ? `; ipsets listed via ${d.notes.ipsetHelperImage}` : ''}`,
@@ -66,6 +76,10 @@ export async function collectCommand(argv: string[], io: CliIO, deps: CollectDep
     io.err(`cluster.json not written: ${live.apiUnavailable}`);
   }
   io.out(`node dump written to ${out}`);
+  if (empty.length) {
+    io.err(`collect: nothing could be collected on ${empty.join(', ')}; the dump cannot audit them`);
+    return ExitCode.Failed;
+  }
   return ExitCode.Ok;
 }
 

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { auditReport } from '../../../harness/audit/rules.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 import { RUN_PHASES, type RunPhase, runCell } from '../../../harness/pipeline/cell.js';
 import { silentProgress } from '../../../harness/pipeline/deps.js';
@@ -111,6 +112,29 @@ describe('one cell through the pipeline (in-memory doubles)', () => {
     expect(phase(r, 'audit').reason).toBe('1 leftover(s) after uninstall (interface)');
     expect(r.audit?.clean).toBe(false);
     expect(phase(r, 'teardown').outcome).toBe('passed');
+  });
+
+  it('an audit where a node produced nothing (every docker exec failed) fails the phase, never passes', async () => {
+    const deps = memoryDeps();
+    deps.audit = async (_step, dumps) =>
+      auditReport({
+        dumps: dumps.map((d) => ({
+          node: d.node,
+          files: {},
+          notes: {
+            unavailable: { 'ip-link.json': 'exited 1: Error response from daemon: container not running' },
+          },
+        })),
+      });
+    const r = await runCell(vxlan!, deps, base());
+    expect(r.audit?.clean).toBe(false);
+    expect(r.audit?.complete).toBe(false);
+    expect(phase(r, 'audit').outcome).toBe('failed');
+    expect(phase(r, 'audit').reason).toMatch(/^nothing could be collected on /);
+    expect(phase(r, 'audit').evidence?.join('\n')).toMatch(
+      /nothing could be collected \(exited 1: Error response/,
+    );
+    expect(r.outcome).toBe('failed');
   });
 
   it('a phase that hangs times out, saying what it waited for and what it saw last', async () => {

@@ -125,8 +125,9 @@ export function memoryDeps(fail: Partial<Record<RunPhase, Failure>> = {}): Memor
               },
             ],
             notChecked: [],
+            complete: true,
           }
-        : { clean: true, findings: [], notChecked: [] };
+        : { clean: true, findings: [], notChecked: [], complete: true };
     },
     collectDiagnostics: async () => 'pods and nodes',
   };
