@@ -453,8 +453,16 @@ export async function realUpgradeDeps(opts: RealUpgradeOptions): Promise<Upgrade
           [
             `${collected.dumps.length} node dumps, ${report.findings.length} findings (${bad.length} not allowed), ${report.notChecked.length} not checked`,
             ...bad.slice(0, 50).map((f) => `${f.node} ${f.category} ${f.name}: ${f.detail}`),
+            ...(report.uncollected ?? []).map((u) => `${u.node}: nothing could be collected (${u.reason})`),
           ],
-          report.clean ? undefined : `${bad.length} leftover(s) after uninstall`,
+          report.clean
+            ? undefined
+            : [
+                ...(bad.length ? [`${bad.length} leftover(s) after uninstall`] : []),
+                ...(report.uncollected?.length
+                  ? [`nothing could be collected on ${report.uncollected.map((u) => u.node).join(', ')}`]
+                  : []),
+              ].join('; ') || 'the audit is not clean',
         ),
       };
     },
