@@ -25,6 +25,11 @@ import { cidrContains, cidrContainsIp, mustParseIpv4Cidr, parseIpv4, parseIpv4Ci
 import type { CheckResult } from '../report/model.js';
 
 /** crd.projectcalico.org/v1 IPPool (the fields verified) */
+
+/** birdcl's answer when no BIRD listens on its control socket (the vxlan backend runs no BIRD). */
+const BIRD_SOCKET_ABSENT =
+  /Unable to connect to server control socket|bird\.ctl.*(No such file|Connection refused)/i;
+
 export interface IPPoolObject {
   metadata: { name: string };
   spec: {
@@ -388,8 +393,16 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
         ),
       );
     } else {
+      // "no BIRD" is shown only by birdcl's own answer that the control socket is not there; an exec that
+      // failed for another reason (no calico-node pod, a timeout, RBAC) says nothing about BIRD
       const problems =
-        n.bird.kind === 'protocols' ? [`BIRD answers on ${n.name} although the backend is vxlan`] : [];
+        n.bird.kind === 'protocols'
+          ? [`BIRD answers on ${n.name} although the backend is vxlan`]
+          : BIRD_SOCKET_ABSENT.test(n.bird.detail)
+            ? []
+            : [
+                `cannot tell whether BIRD runs on ${n.name}: ${n.bird.detail || 'the birdcl exec failed without output'}`,
+              ];
       results.push(
         check(name, problems, [n.bird.kind === 'unreachable' ? n.bird.detail : n.bird.output.trim()]),
       );

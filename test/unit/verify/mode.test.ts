@@ -108,6 +108,13 @@ describe('verifyMode failures name what is wrong', () => {
     expect(
       verifyMode(cellFor('VXLAN'), vx).find((x) => x.name === 'no BIRD on cc-control-plane')?.outcome,
     ).toBe('failed');
+
+    // an exec that failed for another reason says nothing about BIRD: not a pass
+    const noPod = expectedInput('VXLAN', FLAT);
+    noPod.nodes[0]!.bird = { kind: 'unreachable', detail: 'no calico-node pod on cc-control-plane' };
+    const r2 = verifyMode(cellFor('VXLAN'), noPod).find((x) => x.name === 'no BIRD on cc-control-plane')!;
+    expect(r2.outcome).toBe('failed');
+    expect(r2.message ?? r2.details).toMatch(/cannot tell whether BIRD runs/);
   });
 
   it('a VXLAN route to the wrong VTEP or without onlink', () => {
