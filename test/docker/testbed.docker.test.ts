@@ -54,11 +54,12 @@ describeDocker('docker test bed', () => {
 
   it('removes its containers and networks even when a test body threw', async () => {
     const inner = new DockerTestBed();
-    const n = await inner.network('inner');
-    await inner.node('x', { networks: [{ network: n }] });
     await expect(
       (async () => {
         try {
+          const n = await inner.network('inner');
+          await inner.node('x', { networks: [{ network: n }] });
+          expect(await inner.remaining()).toHaveLength(2);
           throw new Error('test body failed');
         } finally {
           await inner.dispose();
