@@ -161,3 +161,19 @@ export function parseSha256(text: string): Map<string, string> {
   }
   return out;
 }
+
+/** A route as `ip route` prints it (type, dst, via, dev, proto, scope, table, flags): evidence text. */
+export function formatRoute(r: IpRoute): string {
+  return [
+    r.type && r.type !== 'unicast' ? r.type : '',
+    r.dst,
+    r.gateway ? `via ${r.gateway}` : '',
+    r.dev ? `dev ${r.dev}` : '',
+    r.protocol ? `proto ${r.protocol}` : '',
+    r.scope ? `scope ${r.scope}` : '',
+    r.table ? `table ${r.table}` : '',
+    ...r.flags,
+  ]
+    .filter(Boolean)
+    .join(' ');
+}

@@ -7,6 +7,7 @@ import type { ClusterState } from './cluster-state.js';
 import { BASELINE_FILE, type DumpFile, type NodeDump } from './dump.js';
 import type { AuditReport, Finding, FindingCategory, NotChecked, Uncollected } from './finding.js';
 import {
+  formatRoute,
   type IpAddrLink,
   type IpLink,
   type IpRoute,
@@ -79,21 +80,6 @@ function hasInet(addrs: IpAddrLink[] | undefined, ifname: string): string[] {
     .flatMap((a) => a.addr_info.filter((i) => i.family === 'inet').map((i) => `${i.local}/${i.prefixlen}`));
 }
 
-function routeText(r: IpRoute): string {
-  return [
-    r.type && r.type !== 'unicast' ? r.type : '',
-    r.dst,
-    r.gateway ? `via ${r.gateway}` : '',
-    r.dev ? `dev ${r.dev}` : '',
-    r.protocol ? `proto ${r.protocol}` : '',
-    r.scope ? `scope ${r.scope}` : '',
-    r.table ? `table ${r.table}` : '',
-    ...r.flags,
-  ]
-    .filter(Boolean)
-    .join(' ');
-}
-
 function routeDelete(r: IpRoute, v6: boolean): string {
   const parts = ['ip', ...(v6 ? ['-6'] : []), 'route', 'del'];
   if (r.type && r.type !== 'unicast') parts.push(r.type);
@@ -141,7 +127,7 @@ function auditInterfaces(
         detail: [
           `flags <${tunl0.flags.join(',')}> state ${tunl0.operstate ?? '?'} qdisc ${tunl0.qdisc ?? '?'} mtu ${tunl0.mtu ?? '?'}`,
           inet.length ? `inet ${inet.join(', ')}` : 'no IPv4 address',
-          ...via.map((r) => `route ${routeText(r)}`),
+          ...via.map((r) => `route ${formatRoute(r)}`),
         ].join('; '),
         why: 'Felix configured tunl0 (address, UP) and nothing un-configures it on uninstall; a re-install in another mode, or another CNI, then inherits a live IPIP tunnel and its routes. Never `modprobe -r ipip` on kind: the nodes share the host kernel (calico-tests-uninstall.md §3.3)',
         remediation: 'ip addr flush dev tunl0 && ip link set tunl0 down',
@@ -199,7 +185,7 @@ function auditRoutes(dump: NodeDump, routes: IpRoute[], v6: boolean): Finding[] 
       category: 'route',
       rule: blackhole ? 'blackhole-route' : 'calico-route',
       name: `${v6 ? 'ipv6 ' : ''}${blackhole ? 'blackhole ' : ''}${r.dst}${r.dev && !isTypeOnly(r) ? ` dev ${r.dev}` : ''}`,
-      detail: routeText(r),
+      detail: formatRoute(r),
       why: blackhole
         ? "a node's own IPAM block is installed as a blackhole by BIRD/Felix; it has no device, so it outlives every tunnel and silently drops traffic to that range"
         : `route owned by ${ROUTE_PROTO_NAMES[proto!] ?? r.protocol}: BIRD keeps its routes in the kernel on exit by design (\`persist\`), Felix never removes its own on shutdown; they steer traffic to pod blocks that no longer exist`,

@@ -13,6 +13,7 @@
  */
 import type { DumpFile, NodeDump } from '../audit/dump.js';
 import {
+  formatRoute,
   type IpAddrLink,
   type IpLink,
   type IpRoute,
@@ -324,7 +325,7 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
     for (const own of blocksByNode.get(n.name) ?? []) {
       const r = main.find((x) => x.dst === own);
       if (r?.type !== 'blackhole')
-        problems.push(`own block ${own}: expected a blackhole route, found ${r ? routeLine(r) : 'none'}`);
+        problems.push(`own block ${own}: expected a blackhole route, found ${r ? formatRoute(r) : 'none'}`);
     }
     for (const q of parsed) {
       if (q.n.name === n.name || !q.address) continue;
@@ -341,7 +342,7 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
             ? `via ${q.address.ipText} dev tunl0 onlink`
             : `via ${q.vtep ?? "<the peer's vxlan.calico address>"} dev vxlan.calico onlink`
           : `via ${q.address.ipText} dev ${p.address.iface ?? 'eth0'}`;
-        seen.push(`${block} (${q.n.name}): ${r ? routeLine(r) : 'no route'} — want ${expect}`);
+        seen.push(`${block} (${q.n.name}): ${r ? formatRoute(r) : 'no route'} — want ${expect}`);
         if (!r) {
           problems.push(`no route to ${block} of ${q.n.name}`);
           continue;
@@ -354,7 +355,7 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
               r.flags.includes('onlink') &&
               (q.vtep === undefined || r.gateway === q.vtep)
           : r.dev === (p.address.iface ?? 'eth0') && r.gateway === q.address.ipText;
-        if (!ok) problems.push(`route to ${block} of ${q.n.name} is "${routeLine(r)}", want ${expect}`);
+        if (!ok) problems.push(`route to ${block} of ${q.n.name} is "${formatRoute(r)}", want ${expect}`);
       }
     }
     results.push(check(`routes on ${n.name}`, problems, seen));
@@ -409,17 +410,4 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
     }
   }
   return results;
-}
-
-function routeLine(r: IpRoute): string {
-  return [
-    r.type && r.type !== 'unicast' ? r.type : '',
-    r.dst,
-    r.gateway ? `via ${r.gateway}` : '',
-    r.dev ? `dev ${r.dev}` : '',
-    r.protocol ? `proto ${r.protocol}` : '',
-    ...r.flags,
-  ]
-    .filter(Boolean)
-    .join(' ');
 }
