@@ -16,7 +16,6 @@ import {
   formatRoute,
   type IpAddrLink,
   type IpLink,
-  type IpRoute,
   parseIpAddrs,
   parseIpLinks,
   parseIpRoutes,
