@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DockerTestBed, describeDocker, type NetworkHandle, type TestNode } from '../support/docker.js';
+import {
+  DockerTestBed,
+  describeDocker,
+  type NetworkHandle,
+  type TestNode,
+  vxlanAddArgv,
+} from '../support/docker.js';
 
 describeDocker('docker test bed', () => {
   const bed = new DockerTestBed();
@@ -16,20 +22,7 @@ describeDocker('docker test bed', () => {
   });
 
   it('plants a VXLAN device in a node and reads it back with ip -d -j link', async () => {
-    await node.sh([
-      'ip',
-      'link',
-      'add',
-      'vxlan.calico',
-      'type',
-      'vxlan',
-      'id',
-      '4096',
-      'dstport',
-      '4789',
-      'dev',
-      'eth0',
-    ]);
+    await node.sh(vxlanAddArgv('vxlan.calico', 4096));
     await node.sh(['ip', 'link', 'set', 'vxlan.calico', 'up']);
     const links = JSON.parse(await node.sh(['ip', '-d', '-j', 'link', 'show'])) as {
       ifname: string;

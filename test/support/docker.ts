@@ -240,3 +240,25 @@ export class DockerTestBed {
     return [...c.stdout.split('\n'), ...n.stdout.split('\n')].map((s) => s.trim()).filter(Boolean);
   }
 }
+
+/**
+ * `ip link add NAME type vxlan id VNI dstport 4789 dev eth0 [extra…]`: how Felix's VXLAN device looks
+ * (VNI 4096 for vxlan.calico, port 4789, on the node's interface), for tests that plant one.
+ */
+export function vxlanAddArgv(name: string, vni: number, extra: string[] = []): string[] {
+  return [
+    'ip',
+    'link',
+    'add',
+    name,
+    'type',
+    'vxlan',
+    'id',
+    String(vni),
+    'dstport',
+    '4789',
+    'dev',
+    'eth0',
+    ...extra,
+  ];
+}

@@ -22,6 +22,7 @@ import {
   type NetworkHandle,
   TEST_IMAGE,
   type TestNode,
+  vxlanAddArgv,
 } from '../../support/docker.js';
 
 const bed = new DockerTestBed();
@@ -66,20 +67,7 @@ describeDocker('leftover audit on docker-backed nodes', () => {
       ['ip', 'link', 'set', 'vxlan.calico', 'up'],
       // Felix's vxlan-v6.calico has VNI 4096 on an IPv6 underlay; IPv6 is disabled in the test container,
       // and the kernel refuses a second VNI 4096 on the same port, so the stand-in uses the next VNI
-      [
-        'ip',
-        'link',
-        'add',
-        'vxlan-v6.calico',
-        'type',
-        'vxlan',
-        'id',
-        '4097',
-        'dstport',
-        '4789',
-        'dev',
-        'eth0',
-      ],
+      vxlanAddArgv('vxlan-v6.calico', 4097),
       ['ip', 'link', 'add', 'bpfin.cali', 'type', 'veth', 'peer', 'name', 'bpfout.cali'],
       ['ip', 'link', 'add', 'cali0123456789a', 'type', 'veth', 'peer', 'name', 'pod0eth0'],
       // routes: BIRD (12) via eth0, Felix (80) via vxlan.calico onlink, blackholes v4 and v6

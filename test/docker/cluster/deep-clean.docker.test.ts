@@ -9,7 +9,13 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deepClean } from '../../../harness/calico/flows/deep-clean.js';
-import { DockerTestBed, describeDocker, type NetworkHandle, type TestNode } from '../../support/docker.js';
+import {
+  DockerTestBed,
+  describeDocker,
+  type NetworkHandle,
+  type TestNode,
+  vxlanAddArgv,
+} from '../../support/docker.js';
 
 describeDocker('deepClean on docker-backed nodes', () => {
   const bed = new DockerTestBed();
@@ -23,20 +29,7 @@ describeDocker('deepClean on docker-backed nodes', () => {
     b = await bed.node('dc-b', { networks: [{ network: net, ip: `${net.prefix}.11` }] });
     for (const n of [a, b]) {
       // what Felix leaves in VXLAN mode (calico-tests-uninstall.md §2.4): VNI 4096, port 4789, an address, up
-      await n.sh([
-        'ip',
-        'link',
-        'add',
-        'vxlan.calico',
-        'type',
-        'vxlan',
-        'id',
-        '4096',
-        'dstport',
-        '4789',
-        'dev',
-        'eth0',
-      ]);
+      await n.sh(vxlanAddArgv('vxlan.calico', 4096));
       await n.sh(['ip', 'addr', 'add', '192.168.77.1/32', 'dev', 'vxlan.calico']);
       await n.sh(['ip', 'link', 'set', 'vxlan.calico', 'up']);
       await n.sh([
@@ -65,20 +58,7 @@ describeDocker('deepClean on docker-backed nodes', () => {
     }
     // only node b also has the IPv6 VXLAN device (Calico gives it VNI 4096 on an IPv6 socket; without IPv6 in the
     // test network another VNI keeps the kernel from refusing a duplicate IPv4 VNI — the name is what matters)
-    await b.sh([
-      'ip',
-      'link',
-      'add',
-      'vxlan-v6.calico',
-      'type',
-      'vxlan',
-      'id',
-      '4097',
-      'dstport',
-      '4789',
-      'dev',
-      'eth0',
-    ]);
+    await b.sh(vxlanAddArgv('vxlan-v6.calico', 4097));
     // plant an address on tunl0 where the host's kernel provides one (never load a module to get it)
     for (const n of [a, b]) {
       const has = await n.shell.exec(['ip', 'link', 'show', 'dev', 'tunl0']);

@@ -14,7 +14,7 @@ import {
 } from '../../../harness/probe/prober.js';
 import { formatGrids, Reachability } from '../../../harness/probe/reachability.js';
 import type { Protocol, Verdict } from '../../../harness/probe/types.js';
-import { describeDocker, TEST_IMAGE } from '../../support/docker.js';
+import { describeDocker, TEST_IMAGE, vxlanAddArgv } from '../../support/docker.js';
 import { NAME_SERVER_PY, PodBed } from './pod-bed.js';
 
 // 2 s: allowed probes must answer within it while other suites load the same 2 cores (a deny costs one timeout)
@@ -221,21 +221,7 @@ describeDocker('probe engine on docker-backed pods', () => {
     try {
       for (const a of vteps) {
         const sh = (argv: string[]) => a.n.node.sh(argv);
-        await sh([
-          'ip',
-          'link',
-          'add',
-          'vxlan.calico',
-          'type',
-          'vxlan',
-          'id',
-          '4096',
-          'dstport',
-          '4789',
-          'dev',
-          'eth0',
-          'nolearning',
-        ]);
+        await sh(vxlanAddArgv('vxlan.calico', 4096, ['nolearning']));
         await sh(['ip', 'link', 'set', 'vxlan.calico', 'address', a.mac, 'mtu', '1450', 'up']);
         await sh(['ip', 'addr', 'add', `${a.ip}/32`, 'dev', 'vxlan.calico']);
         for (const b of vteps.filter((x) => x !== a)) {
