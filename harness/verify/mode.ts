@@ -21,7 +21,14 @@ import {
   parseIpRoutes,
 } from '../audit/parse.js';
 import { type Cell, isCrossSubnet, isIpip, isVxlan, poolModes } from '../config/cell.js';
-import { cidrContains, cidrContainsIp, mustParseIpv4Cidr, parseIpv4, parseIpv4Cidr } from '../net/cidr.js';
+import {
+  cidrContains,
+  cidrContainsIp,
+  type Ipv4Cidr,
+  mustParseIpv4Cidr,
+  parseIpv4,
+  parseIpv4Cidr,
+} from '../net/cidr.js';
 import type { CheckResult } from '../report/model.js';
 
 /** crd.projectcalico.org/v1 IPPool (the fields verified) */
@@ -54,6 +61,8 @@ export interface PodInfo {
   podIP?: string;
   hostNetwork?: boolean;
   nodeName?: string;
+  /** Pending, Running, Succeeded, Failed: a finished pod keeps its podIP in the API after the CNI released it */
+  phase?: string;
 }
 
 /**
@@ -70,6 +79,11 @@ export interface VerifyNode {
   calicoAddress?: string;
   dump: NodeDump;
   bird?: BirdObservation;
+  /**
+   * the tunnel addresses calico-node allocated on this node, from its annotations
+   * (`projectcalico.org/IPv4IPIPTunnelAddr`, `projectcalico.org/IPv4VXLANTunnelAddr`)
+   */
+  tunnelAddresses?: string[];
 }
 
 export interface VerifyInput {
@@ -164,6 +178,36 @@ export function parseBirdProtocols(output: string): BirdProtocol[] {
   return out;
 }
 
+/** Pods that hold a pool address now: pod network, an IPv4 podIP, not finished (the CNI released it). */
+function holdsPoolAddress(p: PodInfo, pool: Ipv4Cidr): boolean {
+  if (p.hostNetwork || !p.podIP || p.podIP.includes(':')) return false;
+  if (p.phase === 'Succeeded' || p.phase === 'Failed') return false;
+  const ip = parseIpv4(p.podIP);
+  return ip !== undefined && cidrContainsIp(pool, ip);
+}
+
+/**
+ * Why Calico IPAM must have claimed a block on this node (it allocated an address from the pool there), or
+ * undefined: the first pod-network pod on it, else its tunnel address (on tunl0 / vxlan.calico in the node
+ * dump, or in calico-node's node annotations).
+ */
+function ipamAllocationOn(n: VerifyNode, pods: readonly PodInfo[], pool: Ipv4Cidr): string | undefined {
+  const pod = pods.find((p) => p.nodeName === n.name && holdsPoolAddress(p, pool));
+  if (pod) return `hosts pod-network pod ${pod.namespace}/${pod.name} (${pod.podIP})`;
+  const inPool = (a: string) => {
+    const ip = parseIpv4(a.split('/')[0] ?? '');
+    return ip !== undefined && cidrContainsIp(pool, ip);
+  };
+  const addrs = fileOf(n.dump, 'ip-addr.json', parseIpAddrs);
+  for (const dev of ['tunl0', 'vxlan.calico']) {
+    const a = inet(addrs, dev).find((i) => inPool(i.local));
+    if (a) return `has the tunnel address ${a.local} (${dev})`;
+  }
+  const annotated = (n.tunnelAddresses ?? []).find(inPool);
+  if (annotated) return `has the tunnel address ${annotated} (node annotation)`;
+  return undefined;
+}
+
 export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
   const results: CheckResult[] = [];
   const poolCidr = mustParseIpv4Cidr(cell.ipPoolCIDR);
@@ -201,12 +245,17 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
     );
   }
 
-  // 2. block affinities: /blockSize blocks inside the pool, at least one per node
+  // 2. block affinities: /blockSize blocks inside the pool, one or more on every node where Calico IPAM has
+  // allocated an address. IPAM claims a block for a node only when it assigns an address there: a pod-network
+  // pod's (the CNI plugin) or the node's tunnel address (calico-node, IPIP and VXLAN modes; none in None mode).
+  // A node with neither has no block yet, rightly: in None mode right after install the few pod-network pods
+  // (CoreDNS, local-path-provisioner) can all sit on one node.
   const blocks = input.blockAffinities.filter(
     (b) =>
       b.spec.deleted !== true && b.spec.deleted !== 'true' && (b.spec.state ?? 'confirmed') === 'confirmed',
   );
   const blockProblems: string[] = [];
+  const blockDetails: string[] = [];
   const blocksByNode = new Map<string, string[]>();
   for (const b of blocks) {
     const c = parseIpv4Cidr(b.spec.cidr, { allowHostBits: true });
@@ -217,15 +266,22 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
       blockProblems.push(`block ${b.spec.cidr} of ${b.spec.node} is outside the pool ${poolCidr.text}`);
     blocksByNode.set(b.spec.node, [...(blocksByNode.get(b.spec.node) ?? []), c.cidr.text]);
   }
+  const known = new Set(input.nodes.map((n) => n.name));
+  for (const [node, bs] of blocksByNode)
+    if (!known.has(node)) blockDetails.push(`${node} (not a node of this cluster): ${bs.join(', ')}`);
   for (const n of input.nodes) {
-    if (!blocksByNode.has(n.name)) blockProblems.push(`node ${n.name} has no block affinity`);
+    const bs = blocksByNode.get(n.name);
+    if (bs) {
+      blockDetails.push(`${n.name}: ${bs.join(', ')}`);
+      continue;
+    }
+    const reason = ipamAllocationOn(n, input.pods, poolCidr);
+    if (reason) blockProblems.push(`node ${n.name} has no block affinity although it ${reason}`);
+    else
+      blockDetails.push(`${n.name}: no block, none needed (no pod-network pod and no tunnel address on it)`);
   }
   results.push(
-    check(
-      `block affinities are /${cell.blockSize} blocks in ${poolCidr.text}`,
-      blockProblems,
-      [...blocksByNode].map(([node, bs]) => `${node}: ${bs.join(', ')}`),
-    ),
+    check(`block affinities are /${cell.blockSize} blocks in ${poolCidr.text}`, blockProblems, blockDetails),
   );
 
   // 3. every pod-network pod has an address in the pool

@@ -21,7 +21,11 @@ export interface SimNode {
   internalIP: string;
   /** Calico's address with prefix; defaults to internalIP/16 (one kind network) */
   calicoAddress: string;
-  block: string;
+  /**
+   * the node's block; undefined when Calico IPAM never allocated one there (no pod-network pod and no tunnel
+   * address on the node: None mode before any workload lands on it)
+   */
+  block: string | undefined;
   /** first address of the block: the tunnel address Felix allocates */
   tunnelIP: string;
 }
@@ -209,10 +213,10 @@ export function expectedDump(
       prefsrc: self.internalIP,
       flags: [],
     },
-    { type: 'blackhole', dst: self.block, protocol: proto, flags: [] },
+    ...(self.block ? [{ type: 'blackhole', dst: self.block, protocol: proto, flags: [] }] : []),
   ];
   for (const other of nodes) {
-    if (other.name === self.name) continue;
+    if (other.name === self.name || !other.block) continue;
     const encap =
       !opts.routesAllNative &&
       encapsulation !== 'None' &&
@@ -293,9 +297,9 @@ export function expectedInput(
       spec: { cidr: '192.168.0.0/16', ...modes, blockSize: 26, natOutgoing: true },
     },
   ];
-  const blockAffinities: BlockAffinityObject[] = nodes.map((n) => ({
-    spec: { cidr: n.block, node: n.name, state: 'confirmed', deleted: 'false' },
-  }));
+  const blockAffinities: BlockAffinityObject[] = nodes.flatMap((n) =>
+    n.block ? [{ spec: { cidr: n.block, node: n.name, state: 'confirmed', deleted: 'false' } }] : [],
+  );
   return {
     pools,
     blockAffinities,

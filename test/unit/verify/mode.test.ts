@@ -63,6 +63,99 @@ describe('CrossSubnet on the split-subnet topology', () => {
   });
 });
 
+/**
+ * Calico IPAM claims a block for a node only when it allocates an address there: a pod-network pod's address
+ * (the CNI plugin) or the node's tunnel address (calico-node allocates one in IPIP and VXLAN modes, none in
+ * None mode). Right after a manifest install in None mode the only pod-network pods are CoreDNS (2 replicas)
+ * and local-path-provisioner, and the scheduler can put all three on one node: the others have no block yet.
+ */
+describe('block affinities are required where Calico IPAM allocates', () => {
+  const onlyWorkerHasBlock = FLAT.map((n) => (n.name === 'cc-worker' ? n : { ...n, block: undefined }));
+  const podsOnWorker = [
+    { namespace: 'kube-system', name: 'coredns-a', podIP: '192.168.20.1', nodeName: 'cc-worker' },
+    { namespace: 'kube-system', name: 'coredns-b', podIP: '192.168.20.2', nodeName: 'cc-worker' },
+    {
+      namespace: 'local-path-storage',
+      name: 'local-path-provisioner-x',
+      podIP: '192.168.20.3',
+      nodeName: 'cc-worker',
+    },
+    // hostNetwork pods on every node (kube-proxy, calico-node) take no pool address
+    ...FLAT.map((n) => ({
+      namespace: 'kube-system',
+      name: `kube-proxy-${n.name}`,
+      podIP: n.internalIP,
+      hostNetwork: true,
+      nodeName: n.name,
+    })),
+  ];
+  const blockCheck = (rs: CheckResult[]) => rs.find((r) => r.name.startsWith('block affinities'))!;
+
+  it('None mode, every pod-network pod on one node: the nodes without one need no block, and all passes', () => {
+    const input = expectedInput('None', onlyWorkerHasBlock);
+    input.pods = podsOnWorker;
+    const rs = verifyMode(cellFor('None'), input);
+    expect(failed(rs)).toEqual([]);
+    expect(blockCheck(rs).details).toContain(
+      'cc-control-plane: no block, none needed (no pod-network pod and no tunnel address on it)',
+    );
+  });
+
+  it('a node that hosts a pod-network pod but has no block fails, naming the pod', () => {
+    const input = expectedInput('None', onlyWorkerHasBlock);
+    input.pods = [
+      ...podsOnWorker,
+      { namespace: 'kube-system', name: 'coredns-c', podIP: '192.168.20.4', nodeName: 'cc-worker2' },
+    ];
+    const r = blockCheck(verifyMode(cellFor('None'), input));
+    expect(r.outcome).toBe('failed');
+    expect(r.message).toBe(
+      'node cc-worker2 has no block affinity although it hosts pod-network pod kube-system/coredns-c (192.168.20.4)',
+    );
+    expect(r.details).not.toMatch(/cc-control-plane has no block/);
+  });
+
+  it('a finished pod keeps its podIP in the API but holds no address: it needs no block', () => {
+    const input = expectedInput('None', onlyWorkerHasBlock);
+    input.pods = [
+      ...podsOnWorker,
+      {
+        namespace: 'default',
+        name: 'job-done',
+        podIP: '192.168.20.9',
+        nodeName: 'cc-control-plane',
+        phase: 'Succeeded',
+      },
+    ];
+    expect(blockCheck(verifyMode(cellFor('None'), input)).outcome).toBe('passed');
+  });
+
+  it('IPIP: a node whose tunl0 holds a pool address (the tunnel address) but has no block fails', () => {
+    const input = expectedInput('IPIP', FLAT);
+    input.pods = podsOnWorker;
+    input.blockAffinities = input.blockAffinities.filter((b) => b.spec.node !== 'cc-worker2');
+    const r = blockCheck(verifyMode(cellFor('IPIP'), input));
+    expect(r.outcome).toBe('failed');
+    expect(r.message).toBe(
+      'node cc-worker2 has no block affinity although it has the tunnel address 192.168.30.0 (tunl0)',
+    );
+  });
+
+  it('VXLAN: the tunnel address from the node annotation counts when the dump has no ip-addr.json', () => {
+    const input = expectedInput('VXLAN', FLAT);
+    input.pods = podsOnWorker;
+    input.blockAffinities = input.blockAffinities.filter((b) => b.spec.node !== 'cc-control-plane');
+    const cp = input.nodes[0]!;
+    delete cp.dump.files['ip-addr.json'];
+    cp.tunnelAddresses = ['192.168.10.0'];
+    const r = blockCheck(verifyMode(cellFor('VXLAN'), input));
+    expect(r.outcome).toBe('failed');
+    expect(r.message).toBe(
+      'node cc-control-plane has no block affinity although it has the tunnel address 192.168.10.0 (node annotation)',
+    );
+  });
+});
+
 describe('verifyMode failures name what is wrong', () => {
   it('an IPPool field that differs from the cell', () => {
     const input = expectedInput('VXLAN', FLAT);
