@@ -308,11 +308,12 @@ export function validatePolicies(
   });
 }
 
-/** Reads a multi-document YAML file of policies. */
 /**
  * Reads a multi-document YAML file of policies. Documents are numbered as they appear in the file (empty
  * ones count) with their first line; a `kind: List` (what `kubectl get networkpolicy -o yaml` prints)
- * contributes its items, named `document N item M`.
+ * contributes its items, named `document N item M`. A file with no policy at all (empty, comments only,
+ * empty documents, a List without items) is no policies: a valid state, the one after every policy was
+ * deleted, in which everything is allowed.
  */
 export function parsePolicies(text: string, source = 'policies'): PolicyDocument[] {
   const lines = new LineCounter();
@@ -339,6 +340,5 @@ export function parsePolicies(text: string, source = 'policies'): PolicyDocument
     values.push(v);
     origins.push(`document ${i + 1} at line ${line}`);
   }
-  if (values.length === 0) throw new UsageError(`${source}: no policy documents found`, 'policies');
   return validatePolicies(values, source, origins);
 }

@@ -33,6 +33,47 @@ const np = (name: string, spec: object, extra: object = {}) => ({
 });
 
 describe('policy expect (CLI contract)', () => {
+  it('with an empty policies file prints the all-allowed table: every ordered pair of distinct pods × every port', async () => {
+    for (const text of ['', '# no policies\n---\n']) {
+      const r = await run(
+        'policy',
+        'expect',
+        '--model',
+        fx('small-model.yaml'),
+        '--policies',
+        tmpFile('none.yaml', text),
+        '--output',
+        'json',
+      );
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const pods = ['front/web', 'back/db', 'back/cache'];
+      const ports = [
+        { port: 5432, protocol: 'TCP' },
+        { port: 53, protocol: 'UDP' },
+      ];
+      expect(JSON.parse(r.out)).toEqual({
+        probes: pods.flatMap((from) =>
+          pods
+            .filter((to) => to !== from)
+            .flatMap((to) =>
+              ports.map((p) => ({ from, to, ...p, egress: true, ingress: true, allowed: true })),
+            ),
+        ),
+      });
+    }
+    const text = await run(
+      'policy',
+      'expect',
+      '--model',
+      fx('small-model.yaml'),
+      '--policies',
+      tmpFile('none.yaml', ''),
+    );
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('3 pods, 2 ports, 0 policies: 12 of 12 probes allowed');
+  });
+
   it('prints the exact truth table as JSON for a small model (written out by hand)', async () => {
     const r = await run(
       'policy',
@@ -371,8 +412,19 @@ describe('policy validation', () => {
     expect(() => parsePolicies(text, 'f.yaml')).toThrow(
       /f\.yaml: document 3 at line 5 \(NetworkPolicy x\/two\): spec\.podSelecter/,
     );
-    expect(() => parsePolicies('', 'f.yaml')).toThrow(/no policy documents/);
     expect(() => parsePolicies('a: [', 'f.yaml')).toThrow(/document 1 at line 1: not valid YAML/);
+  });
+
+  it('reads a file without policies as no policies: empty, comments only, empty documents, an empty List', () => {
+    for (const text of [
+      '',
+      '\n',
+      '# nothing applied yet\n',
+      '---\n---\n',
+      // what `kubectl get networkpolicy -A -o yaml` prints when there are none
+      'apiVersion: v1\nitems: []\nkind: List\nmetadata:\n  resourceVersion: ""\n',
+    ])
+      expect(parsePolicies(text, 'f.yaml'), JSON.stringify(text)).toEqual([]);
   });
 
   it('reads the items of a kind: List (kubectl get -o yaml) and names a bad one by item', () => {
