@@ -1,50 +1,107 @@
 /**
- * The command line: parse, call, print (DESIGN.md contract). Commands load lazily so that `plan` and
- * `policy expect` start fast and need neither Docker nor a cluster.
+ * The command line: find the command, answer `--help` and `--version` the same way for every command, call
+ * it, print its error with the exit code it maps to. Commands load lazily so that `plan` and `policy expect`
+ * start fast and need neither Docker nor a cluster.
  */
 import { ExitCode, exitCodeOf, UsageError } from '../errors.js';
 import { type CliIO, processIO } from './io.js';
+import { toolVersion } from './version.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+interface CommandEntry {
+  summary: string;
+  /** takes the shared cell options: its help ends with their list */
+  cellOptions?: boolean;
+  load: () => Promise<{ run: Command; help: string }>;
+}
+
+const COMMANDS: Record<string, CommandEntry> = {
   plan: {
     summary: 'expand and validate the matrix (no Docker needed)',
-    load: async () => (await import('./commands/plan.js')).planCommand,
+    cellOptions: true,
+    load: async () => {
+      const m = await import('./commands/plan.js');
+      return { run: m.planCommand, help: m.planHelp };
+    },
   },
   render: {
     summary: 'write the kind config and Calico manifests of one cell',
-    load: async () => (await import('./commands/render.js')).renderCommand,
+    cellOptions: true,
+    load: async () => {
+      const m = await import('./commands/render.js');
+      return { run: m.renderCommand, help: m.renderHelp };
+    },
   },
   run: {
     summary: 'run the whole pipeline for every cell',
-    load: async () => (await import('./commands/run.js')).runCommand,
+    cellOptions: true,
+    load: async () => {
+      const m = await import('./commands/run.js');
+      return { run: m.runCommand, help: m.runHelp };
+    },
   },
   upgrade: {
     summary: 'upgrade Calico A → B under continuous traffic, then run the suites',
-    load: async () => (await import('./commands/upgrade.js')).upgradeCommand,
+    load: async () => {
+      const m = await import('./commands/upgrade.js');
+      return { run: m.upgradeCommand, help: m.upgradeHelp };
+    },
   },
   collect: {
     summary: 'write a node dump of a live kind cluster',
-    load: async () => (await import('./commands/collect.js')).collectCommand,
+    load: async () => {
+      const m = await import('./commands/collect.js');
+      return { run: m.collectCommand, help: m.collectHelp };
+    },
   },
   audit: {
     summary: 'audit a cluster or a node dump for Calico leftovers',
-    load: async () => (await import('./commands/audit.js')).auditCommand,
+    load: async () => {
+      const m = await import('./commands/audit.js');
+      return { run: m.auditCommand, help: m.auditHelp };
+    },
   },
   policy: {
     summary: 'policy expect: print the expected NetworkPolicy truth table',
-    load: async () => (await import('./commands/policy.js')).policyCommand,
+    load: async () => {
+      const m = await import('./commands/policy.js');
+      return { run: m.policyCommand, help: m.policyHelp };
+    },
   },
   report: {
     summary: 'merge result directories and render every report format',
-    load: async () => (await import('./commands/report.js')).reportCommand,
+    load: async () => {
+      const m = await import('./commands/report.js');
+      return { run: m.reportCommand, help: m.reportHelp };
+    },
   },
   cleanup: {
     summary: 'remove clusters and containers this harness left behind',
-    load: async () => (await import('./commands/cleanup.js')).cleanupCommand,
+    load: async () => {
+      const m = await import('./commands/cleanup.js');
+      return { run: m.cleanupCommand, help: m.cleanupHelp };
+    },
   },
 };
+
+/** Every command's name, in the order `--help` lists them. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+const CELL_OPTIONS_HELP = [
+  'cell options (comma-separated lists form a matrix):',
+  '  --calico-version V  --install manifest|operator',
+  '  --encapsulation IPIP|VXLAN|IPIPCrossSubnet|VXLANCrossSubnet|None',
+  '  --pod-cidr CIDR  --service-cidr CIDR  --ip-pool-cidr CIDR  --block-size N  --nat-outgoing true|false',
+  '  --workers N  --node-image IMAGE  --topology flat|split-subnet  --image-registry REGISTRY  --bgp Enabled|Disabled',
+  '  --config FILE (YAML; flags override)',
+];
+
+/** `--help` or `-h` anywhere before a `--` (after it everything is an argument). */
+function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
 
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -54,19 +111,20 @@ export function usage(): string {
     'commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
-    'cell options (plan, render, run, upgrade; comma-separated lists form a matrix):',
-    '  --calico-version V  --install manifest|operator',
-    '  --encapsulation IPIP|VXLAN|IPIPCrossSubnet|VXLANCrossSubnet|None',
-    '  --pod-cidr CIDR  --service-cidr CIDR  --ip-pool-cidr CIDR  --block-size N  --nat-outgoing true|false',
-    '  --workers N  --node-image IMAGE  --topology flat|split-subnet  --image-registry REGISTRY  --bgp Enabled|Disabled',
-    '  --config FILE (YAML; flags override)',
+    `cell options (plan, render, run, upgrade)${CELL_OPTIONS_HELP[0]!.slice('cell options'.length)}`,
+    ...CELL_OPTIONS_HELP.slice(1),
     '',
+    '`calico-conformance <command> --help` prints the options of a command; --version the version.',
     'exit codes: 0 passed/clean, 1 tests failed or leftovers found, 2 bad usage or config, 3 environment not usable',
   ].join('\n');
 }
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version') {
+    io.out(`calico-conformance ${toolVersion()}`);
+    return ExitCode.Ok;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     // asked for: stdout, exit 0; no command at all is a usage error: stderr, exit 2
     if (name) io.out(usage());
@@ -81,7 +139,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     return ExitCode.Usage;
   }
   try {
-    const run = await command.load();
+    const { run, help } = await command.load();
+    if (wantsHelp(rest)) {
+      io.out(command.cellOptions ? `${help}\n\n${CELL_OPTIONS_HELP.join('\n')}` : help);
+      return ExitCode.Ok;
+    }
     return await run(rest, io);
   } catch (err) {
     const code = exitCodeOf(err);

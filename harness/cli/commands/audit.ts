@@ -12,7 +12,9 @@ import type { CliIO } from '../io.js';
 export const auditHelp = `calico-conformance audit (--cluster NAME | --node-dump DIR) [--output text|json] [--allow RULE|NAME,...]
   Audits for Calico leftovers. Exit 0 clean, 1 leftovers found or a node where nothing could be collected. --allow takes rule ids (node-annotations,
   network-unavailable, by-design for both, …) or finding names (* matches anything): allowed findings are
-  reported but do not make the audit unclean. Checks whose command was unavailable are listed as not checked.`;
+  reported but do not make the audit unclean. Checks whose command was unavailable are listed as not checked.
+  --node-image IMAGE           the kind node image, named in the remedy for a changed CNI binary
+  --ipset-helper-image IMAGE   with --cluster: the image whose ipset lists each node's sets (as collect)`;
 
 export interface AuditDeps {
   runner?: ProcessRunner;
@@ -27,13 +29,8 @@ export async function auditCommand(argv: string[], io: CliIO, deps: AuditDeps = 
     allow: { type: 'string' },
     'node-image': { type: 'string' },
     'ipset-helper-image': { type: 'string' },
-    help: { type: 'boolean' },
   });
   const values = stringValues(raw);
-  if (values.help) {
-    io.out(auditHelp);
-    return ExitCode.Ok;
-  }
   const format = outputFormat('audit', values.output);
   if (Boolean(values.cluster) === Boolean(values['node-dump'])) {
     throw new UsageError('audit: give exactly one of --cluster NAME or --node-dump DIR', 'cluster');
@@ -132,7 +129,7 @@ export function formatAuditText(report: AuditReport): string {
   return lines.join('\n');
 }
 
-function stringValues(raw: Record<string, unknown>): Record<string, string | undefined> & { help?: string } {
+function stringValues(raw: Record<string, unknown>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(raw))
     out[k] = typeof v === 'string' ? v : v === true ? 'true' : undefined;

@@ -27,13 +27,8 @@ export async function collectCommand(argv: string[], io: CliIO, deps: CollectDep
     out: { type: 'string' },
     'ipset-helper-image': { type: 'string' },
     'baseline-dir': { type: 'string' },
-    help: { type: 'boolean' },
   });
   const values = stringValues(raw);
-  if (values.help) {
-    io.out(collectHelp);
-    return ExitCode.Ok;
-  }
   if (!values.cluster) throw new UsageError('collect: --cluster NAME is required', 'cluster');
   if (!values.out) throw new UsageError('collect: --out DIR is required', 'out');
   const out = values.out;
@@ -83,7 +78,7 @@ export async function collectCommand(argv: string[], io: CliIO, deps: CollectDep
   return ExitCode.Ok;
 }
 
-function stringValues(raw: Record<string, unknown>): Record<string, string | undefined> & { help?: string } {
+function stringValues(raw: Record<string, unknown>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(raw))
     out[k] = typeof v === 'string' ? v : v === true ? 'true' : undefined;

@@ -1,6 +1,6 @@
 /**
- * `policy expect --model FILE --policies FILE [--output text|json]` (DESIGN.md contract): the expected
- * truth table. `policy list [--select REGEX] [--tag TAG]`: the scenario catalogue.
+ * `policy expect --model FILE --policies FILE [--output text|json]`: the expected truth table.
+ * `policy list [--select REGEX] [--tag TAG]`: the scenario catalogue.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -116,12 +116,15 @@ export async function policyCommand(argv: string[], io: CliIO): Promise<number> 
   const [sub, ...rest] = argv;
   if (sub === 'expect') return expectCommand(rest, io);
   if (sub === 'list') return listCommand(rest, io);
-  if (sub === '--help' || sub === '-h' || sub === 'help') {
+  if (sub === 'help') {
     io.out(policyHelp);
     return ExitCode.Ok;
   }
-  throw new UsageError(
-    `policy: ${sub === undefined ? 'a subcommand is required' : `unknown subcommand ${JSON.stringify(sub)}`}; subcommands: expect, list\n${policyHelp}`,
-    'subcommand',
-  );
+  const problem =
+    sub === undefined
+      ? 'a subcommand is required'
+      : sub.startsWith('-')
+        ? `Unknown option '${sub}' (the subcommand comes first)`
+        : `unknown subcommand ${JSON.stringify(sub)}`;
+  throw new UsageError(`policy: ${problem}; subcommands: expect, list\n${policyHelp}`, 'subcommand');
 }

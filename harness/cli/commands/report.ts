@@ -21,14 +21,9 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
       from: { type: 'string', multiple: true },
       out: { type: 'string' },
       'fail-on-failure': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
     true,
   );
-  if (values.help) {
-    io.out(reportHelp);
-    return ExitCode.Ok;
-  }
   // `--from A B C` (the documented form) leaves B and C as positionals; `--from A --from B` also works.
   const from = [...((values.from as string[] | undefined) ?? []), ...positionals];
   if (from.length === 0)
