@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
+import { CATALOGUE, type CalicoVersion, findVersion } from '../../harness/calico/catalogue.js';
+import { labPaths } from '../../harness/lab/lock.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FIXTURES_DIR =
@@ -15,8 +17,30 @@ export function fixturesAvailable(): boolean {
   return existsSync(join(FIXTURES_DIR, 'SOURCES.md'));
 }
 
+/**
+ * Versions whose manifests come from the Calico Go module (the lab's Calico) are read from the lab's
+ * manifests folder, which `npm run lab:build` extracts from that module; elsewhere from ../shared/fixtures.
+ */
 export function fixturePath(version: string, file: string): string {
+  if (findVersion(version)?.manifestOrigin === 'go-module') return join(labPaths().manifests, version, file);
   return join(FIXTURES_DIR, version, file);
+}
+
+/**
+ * The catalogue entries whose manifests are on this machine: every `github` entry (the shared fixtures),
+ * and a `go-module` entry where the lab has extracted its manifests. With REQUIRE_LAB=1 a missing lab
+ * entry stays in, so its tests fail instead of vanishing.
+ */
+export const FIXTURE_CATALOGUE: readonly CalicoVersion[] = CATALOGUE.filter(
+  (e) =>
+    e.manifestOrigin !== 'go-module' ||
+    process.env.REQUIRE_LAB === '1' ||
+    e.files.every((f) => existsSync(fixturePath(e.version, f))),
+);
+
+/** The folder to hand `--manifests-dir` / LocalDirSource for a version (it holds `<version>/<file>`). */
+export function manifestsDirFor(version: string): string {
+  return dirname(dirname(fixturePath(version, 'calico.yaml')));
 }
 
 export function readFixture(version: string, file: string): string {

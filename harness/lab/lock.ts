@@ -1,0 +1,125 @@
+/**
+ * The lab: real kind clusters running real Calico on a machine with no container registry, built from Go
+ * modules and Debian packages. This module knows where the lab lives, what it is pinned to (lab/lab.lock.json)
+ * and which images it provides; the build itself is lab/build.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface LabLock {
+  kind: { module: string; version: string };
+  kubernetes: {
+    module: string;
+    version: string;
+    stagingVersion: string;
+    commands: string[];
+    agnhostVersion: string;
+  };
+  etcd: { module: string; version: string; imageTag: string };
+  coredns: { module: string; version: string };
+  criTools: { module: string; version: string };
+  cniPlugins: { module: string; version: string; plugins: string[] };
+  pause: { version: string };
+  calico: {
+    version: string;
+    module: string;
+    pseudoVersion: string;
+    apiPseudoVersion: string;
+    registry: string;
+  };
+  operator: { module: string; version: string; apiPseudoVersion: string; registry: string };
+}
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const LAB_SOURCE_DIR = join(REPO_ROOT, 'lab');
+
+export function readLabLock(path = join(LAB_SOURCE_DIR, 'lab.lock.json')): LabLock {
+  return JSON.parse(readFileSync(path, 'utf8')) as LabLock;
+}
+
+/** Machine-local cache of the lab: `$CALICO_CONFORMANCE_LAB_DIR`, else `$XDG_CACHE_HOME/calico-conformance/lab`. */
+export function labDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CALICO_CONFORMANCE_LAB_DIR) return resolve(env.CALICO_CONFORMANCE_LAB_DIR);
+  const cache = env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cache, 'calico-conformance', 'lab');
+}
+
+export interface LabPaths {
+  root: string;
+  bin: string;
+  gomod: string;
+  gocache: string;
+  src: string;
+  stamps: string;
+  rootfs: string;
+  images: string;
+  manifests: string;
+  /** the docker wrapper kind is run with */
+  dockerShim: string;
+  kind: string;
+}
+
+export function labPaths(root = labDir()): LabPaths {
+  return {
+    root,
+    bin: join(root, 'bin'),
+    gomod: join(root, 'gomod'),
+    gocache: join(root, 'gocache'),
+    src: join(root, 'src'),
+    stamps: join(root, 'stamps'),
+    rootfs: join(root, 'rootfs'),
+    images: join(root, 'images'),
+    manifests: join(root, 'manifests'),
+    dockerShim: join(root, 'shim'),
+    kind: join(root, 'bin', 'kind'),
+  };
+}
+
+/** The lab's node image (kind's `--image`); tagged by the Kubernetes version it runs. */
+export function labNodeImage(lock: LabLock): string {
+  return `calico-conformance-lab/node:${lock.kubernetes.version}`;
+}
+
+export function agnhostImage(lock: LabLock): string {
+  return `registry.k8s.io/e2e-test-images/agnhost:${lock.kubernetes.agnhostVersion}`;
+}
+
+/** Images the manifest path of the lab's Calico runs, named exactly as the upstream calico.yaml names them. */
+export function calicoManifestImages(lock: LabLock): string[] {
+  const r = `${lock.calico.registry}/calico`;
+  return ['cni', 'node', 'kube-controllers'].map((n) => `${r}/${n}:${lock.calico.version}`);
+}
+
+/** Images the operator path needs: the operator and what it renders for the lab's (trimmed) Installation. */
+export function calicoOperatorImages(lock: LabLock): string[] {
+  const r = `${lock.calico.registry}/calico`;
+  return [
+    `${lock.operator.registry}/tigera/operator:${lock.operator.version}`,
+    ...[
+      'cni',
+      'node',
+      'kube-controllers',
+      'typha',
+      'apiserver',
+      'csi',
+      'node-driver-registrar',
+      'pod2daemon-flexvol',
+    ].map((n) => `${r}/${n}:${lock.calico.version}`),
+  ];
+}
+
+/** Control-plane images kubeadm expects preloaded on the node (`kubeadm config images list`). */
+export function controlPlaneImages(lock: LabLock): string[] {
+  const k = lock.kubernetes.version;
+  return [
+    `registry.k8s.io/kube-apiserver:${k}`,
+    `registry.k8s.io/kube-controller-manager:${k}`,
+    `registry.k8s.io/kube-scheduler:${k}`,
+    `registry.k8s.io/kube-proxy:${k}`,
+    `registry.k8s.io/coredns/coredns:${lock.coredns.version}`,
+    `registry.k8s.io/pause:${lock.pause.version}`,
+    `registry.k8s.io/etcd:${lock.etcd.imageTag}`,
+  ];
+}

@@ -1,0 +1,59 @@
+/**
+ * Is the lab built on this machine? Asks the build's own step list (lab/build.ts), so a part added to the
+ * build is a part the status checks.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EnvironmentError } from '../errors.js';
+import { labPaths } from './lock.js';
+
+export interface LabPart {
+  name: string;
+  built: boolean;
+  detail?: string;
+}
+
+export interface LabStatus {
+  root: string;
+  complete: boolean;
+  parts: LabPart[];
+}
+
+export async function labStatus(): Promise<LabStatus> {
+  const paths = labPaths();
+  const { allSteps, makeContext, stepIsBuilt } = await import('../../lab/build.js');
+  const ctx = makeContext(() => {});
+  const parts: LabPart[] = [];
+  for (const step of allSteps()) {
+    const stamp = join(paths.stamps, `${step.name}.json`);
+    let built = false;
+    let detail: string | undefined;
+    try {
+      built = stepIsBuilt(ctx, step);
+      if (built) {
+        const s = JSON.parse(readFileSync(stamp, 'utf8')) as { builtAt?: string; seconds?: number };
+        detail = `built ${s.builtAt ?? '?'} in ${Math.round(s.seconds ?? 0)} s`;
+      } else
+        detail = existsSync(stamp)
+          ? 'out of date (its inputs changed) or its outputs are gone'
+          : 'never built';
+    } catch (err) {
+      detail = `cannot tell: ${(err as Error).message.split('\n')[0]}`;
+    }
+    parts.push({ name: step.name, built, ...(detail ? { detail } : {}) });
+  }
+  return { root: paths.root, complete: parts.every((p) => p.built), parts };
+}
+
+/** For `--lab`: the lab's status, or exit 3 naming what is missing and how to build it. */
+export async function requireLab(): Promise<LabStatus> {
+  const s = await labStatus();
+  if (!s.complete) {
+    const missing = s.parts.filter((p) => !p.built).map((p) => `${p.name} (${p.detail ?? 'missing'})`);
+    throw new EnvironmentError(
+      `--lab: the lab is not complete in ${s.root}: missing ${missing.join(', ')}. Build it with \`npm run lab:build\` (a cold build takes about an hour on 2 cores; see README "The lab")`,
+      ['lab'],
+    );
+  }
+  return s;
+}

@@ -1,0 +1,438 @@
+/**
+ * `npm run lab:build [-- --only STEP[,STEP]] [--force]`: builds the lab into its machine-local cache
+ * (harness/lab/lock.ts labDir()), incrementally. Every step has a key (what it is built from: the lock's
+ * entry and the project's own files it uses); a step whose key and outputs are unchanged is skipped. Go
+ * parts come from the Go module proxy through wrapper modules written here; images are made with
+ * debootstrap + `docker import` / `docker build` from local images only (nothing is pulled).
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa, execaSync } from 'execa';
+import { LAB_SOURCE_DIR, type LabLock, type LabPaths, labPaths, readLabLock } from '../harness/lab/lock.js';
+import { imageSteps } from './images.js';
+
+export interface StepContext {
+  lock: LabLock;
+  paths: LabPaths;
+  go: (args: string[], opts?: { cwd?: string; env?: Record<string, string> }) => Promise<void>;
+  run: (cmd: string, args: string[], opts?: { cwd?: string; input?: string }) => Promise<string>;
+  log: (line: string) => void;
+}
+
+export interface Step {
+  name: string;
+  /** what the step is built from; any change rebuilds it */
+  key: (ctx: StepContext) => unknown;
+  /** files that must exist for the step to count as built */
+  outputs: (ctx: StepContext) => string[];
+  build: (ctx: StepContext) => Promise<void>;
+  /** docker images the step provides (checked by lab:status) */
+  images?: (ctx: StepContext) => string[];
+}
+
+const GO = '/usr/local/go/bin/go';
+
+/** The upstream manifests a cell of the lab's Calico version reads (harness/calico/catalogue.ts files). */
+export const MANIFEST_FILES = ['calico.yaml', 'calico-vxlan.yaml', 'tigera-operator.yaml', 'operator-crds.yaml', 'custom-resources.yaml', 'custom-resources-bpf.yaml'];
+
+function goEnv(paths: LabPaths): Record<string, string> {
+  return {
+    GOMODCACHE: paths.gomod,
+    GOCACHE: paths.gocache,
+    GOPATH: join(paths.root, 'gopath'),
+    GOTOOLCHAIN: 'local',
+    CGO_ENABLED: '0',
+    GOFLAGS: '-mod=mod -trimpath -buildvcs=false',
+    PATH: `/usr/local/go/bin:${process.env.PATH ?? ''}`,
+  };
+}
+
+/** Parses `replace` directives of a go.mod text: `[from, to]` pairs (`to` may be a path or `mod version`). */
+export function goModReplaces(text: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const lines = text.split('\n');
+  let inBlock = false;
+  for (const raw of lines) {
+    const line = raw.replace(/\/\/.*$/, '').trim();
+    if (!line) continue;
+    if (inBlock) {
+      if (line === ')') {
+        inBlock = false;
+        continue;
+      }
+    } else if (line === 'replace (') {
+      inBlock = true;
+      continue;
+    } else if (!line.startsWith('replace ')) continue;
+    const body = inBlock ? line : line.slice('replace '.length);
+    const m = body.match(/^(\S+)(?:\s+\S+)?\s*=>\s*(.+)$/);
+    if (m?.[1] && m[2]) out.push([m[1], m[2].trim()]);
+  }
+  return out;
+}
+
+function moduleDir(paths: LabPaths, mod: string, version: string): string {
+  // the module cache escapes upper-case letters as !lower
+  const escaped = mod.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+  return join(paths.gomod, `${escaped}@${version}`);
+}
+
+async function downloadModule(ctx: StepContext, mod: string, version: string): Promise<string> {
+  await ctx.go(['mod', 'download', `${mod}@${version}`], { cwd: ctx.paths.root });
+  return moduleDir(ctx.paths, mod, version);
+}
+
+/** Writes a wrapper module (go.mod with requires/replaces, a tools.go naming the packages) and builds them. */
+async function buildWrapper(
+  ctx: StepContext,
+  name: string,
+  opts: {
+    goVersion: string;
+    requires: Array<[string, string]>;
+    replaces: Array<[string, string]>;
+    packages: Array<{ pkg: string; out: string }>;
+    ldflags: string;
+    extraFiles?: Record<string, string>;
+  },
+): Promise<void> {
+  const dir = join(ctx.paths.src, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const gomod = [
+    `module calico-conformance.lab/${name}`,
+    '',
+    `go ${opts.goVersion}`,
+    '',
+    'require (',
+    ...opts.requires.map(([m, v]) => `\t${m} ${v}`),
+    ')',
+    '',
+    'replace (',
+    ...opts.replaces.map(([m, to]) => `\t${m} => ${to}`),
+    ')',
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'go.mod'), gomod);
+  const external = opts.packages.filter((p) => !p.pkg.startsWith('./'));
+  if (external.length > 0) {
+    writeFileSync(
+      join(dir, 'tools.go'),
+      `//go:build tools\n\npackage tools\n\nimport (\n${external.map((p) => `\t_ "${p.pkg}"`).join('\n')}\n)\n`,
+    );
+  }
+  for (const [file, text] of Object.entries(opts.extraFiles ?? {})) {
+    mkdirSync(join(dir, file, '..'), { recursive: true });
+    writeFileSync(join(dir, file), text);
+  }
+  ctx.log(`  ${name}: resolving modules`);
+  await ctx.go(['mod', 'tidy', '-e'], { cwd: dir });
+  for (const p of opts.packages) {
+    ctx.log(`  ${name}: go build ${p.pkg}`);
+    mkdirSync(join(p.out, '..'), { recursive: true });
+    await ctx.go(['build', '-ldflags', opts.ldflags, '-o', p.out, p.pkg], { cwd: dir });
+  }
+}
+
+function goSteps(): Step[] {
+  const bin = (ctx: StepContext, ...p: string[]) => join(ctx.paths.bin, ...p);
+  return [
+    {
+      name: 'kind',
+      key: (c) => c.lock.kind,
+      outputs: (c) => [bin(c, 'kind')],
+      build: async (c) => {
+        await c.go(['install', `${c.lock.kind.module}@${c.lock.kind.version}`], {
+          cwd: c.paths.root,
+          env: { GOBIN: c.paths.bin },
+        });
+      },
+    },
+    {
+      name: 'kubernetes',
+      key: (c) => c.lock.kubernetes,
+      outputs: (c) => [...c.lock.kubernetes.commands.map((n) => bin(c, 'k8s', n)), bin(c, 'agnhost')],
+      build: async (c) => {
+        const k = c.lock.kubernetes;
+        const kdir = await downloadModule(c, k.module, k.version);
+        const staging = goModReplaces(readFileSync(join(kdir, 'go.mod'), 'utf8'))
+          .filter(([, to]) => to.startsWith('./staging/'))
+          .map(([m]) => [m, `${m} ${k.stagingVersion}`] as [string, string]);
+        const [maj, min] = k.version.replace(/^v/, '').split('.');
+        const vpkgs = ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'];
+        const ld = vpkgs
+          .flatMap((p) => [
+            `-X ${p}.gitVersion=${k.version}`,
+            `-X ${p}.gitMajor=${maj}`,
+            `-X ${p}.gitMinor=${min}`,
+            `-X ${p}.gitTreeState=clean`,
+            `-X ${p}.buildDate=1970-01-01T00:00:00Z`,
+          ])
+          .join(' ');
+        await buildWrapper(c, 'kubernetes', {
+          goVersion: '1.24.0',
+          requires: [[k.module, k.version]],
+          replaces: staging,
+          packages: [
+            ...k.commands.map((n) => ({ pkg: `k8s.io/kubernetes/cmd/${n}`, out: bin(c, 'k8s', n) })),
+            { pkg: 'k8s.io/kubernetes/test/images/agnhost', out: bin(c, 'agnhost') },
+          ],
+          ldflags: `-s -w ${ld}`,
+        });
+      },
+    },
+    {
+      name: 'etcd',
+      key: (c) => [c.lock.etcd, readFileSync(join(LAB_SOURCE_DIR, 'go/etcd/main.go'), 'utf8')],
+      outputs: (c) => [bin(c, 'etcd')],
+      build: async (c) => {
+        await buildWrapper(c, 'etcd', {
+          goVersion: '1.24.0',
+          requires: [[c.lock.etcd.module, c.lock.etcd.version]],
+          replaces: [],
+          packages: [{ pkg: '.', out: bin(c, 'etcd') }],
+          ldflags: '-s -w',
+          extraFiles: { 'main.go': readFileSync(join(LAB_SOURCE_DIR, 'go/etcd/main.go'), 'utf8') },
+        });
+      },
+    },
+    {
+      name: 'pause',
+      key: () => readFileSync(join(LAB_SOURCE_DIR, 'go/pause/main.go'), 'utf8'),
+      outputs: (c) => [bin(c, 'pause')],
+      build: async (c) => {
+        await buildWrapper(c, 'pause', {
+          goVersion: '1.24.0',
+          requires: [],
+          replaces: [],
+          packages: [{ pkg: '.', out: bin(c, 'pause') }],
+          ldflags: '-s -w',
+          extraFiles: { 'main.go': readFileSync(join(LAB_SOURCE_DIR, 'go/pause/main.go'), 'utf8') },
+        });
+      },
+    },
+    {
+      name: 'lab-runc',
+      key: () => readFileSync(join(LAB_SOURCE_DIR, 'go/runc-shim/main.go'), 'utf8'),
+      outputs: (c) => [bin(c, 'lab-runc')],
+      build: async (c) => {
+        await buildWrapper(c, 'runc-shim', {
+          goVersion: '1.24.0',
+          requires: [],
+          replaces: [],
+          packages: [{ pkg: '.', out: bin(c, 'lab-runc') }],
+          ldflags: '-s -w',
+          extraFiles: { 'main.go': readFileSync(join(LAB_SOURCE_DIR, 'go/runc-shim/main.go'), 'utf8') },
+        });
+      },
+    },
+    {
+      name: 'coredns',
+      key: (c) => c.lock.coredns,
+      outputs: (c) => [bin(c, 'coredns')],
+      build: async (c) => {
+        await c.go(['install', '-ldflags', '-s -w', `${c.lock.coredns.module}@${c.lock.coredns.version}`], {
+          cwd: c.paths.root,
+          env: { GOBIN: c.paths.bin },
+        });
+      },
+    },
+    {
+      name: 'crictl',
+      key: (c) => c.lock.criTools,
+      outputs: (c) => [bin(c, 'crictl')],
+      build: async (c) => {
+        await c.go(['install', '-ldflags', '-s -w', `${c.lock.criTools.module}/cmd/crictl@${c.lock.criTools.version}`], {
+          cwd: c.paths.root,
+          env: { GOBIN: c.paths.bin },
+        });
+      },
+    },
+    {
+      name: 'cni-plugins',
+      key: (c) => c.lock.cniPlugins,
+      outputs: (c) => c.lock.cniPlugins.plugins.map((p) => bin(c, 'cni', p)),
+      build: async (c) => {
+        const p = c.lock.cniPlugins;
+        const dirs: Record<string, string> = {
+          loopback: 'main/loopback',
+          'host-local': 'ipam/host-local',
+          portmap: 'meta/portmap',
+          ptp: 'main/ptp',
+          bandwidth: 'meta/bandwidth',
+          tuning: 'meta/tuning',
+        };
+        const pkgs = p.plugins.map((n) => {
+          const d = dirs[n];
+          if (!d) throw new Error(`lab.lock.json cniPlugins.plugins: unknown plugin ${n}`);
+          return `${p.module}/plugins/${d}@${p.version}`;
+        });
+        await c.go(['install', '-ldflags', '-s -w', ...pkgs], { cwd: c.paths.root, env: { GOBIN: bin(c, 'cni') } });
+      },
+    },
+    {
+      name: 'calico',
+      key: (c) => c.lock.calico,
+      outputs: (c) =>
+        ['calico-node', 'calico', 'install', 'kube-controllers', 'check-status', 'calicoctl', 'apiserver', 'calico-typha'].map(
+          (n) => bin(c, 'calico', n),
+        ),
+      build: async (c) => {
+        const cal = c.lock.calico;
+        const cdir = await downloadModule(c, cal.module, cal.pseudoVersion);
+        const text = readFileSync(join(cdir, 'go.mod'), 'utf8');
+        const goVersion = text.match(/^go (\S+)/m)?.[1] ?? '1.24.0';
+        // The monorepo's own replaces that point at published modules carry over; its local ones
+        // (./api, ./lib/*) become the published modules at the same commit (the api at its mirror's commit).
+        const carried = goModReplaces(text).filter(([, to]) => !to.startsWith('./'));
+        const stub = join(c.paths.src, 'calico-stubs', 'httpmachinery');
+        mkdirSync(stub, { recursive: true });
+        // lib/httpmachinery is only imported by whisker-backend, which the lab does not build, and the proxy
+        // does not serve it at this commit: an empty module satisfies the module graph.
+        writeFileSync(join(stub, 'go.mod'), 'module github.com/projectcalico/calico/lib/httpmachinery\n\ngo 1.24\n');
+        const ld = [
+          `-X github.com/projectcalico/calico/pkg/buildinfo.Version=${cal.version}`,
+          `-X github.com/projectcalico/calico/pkg/buildinfo.GitRevision=${cal.pseudoVersion.split('-').pop()}`,
+          '-X github.com/projectcalico/calico/pkg/buildinfo.BuildDate=1970-01-01T00:00:00Z',
+        ].join(' ');
+        const m = 'github.com/projectcalico/calico';
+        await buildWrapper(c, 'calico', {
+          goVersion,
+          requires: [[m, cal.pseudoVersion]],
+          replaces: [
+            ...carried,
+            ['github.com/projectcalico/api', `github.com/projectcalico/api ${cal.apiPseudoVersion}`],
+            [`${m}/lib/std`, `${m}/lib/std ${cal.pseudoVersion}`],
+            [`${m}/lib/httpmachinery`, stub],
+          ],
+          packages: [
+            { pkg: `${m}/node/cmd/calico-node`, out: bin(c, 'calico', 'calico-node') },
+            { pkg: `${m}/cni-plugin/cmd/calico`, out: bin(c, 'calico', 'calico') },
+            { pkg: `${m}/cni-plugin/cmd/install`, out: bin(c, 'calico', 'install') },
+            { pkg: `${m}/kube-controllers/cmd/kube-controllers`, out: bin(c, 'calico', 'kube-controllers') },
+            { pkg: `${m}/kube-controllers/cmd/check-status`, out: bin(c, 'calico', 'check-status') },
+            { pkg: `${m}/calicoctl/calicoctl`, out: bin(c, 'calico', 'calicoctl') },
+            { pkg: `${m}/apiserver/cmd/apiserver`, out: bin(c, 'calico', 'apiserver') },
+            { pkg: `${m}/typha/cmd/calico-typha`, out: bin(c, 'calico', 'calico-typha') },
+          ],
+          ldflags: `-s -w ${ld}`,
+        });
+      },
+    },
+    {
+      // the upstream manifests of the lab's Calico, as published in the same module (manifests/ at the
+      // release commit): `run --lab` reads them as its --manifests-dir
+      name: 'manifests',
+      key: (c) => c.lock.calico,
+      outputs: (c) => MANIFEST_FILES.map((f) => join(c.paths.manifests, c.lock.calico.version, f)),
+      build: async (c) => {
+        const cdir = await downloadModule(c, c.lock.calico.module, c.lock.calico.pseudoVersion);
+        const out = join(c.paths.manifests, c.lock.calico.version);
+        mkdirSync(out, { recursive: true });
+        for (const f of MANIFEST_FILES) copyFileSync(join(cdir, 'manifests', f), join(out, f));
+      },
+    },
+    {
+      name: 'operator',
+      key: (c) => c.lock.operator,
+      outputs: (c) => [bin(c, 'operator')],
+      build: async (c) => {
+        const op = c.lock.operator;
+        const odir = await downloadModule(c, op.module, op.version);
+        const text = readFileSync(join(odir, 'go.mod'), 'utf8');
+        const goVersion = text.match(/^go (\S+)/m)?.[1] ?? '1.24.0';
+        const carried = goModReplaces(text).filter(([, to]) => !to.startsWith('./'));
+        await buildWrapper(c, 'operator', {
+          goVersion,
+          requires: [[op.module, op.version]],
+          replaces: [...carried, [`${op.module}/api`, `${op.module}/api ${op.apiPseudoVersion}`]],
+          packages: [{ pkg: `${op.module}/cmd`, out: bin(c, 'operator') }],
+          ldflags: `-s -w -X ${op.module}/version.VERSION=${op.version}`,
+        });
+      },
+    },
+  ];
+}
+
+function hashKey(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+export function allSteps(): Step[] {
+  return [...goSteps(), ...imageSteps()];
+}
+
+export function stepIsBuilt(ctx: StepContext, step: Step): boolean {
+  const stamp = join(ctx.paths.stamps, `${step.name}.json`);
+  if (!existsSync(stamp)) return false;
+  const { key } = JSON.parse(readFileSync(stamp, 'utf8')) as { key: string };
+  if (key !== hashKey(step.key(ctx)) || !step.outputs(ctx).every((f) => existsSync(f))) return false;
+  return (step.images?.(ctx) ?? []).every((img) => execaSync('docker', ['image', 'inspect', '--format', '{{.Id}}', img], { reject: false }).exitCode === 0);
+}
+
+export function makeContext(log: (line: string) => void = (l) => console.log(l)): StepContext {
+  const lock = readLabLock();
+  const paths = labPaths();
+  const env = goEnv(paths);
+  return {
+    lock,
+    paths,
+    log,
+    go: async (args, opts = {}) => {
+      await execa('nice', ['-n', '10', GO, ...args], {
+        cwd: opts.cwd,
+        env: { ...env, ...opts.env },
+        stdout: 'inherit',
+        stderr: 'inherit',
+      });
+    },
+    run: async (cmd, args, opts = {}) => {
+      const r = await execa(cmd, args, { cwd: opts.cwd, input: opts.input, stderr: 'inherit' });
+      return r.stdout;
+    },
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const force = argv.includes('--force');
+  const onlyIdx = argv.indexOf('--only');
+  const only = onlyIdx >= 0 ? new Set((argv[onlyIdx + 1] ?? '').split(',').filter(Boolean)) : undefined;
+  const ctx = makeContext();
+  const steps = allSteps();
+  if (only) {
+    const unknown = [...only].filter((n) => !steps.some((s) => s.name === n));
+    if (unknown.length > 0) {
+      console.error(`lab:build: error: --only: unknown step(s) ${unknown.join(', ')}; steps: ${steps.map((s) => s.name).join(', ')}`);
+      return 2;
+    }
+  }
+  for (const d of [ctx.paths.root, ctx.paths.bin, ctx.paths.stamps, ctx.paths.src]) mkdirSync(d, { recursive: true });
+  const t0 = Date.now();
+  let failed = 0;
+  for (const step of steps) {
+    if (only && !only.has(step.name)) continue;
+    if (!force && stepIsBuilt(ctx, step)) {
+      console.log(`lab:build ${step.name}: up to date`);
+      continue;
+    }
+    const s0 = Date.now();
+    console.log(`lab:build ${step.name}: building`);
+    try {
+      await step.build(ctx);
+      const missing = step.outputs(ctx).filter((f) => !existsSync(f));
+      if (missing.length > 0) throw new Error(`outputs missing after build: ${missing.join(', ')}`);
+      writeFileSync(join(ctx.paths.stamps, `${step.name}.json`), JSON.stringify({ key: hashKey(step.key(ctx)), builtAt: new Date().toISOString(), seconds: (Date.now() - s0) / 1000 }));
+      console.log(`lab:build ${step.name}: done in ${((Date.now() - s0) / 1000).toFixed(0)} s`);
+    } catch (err) {
+      failed++;
+      const msg = (err as Error).message.split('\n').slice(0, 8).map((l) => l.slice(0, 400)).join('\n');
+      console.error(`lab:build ${step.name}: FAILED after ${((Date.now() - s0) / 1000).toFixed(0)} s: ${msg}`);
+    }
+  }
+  console.log(`lab:build: ${failed === 0 ? 'complete' : `${failed} step(s) failed`} in ${((Date.now() - t0) / 1000).toFixed(0)} s (cache ${ctx.paths.root})`);
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
