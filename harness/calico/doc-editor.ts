@@ -8,16 +8,7 @@
  * the edited AST; otherwise the edited AST is serialised.
  */
 import { isDeepStrictEqual } from 'node:util';
-import {
-  type Document,
-  isMap,
-  isScalar,
-  parseDocument,
-  Scalar,
-  stringify,
-  type YAMLMap,
-  type YAMLSeq,
-} from 'yaml';
+import { type Document, isMap, parseDocument, Scalar, stringify, type YAMLMap, type YAMLSeq } from 'yaml';
 
 interface Patch {
   start: number;
@@ -142,8 +133,4 @@ function scalarText(value: string, type: Scalar['type']): string {
   if (type === Scalar.QUOTE_DOUBLE) return JSON.stringify(value);
   if (type === Scalar.QUOTE_SINGLE) return `'${value.replace(/'/g, "''")}'`;
   return stringify(value).trimEnd();
-}
-
-export function asScalar(node: unknown): Scalar | undefined {
-  return isScalar(node) ? node : undefined;
 }

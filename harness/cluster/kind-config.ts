@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument, YAMLSeq } from 'yaml';
-import { type Cell, SPLIT_SUBNET_RANGES } from '../config/cell.js';
+import type { Cell } from '../config/cell.js';
 import { ConfigError } from '../errors.js';
 import { parseIpv4Cidr } from '../net/cidr.js';
 
@@ -90,11 +90,6 @@ export function renderKindConfig(cell: Cell, opts: KindConfigOptions): string {
     doc.set('containerdConfigPatches', patch);
   }
   return doc.toString({ lineWidth: 0 });
-}
-
-/** The split-subnet range of node i (0 = control plane), for the topology code. */
-export function splitSubnetRangeOf(index: number): string {
-  return SPLIT_SUBNET_RANGES[index % 2]!;
 }
 
 /**

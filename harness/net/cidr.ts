@@ -77,14 +77,3 @@ export function cidrContains(outer: Ipv4Cidr, inner: Ipv4Cidr): boolean {
 export function cidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
   return cidrContains(a, b) || cidrContains(b, a);
 }
-
-export function cidrSize(cidr: Ipv4Cidr): number {
-  return 2 ** (32 - cidr.prefix);
-}
-
-/** Whether the text IP lies in the text CIDR; false for malformed input. */
-export function ipInCidr(ip: string, cidr: string): boolean {
-  const n = parseIpv4(ip);
-  const c = parseIpv4Cidr(cidr, { allowHostBits: true });
-  return n !== undefined && c.ok && cidrContainsIp(c.cidr, n);
-}

@@ -21,7 +21,7 @@
  *   kernel sets DF on raw ICMP sockets by default (ip_no_pmtu_disc=0 → IP_PMTUDISC_WANT) for packets
  *   that fit the first-hop MTU, so the probe still detects a smaller MTU further on; the record says which.
  */
-import type { Protocol, Verdict } from './types.js';
+import type { Verdict } from './types.js';
 
 export const PROBE_END = '__CCPROBE_END__';
 
@@ -333,11 +333,4 @@ function nameCheck(out: string, expectName: string | undefined, detail: string):
     return { verdict: 'error', answeredBy: name, detail: `answered by ${name}, expected ${expectName}` };
   }
   return { verdict: 'connected', answeredBy: name, detail: `answered by ${name}` };
-}
-
-/** The probe mode for a port probe of a protocol. */
-export function modeFor(protocol: Protocol): ProbeMode {
-  if (protocol === 'TCP') return 'tcp';
-  if (protocol === 'UDP') return 'udp';
-  throw new Error(`protocol: ${protocol} is not probed by this engine (TCP, UDP)`);
 }

@@ -33,11 +33,6 @@ export const REPORT_FILES = {
   html: 'report.html',
 } as const;
 
-/** Per-cell data folder inside a results directory. */
-export function cellDataDir(reportDir: string, cellId: string): string {
-  return join(reportDir, 'cells', cellId);
-}
-
 /** GitHub caps one step's summary at 1 MiB; past that the upload fails and nothing is shown. */
 export const STEP_SUMMARY_LIMIT = 1024 * 1024 - 4096;
 

@@ -74,7 +74,6 @@ const RUN_OPTIONS = {
   'assume-ipip': { type: 'boolean' },
   quiet: { type: 'boolean' },
   verbose: { type: 'boolean' },
-  help: { type: 'boolean' },
 } as const;
 
 /** What tests (and the e2e child) replace; production uses the defaults. */
@@ -100,10 +99,6 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
   const str = (k: keyof typeof RUN_OPTIONS): string | undefined =>
     typeof raw[k] === 'string' ? (raw[k] as string) : undefined;
   const on = (k: keyof typeof RUN_OPTIONS): boolean => raw[k] === true;
-  if (on('help')) {
-    io.out(runHelp);
-    return ExitCode.Ok;
-  }
 
   // ---- everything the user typed is checked before anything is created (exit 2)
   if (on('quiet') && on('verbose'))

@@ -4,8 +4,6 @@
  * writes every report format. Exit 0 when the upgrade and the suites on B passed, 1 otherwise.
  */
 import { join, resolve } from 'node:path';
-import type { CellField } from '../../config/matrix.js';
-import { CELL_FIELDS } from '../../config/matrix.js';
 import { EnvironmentError, ExitCode, formatDuration } from '../../errors.js';
 import { defaultRunner, type ProcessRunner } from '../../exec/process.js';
 import { assertUsable, cellSkipReason, runPreflight } from '../../preflight/preflight.js';
@@ -50,7 +48,6 @@ export const UPGRADE_OPTIONS = {
   'allow-unpinned': { type: 'boolean' },
   'keep-cluster': { type: 'boolean' },
   'allow-downgrade': { type: 'boolean' },
-  help: { type: 'boolean' },
 } as const;
 
 export interface SourceFlags {
@@ -93,10 +90,6 @@ export async function runUpgradeCommand(
   env?: Partial<UpgradeCommandEnv>,
 ): Promise<number> {
   const { values } = parseCommandArgs('upgrade', argv, UPGRADE_OPTIONS);
-  if (values.help) {
-    io.out(upgradeHelp);
-    return ExitCode.Ok;
-  }
   // 1. every option, before anything is created
   const parsed = parseUpgradeOptions(values as UpgradeCliValues);
   const { flow } = parsed;
@@ -189,8 +182,3 @@ export function summaryText(cell: CellResult): string {
     if (p.outcome !== 'passed') lines.push(`  ${p.name}: ${p.outcome}${p.reason ? `: ${p.reason}` : ''}`);
   return lines.join('\n');
 }
-
-/** Cell flags upgrade accepts (for messages and tests). */
-export const UPGRADE_CELL_FLAGS: string[] = (Object.entries(CELL_FIELDS) as [CellField, string][])
-  .filter(([f]) => f !== 'calicoVersion')
-  .map(([, flag]) => flag);

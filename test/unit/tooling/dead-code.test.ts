@@ -1,0 +1,98 @@
+/**
+ * No dead weight: every dependency in package.json is used (imported by the sources, or a tool the scripts
+ * run). A dependency kept ahead of its first user says so in KEPT, with the reason.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
+
+/** Dependencies with no user in the repository yet, and why they stay. */
+const KEPT: Record<string, string> = {
+  zx: 'the lab (lab/) scripts are to use it for their shell steps',
+};
+
+const SOURCE_DIRS = ['harness', 'suites', 'test', 'bench', 'bin', 'lab', 'scripts'];
+
+function sources(dir: string): string[] {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(join(ROOT, dir), { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => {
+    const rel = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'node_modules' ? [] : sources(rel);
+    return /\.(ts|mts|js|mjs)$/.test(e.name) ? [rel] : [];
+  });
+}
+
+const FILES = [
+  ...SOURCE_DIRS.flatMap(sources),
+  ...readdirSync(ROOT).filter((f) => /\.(ts|mts|js|mjs)$/.test(f)),
+].map((f) => ({ path: f, text: readFileSync(join(ROOT, f), 'utf8') }));
+
+/** The package a module specifier names: `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
+function packageOf(spec: string): string | undefined {
+  if (spec.startsWith('.') || spec.startsWith('node:') || spec.startsWith('/')) return undefined;
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+/** Packages imported by the sources (static, dynamic, type-only, `node --import X`). */
+function importedPackages(): Set<string> {
+  const out = new Set<string>();
+  const re = /(?:from\s+|import\s*\(\s*|import\s+|--import[= ])['"]?([@\w][\w@./-]*)['"]?/g;
+  for (const f of FILES)
+    for (const m of f.text.matchAll(re)) {
+      const p = packageOf(m[1]!);
+      if (p) out.add(p);
+    }
+  for (const script of Object.values(pkg.scripts))
+    for (const m of script.matchAll(/--import[= ]([@\w][\w@./-]*)/g)) out.add(packageOf(m[1]!)!);
+  return out;
+}
+
+/** Tools the package scripts and CI run by their bin name, mapped to the package that ships the bin. */
+function toolPackages(): Set<string> {
+  const bins: Record<string, string> = {
+    tsc: 'typescript',
+    biome: '@biomejs/biome',
+    vitest: 'vitest',
+    tsx: 'tsx',
+  };
+  const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
+  const commands = [...Object.values(pkg.scripts), ci].join('\n');
+  return new Set(
+    Object.entries(bins)
+      .filter(([bin]) => new RegExp(`(^|[\\s;&|(])(npx\\s+)?${bin}(\\s|$)`, 'm').test(commands))
+      .map(([, p]) => p),
+  );
+}
+
+describe('dependencies', () => {
+  it('every dependency is imported by the sources, run by a script, or kept for a stated reason', () => {
+    const used = new Set([...importedPackages(), ...toolPackages()]);
+    const tsconfig = readFileSync(join(ROOT, 'tsconfig.json'), 'utf8');
+    for (const t of tsconfig.match(/"types":\s*\[([^\]]*)\]/)?.[1]?.match(/[\w@/-]+/g) ?? [])
+      used.add(`@types/${t}`);
+    const declared = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.devDependencies)];
+    const unused = declared.filter((d) => !used.has(d) && !(d in KEPT));
+    expect(unused, 'dependencies nothing uses: remove them (npm uninstall)').toEqual([]);
+    for (const k of Object.keys(KEPT)) expect(declared, `KEPT names ${k}, which is not declared`).toContain(k);
+  });
+
+  it('the scan sees real imports (a removed dependency would be reported)', () => {
+    const used = importedPackages();
+    for (const p of ['@kubernetes/client-node', 'execa', 'yaml', 'ajv', 'vitest', 'tsx', 'testcontainers'])
+      expect(used).toContain(p);
+    expect(used.has('ajv-formats')).toBe(false);
+  });
+});
