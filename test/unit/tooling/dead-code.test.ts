@@ -86,7 +86,8 @@ describe('dependencies', () => {
     const declared = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.devDependencies)];
     const unused = declared.filter((d) => !used.has(d) && !(d in KEPT));
     expect(unused, 'dependencies nothing uses: remove them (npm uninstall)').toEqual([]);
-    for (const k of Object.keys(KEPT)) expect(declared, `KEPT names ${k}, which is not declared`).toContain(k);
+    for (const k of Object.keys(KEPT))
+      expect(declared, `KEPT names ${k}, which is not declared`).toContain(k);
   });
 
   it('the scan sees real imports (a removed dependency would be reported)', () => {
