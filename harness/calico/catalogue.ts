@@ -40,6 +40,11 @@ export interface CalicoVersion {
   readonly ipPoolNameSupported: boolean;
   /** Goldmane and Whisker CRs exist (v3.30+, §4.2) */
   readonly goldmaneWhisker: boolean;
+  /**
+   * The custom resources upstream's custom-resources.yaml creates, in its order (§4.2): Installation and
+   * APIServer; from v3.30 also Goldmane and Whisker. An operator cell installs the same set by default.
+   */
+  readonly customResources: readonly OperatorCustomResource[];
   /** TigeraStatus objects that must be Available after an operator install, without optional components (§7) */
   readonly tigeraStatuses: readonly string[];
   /** namespace of the calico-apiserver Deployment in operator mode (§5) */
@@ -123,6 +128,9 @@ function policyApiCrdsFor(minor: number): string[] {
   return [];
 }
 
+/** The operator.tigera.io/v1 custom resources (all named `default`) an operator cell creates. */
+export type OperatorCustomResource = 'Installation' | 'APIServer' | 'Goldmane' | 'Whisker';
+
 export type CalicoFile =
   | 'calico.yaml'
   | 'calico-vxlan.yaml'
@@ -161,6 +169,8 @@ function entry(
     operatorCrdsSeparate: minor >= 30,
     ipPoolNameSupported: minor >= 28,
     goldmaneWhisker: minor >= 30,
+    customResources:
+      minor >= 30 ? ['Installation', 'APIServer', 'Goldmane', 'Whisker'] : ['Installation', 'APIServer'],
     tigeraStatuses: statuses,
     apiServerNamespace: minor >= 31 ? 'calico-system' : 'calico-apiserver',
     operatorBgpDisabledAllows: minor >= 32 ? [...VXLAN_ONLY, 'IPIP', 'IPIPCrossSubnet'] : VXLAN_ONLY,

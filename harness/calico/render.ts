@@ -56,7 +56,11 @@ export interface RenderedCell {
 }
 
 export interface RenderOptions {
-  /** also apply the Goldmane and Whisker CRs (v3.30+) and wait for their TigeraStatus */
+  /**
+   * The Goldmane and Whisker CRs (v3.30+). Unset: what upstream's custom-resources.yaml creates (the catalogue's
+   * customResources: both from v3.30), and their TigeraStatus is waited for. false leaves them out (a lab that
+   * cannot build Whisker's UI image); true on a version without them is a usage error.
+   */
   goldmaneWhisker?: boolean;
 }
 
@@ -364,7 +368,11 @@ export interface RenderedResources {
   tigeraStatuses: string[];
 }
 
-/** The Installation, APIServer (and optionally Goldmane, Whisker) custom resources of one cell. Pure. */
+/**
+ * The custom resources of one cell: the set upstream's custom-resources.yaml creates for the version
+ * (Installation, APIServer; Goldmane and Whisker from v3.30 unless turned off), the Installation shaped by the
+ * cell. Pure.
+ */
 export function renderOperatorResources(
   cell: Cell,
   entry: CalicoVersion,
@@ -378,12 +386,13 @@ export function renderOperatorResources(
         `(operator ${entry.operatorVersion} accepts BGP Disabled only with ${entry.operatorBgpDisabledAllows.join(', ')})`,
     );
   }
-  if (opts.goldmaneWhisker && !entry.goldmaneWhisker) {
+  if (opts.goldmaneWhisker === true && !entry.goldmaneWhisker) {
     throw new UsageError(
       `--goldmane-whisker: Goldmane and Whisker exist from Calico v3.30; ${entry.version} has no such CRDs`,
       'goldmane-whisker',
     );
   }
+  const goldmaneWhisker = opts.goldmaneWhisker ?? entry.goldmaneWhisker;
   const pool: Record<string, unknown> = {
     ...(entry.ipPoolNameSupported ? { name: 'default-ipv4-ippool' } : {}),
     cidr: cell.ipPoolCIDR,
@@ -404,11 +413,9 @@ export function renderOperatorResources(
   // the Installation's registry must end with "/" (installations CRD: `<registry><imagePath>/<image>`)
   if (cell.imageRegistry) installationSpec.registry = `${cell.imageRegistry.replace(/\/+$/, '')}/`;
 
-  const documents: Record<string, unknown>[] = [
-    cr('Installation', installationSpec),
-    cr('APIServer', {}),
-    ...(opts.goldmaneWhisker ? [cr('Goldmane', {}), cr('Whisker', {})] : []),
-  ];
+  const documents: Record<string, unknown>[] = entry.customResources
+    .filter((kind) => goldmaneWhisker || (kind !== 'Goldmane' && kind !== 'Whisker'))
+    .map((kind) => cr(kind, kind === 'Installation' ? installationSpec : {}));
   const header = [
     `# Calico ${entry.version} operator custom resources for cell ${cell.id}`,
     '# rendered by calico-conformance (harness/calico/render.ts) from the cell; shape as upstream custom-resources.yaml',
@@ -423,7 +430,7 @@ export function renderOperatorResources(
       apiVersion: String(d.apiVersion),
       name: 'default',
     })),
-    tigeraStatuses: [...entry.tigeraStatuses, ...(opts.goldmaneWhisker ? entry.goldmaneWhiskerStatuses : [])],
+    tigeraStatuses: [...entry.tigeraStatuses, ...(goldmaneWhisker ? entry.goldmaneWhiskerStatuses : [])],
   };
 }
 

@@ -116,7 +116,8 @@ function lastLine(s: string): string {
 /**
  * Every image a cell's install pulls: the images its rendered files name (manifest path: calico-node, CNI,
  * kube-controllers; operator path: the operator) and, on the operator path, the components the operator will
- * deploy, under --image-registry when given.
+ * deploy, under --image-registry when given — Goldmane and Whisker when the rendered custom-resources.yaml
+ * creates them (unless opts says otherwise).
  */
 export function imagesForCell(
   cell: { install: 'manifest' | 'operator'; imageRegistry?: string },
@@ -126,5 +127,8 @@ export function imagesForCell(
 ): string[] {
   const named = imagesInFiles(rendered.files);
   if (cell.install === 'manifest') return named;
-  return [...new Set([...named, ...operatorComponentImages(entry, cell.imageRegistry, opts)])];
+  const goldmaneWhisker =
+    opts.goldmaneWhisker ??
+    rendered.files.some((f) => f.name === 'custom-resources.yaml' && /^kind: Goldmane\s*$/m.test(f.content));
+  return [...new Set([...named, ...operatorComponentImages(entry, cell.imageRegistry, { goldmaneWhisker })])];
 }

@@ -61,6 +61,11 @@ export interface RealDepsOptions {
   preloadImages?: boolean;
   /** audit allow-list (rule ids, `by-design`, finding names) */
   auditAllow?: string[];
+  /**
+   * The Goldmane and Whisker CRs of operator cells (v3.30+): unset renders what upstream's
+   * custom-resources.yaml creates (both), false leaves them out (`run --no-goldmane-whisker`)
+   */
+  goldmaneWhisker?: boolean;
 }
 
 export function suiteFile(name: SuiteName): string {
@@ -108,12 +113,15 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
     attach: (kubeconfigPath, o) => attachCluster(kubeconfigPath, runner, o?.name),
   };
 
+  const renderOpts = opts.goldmaneWhisker !== undefined ? { goldmaneWhisker: opts.goldmaneWhisker } : {};
+
   const flowContext = async (
     step: StepContext,
     flow: FlowEvent['flow'],
   ): Promise<FlowContext & { lines: string[] }> => {
     const files =
-      (step.rendered as RenderedCell | undefined) ?? (await renderCell(step.cell, await manifestSource()));
+      (step.rendered as RenderedCell | undefined) ??
+      (await renderCell(step.cell, await manifestSource(), renderOpts));
     const lines: string[] = [];
     return {
       cell: step.cell,
@@ -156,7 +164,7 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
     render: async (cell): Promise<RenderedFiles> => {
       let r = rendered.get(cell.id);
       if (!r) {
-        r = renderCell(cell, await manifestSource());
+        r = renderCell(cell, await manifestSource(), renderOpts);
         rendered.set(cell.id, r);
         r.catch(() => rendered.delete(cell.id));
       }

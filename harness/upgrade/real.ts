@@ -58,6 +58,8 @@ export interface RealUpgradeOptions {
   /** read upstream files from DIR/<version>/<file> instead of downloading (render's --manifests-dir) */
   manifestsDir?: string;
   allowUnpinned?: boolean;
+  /** false: operator cells without the Goldmane and Whisker CRs (unset: what upstream's custom-resources.yaml creates) */
+  goldmaneWhisker?: boolean;
   env?: NodeJS.ProcessEnv;
   /** in-pod timeout of one probe: a denied probe costs this much (default 1 s, conformance-anchors.md §5.8) */
   probeTimeoutMs?: number;
@@ -229,7 +231,11 @@ export async function realUpgradeDeps(opts: RealUpgradeOptions): Promise<Upgrade
   const render = (cell: Cell) => {
     let r = rendered.get(cell.id);
     if (!r) {
-      r = renderCell(cell, source);
+      r = renderCell(
+        cell,
+        source,
+        opts.goldmaneWhisker !== undefined ? { goldmaneWhisker: opts.goldmaneWhisker } : {},
+      );
       rendered.set(cell.id, r);
     }
     return r;

@@ -46,12 +46,7 @@ export async function installCalico(ctx: FlowContext): Promise<void> {
         await waitOperator(ctx, t.operatorMs, wait);
         break;
       case 'tigerastatus-available':
-        await waitTigeraStatus(
-          ctx,
-          s.tigeraStatuses ?? [...ctx.version.tigeraStatuses],
-          t.tigeraStatusMs,
-          wait,
-        );
+        await waitTigeraStatus(ctx, s.tigeraStatuses ?? statusesOf(ctx), t.tigeraStatusMs, wait);
         break;
       case 'calico-node-ready':
         await waitManifestWorkloads(ctx, t.calicoNodeMs, wait);
@@ -66,7 +61,7 @@ export async function installCalico(ctx: FlowContext): Promise<void> {
   if (ctx.cell.install === 'manifest' && !waited.has('calico-node-ready'))
     await waitManifestWorkloads(ctx, t.calicoNodeMs, wait);
   if (ctx.cell.install === 'operator' && !waited.has('tigerastatus-available'))
-    await waitTigeraStatus(ctx, [...ctx.version.tigeraStatuses], t.tigeraStatusMs, wait);
+    await waitTigeraStatus(ctx, statusesOf(ctx), t.tigeraStatusMs, wait);
 
   const nodes = ctx.cell.workers + 1;
   await step(ctx, 'install', `wait for ${nodes} nodes Ready`, () =>
@@ -79,6 +74,16 @@ export async function installCalico(ctx: FlowContext): Promise<void> {
 }
 
 type Wait = { signal: AbortSignal | undefined; intervalMs?: number };
+
+/** The version's TigeraStatus names, plus goldmane and whisker when the rendered cell creates those CRs (§7). */
+function statusesOf(ctx: FlowContext): string[] {
+  const creates = (kind: string) =>
+    ctx.rendered.objects.some((o) => o.apiVersion.startsWith('operator.tigera.io/') && o.kind === kind);
+  return [
+    ...ctx.version.tigeraStatuses,
+    ...ctx.version.goldmaneWhiskerStatuses.filter((s) => creates(s === 'goldmane' ? 'Goldmane' : 'Whisker')),
+  ];
+}
 
 async function waitOperator(ctx: FlowContext, timeoutMs: number, wait: Wait): Promise<void> {
   await step(ctx, 'install', 'wait for the tigera-operator Deployment Available', () =>

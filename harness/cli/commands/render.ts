@@ -17,7 +17,7 @@ import { clusterNameFor as harnessClusterName } from '../../cluster/kind.js';
 import { renderKindConfig } from '../../cluster/kind-config.js';
 import type { Cell } from '../../config/cell.js';
 import { ExitCode, UsageError } from '../../errors.js';
-import { CELL_OPTIONS, parseCommandArgs, singleCell } from '../args.js';
+import { CELL_OPTIONS, goldmaneWhiskerOption, parseCommandArgs, singleCell } from '../args.js';
 import type { CliIO } from '../io.js';
 
 export const renderHelp = `calico-conformance render --out DIR [--manifests-dir DIR] [--allow-unpinned] [cell options]
@@ -25,7 +25,9 @@ export const renderHelp = `calico-conformance render --out DIR [--manifests-dir 
   (v3.30+), tigera-operator.yaml, custom-resources.yaml.
   --manifests-dir DIR   read upstream files from DIR/<version>/<file> instead of downloading
   --allow-unpinned      accept files the sha256 lock does not pin (master) or that differ from it
-  --goldmane-whisker    also render the Goldmane and Whisker CRs (v3.30+)
+  --no-goldmane-whisker leave out the Goldmane and Whisker CRs that upstream's custom-resources.yaml
+                        creates from v3.30 (rendered by default, as upstream does)
+  --goldmane-whisker    insist on them (a usage error before v3.30)
   --cluster-name NAME   kind cluster name in kind-config.yaml (default: derived from the cell)
   --registry-mirror H   make the kind nodes read registry mirrors from /etc/containerd/certs.d`;
 
@@ -35,6 +37,7 @@ const OPTIONS = {
   'manifests-dir': { type: 'string' as const },
   'allow-unpinned': { type: 'boolean' as const },
   'goldmane-whisker': { type: 'boolean' as const },
+  'no-goldmane-whisker': { type: 'boolean' as const },
   'cluster-name': { type: 'string' as const },
   'registry-mirror': { type: 'string' as const },
   help: { type: 'boolean' as const },
@@ -70,7 +73,7 @@ export async function renderCommand(argv: string[], io: CliIO): Promise<number> 
       warn: (m) => io.err(`render: warning: ${m}`),
     });
   }
-  const rendered = await renderCell(cell, source, { goldmaneWhisker: values['goldmane-whisker'] === true });
+  const rendered = await renderCell(cell, source, goldmaneWhiskerOption('render', values));
   const clusterName =
     typeof values['cluster-name'] === 'string' ? values['cluster-name'] : clusterNameFor(cell);
   const kindConfig = renderKindConfig(cell, {

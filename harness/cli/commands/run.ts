@@ -20,7 +20,7 @@ import {
 } from '../../preflight/preflight.js';
 import { createProgress, verbosityFrom } from '../../progress/progress.js';
 import { type RunResults, runOutcome } from '../../report/model.js';
-import { CELL_OPTIONS, cellsFromValues, parseCommandArgs } from '../args.js';
+import { CELL_OPTIONS, cellsFromValues, goldmaneWhiskerOption, parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
 
 export const runHelp = `calico-conformance run [cell options] [run options]
@@ -40,6 +40,8 @@ run options:
   --manifests-dir DIR     read upstream Calico files from DIR/<version>/<file> instead of downloading
   --allow-unpinned        accept manifests the sha256 lock does not pin (master)
   --preload-images        kind load the cell's Calico images from this host's docker before installing
+  --no-goldmane-whisker   operator cells (v3.30+): leave out the Goldmane and Whisker that upstream's
+                          custom-resources.yaml creates (installed and waited for by default)
   --kubeconfig FILE       run against this existing cluster instead of creating one (implies --skip-create)
   --skip-create           with --kubeconfig: do not create a cluster
   --skip-install          use the Calico already installed (no baseline, uninstall or audit)
@@ -65,6 +67,7 @@ const RUN_OPTIONS = {
   'manifests-dir': { type: 'string' },
   'allow-unpinned': { type: 'boolean' },
   'preload-images': { type: 'boolean' },
+  'no-goldmane-whisker': { type: 'boolean' },
   kubeconfig: { type: 'string' },
   'skip-create': { type: 'boolean' },
   'skip-install': { type: 'boolean' },
@@ -103,6 +106,7 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
   // ---- everything the user typed is checked before anything is created (exit 2)
   if (on('quiet') && on('verbose'))
     throw new UsageError('run: --quiet and --verbose exclude each other; pick one', 'quiet');
+  const goldmaneWhisker = goldmaneWhiskerOption('run', raw);
   const parallel = parsePositiveInt(str('parallel'), '--parallel');
   const shard = parseShard(str('shard'));
   const cellsRe = parseCellsRegex(str('cells'));
@@ -197,6 +201,7 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       ...(manifestsDir ? { manifestsDir } : {}),
       allowUnpinned: on('allow-unpinned'),
       preloadImages: on('preload-images'),
+      ...goldmaneWhisker,
       warn: (l) => progress.log('warn', l),
       log: (l) => progress.log('debug', l),
       verbose: on('verbose'),

@@ -29,6 +29,8 @@ export const upgradeHelp = `calico-conformance upgrade --from A --to B [options]
   --report-dir DIR                where the reports go (default ./results/upgrade-A-to-B)
   --manifests-dir DIR             read upstream Calico files from DIR/<version>/<file> (as render does)
   --allow-unpinned                accept upstream files the sha256 lock does not pin
+  --no-goldmane-whisker           operator path (v3.30+): leave out the Goldmane and Whisker CRs that
+                                  upstream's custom-resources.yaml creates (installed by default)
   --keep-cluster                  leave the cluster running
   --allow-downgrade               allow B older than A
   cell options (one value each): --encapsulation (default IPIP) --pod-cidr --service-cidr --ip-pool-cidr
@@ -46,13 +48,17 @@ export const UPGRADE_OPTIONS = {
   'report-dir': { type: 'string' },
   'manifests-dir': { type: 'string' },
   'allow-unpinned': { type: 'boolean' },
+  'no-goldmane-whisker': { type: 'boolean' },
   'keep-cluster': { type: 'boolean' },
   'allow-downgrade': { type: 'boolean' },
 } as const;
 
+/** How the upstream files are read and rendered. */
 export interface SourceFlags {
   manifestsDir?: string;
   allowUnpinned?: boolean;
+  /** false: no Goldmane and Whisker CRs on the operator path (unset: as upstream's custom-resources.yaml) */
+  goldmaneWhisker?: boolean;
 }
 
 /** What the command needs from the outside world; tests replace all of it. */
@@ -129,6 +135,7 @@ export async function runUpgradeCommand(
       ? { manifestsDir: resolve(io.cwd, values['manifests-dir']) }
       : {}),
     ...(values['allow-unpinned'] ? { allowUnpinned: true } : {}),
+    ...(values['no-goldmane-whisker'] ? { goldmaneWhisker: false } : {}),
   };
   const deps = await full.deps(flow, reportDir, io, source);
   const cell = await runUpgradeFlow(flow, deps);

@@ -241,16 +241,19 @@ describe('renderOperatorResources', () => {
     );
   });
 
-  it('Goldmane/Whisker only when asked, and only where they exist', () => {
+  it('Goldmane/Whisker by default where upstream creates them (v3.30+), off when asked, never before v3.30', () => {
     const c = opCell({ calicoVersion: 'v3.30.7', encapsulation: 'VXLAN' });
-    expect(renderOperatorResources(c, getVersion('v3.30.7')).documents.map((d) => d.kind)).toEqual([
+    const dflt = renderOperatorResources(c, getVersion('v3.30.7'));
+    expect(dflt.documents.map((d) => d.kind)).toEqual(['Installation', 'APIServer', 'Goldmane', 'Whisker']);
+    expect(dflt.tigeraStatuses).toEqual(['calico', 'apiserver', 'ippools', 'goldmane', 'whisker']);
+    const off = renderOperatorResources(c, getVersion('v3.30.7'), { goldmaneWhisker: false });
+    expect(off.documents.map((d) => d.kind)).toEqual(['Installation', 'APIServer']);
+    expect(off.tigeraStatuses).toEqual(['calico', 'apiserver', 'ippools']);
+    const old = opCell({ calicoVersion: 'v3.28.5', encapsulation: 'VXLAN' });
+    expect(renderOperatorResources(old, getVersion('v3.28.5')).documents.map((d) => d.kind)).toEqual([
       'Installation',
       'APIServer',
     ]);
-    const asked = renderOperatorResources(c, getVersion('v3.30.7'), { goldmaneWhisker: true });
-    expect(asked.documents.map((d) => d.kind)).toEqual(['Installation', 'APIServer', 'Goldmane', 'Whisker']);
-    expect(asked.tigeraStatuses).toEqual(['calico', 'apiserver', 'ippools', 'goldmane', 'whisker']);
-    const old = opCell({ calicoVersion: 'v3.28.5', encapsulation: 'VXLAN' });
     expect(() => renderOperatorResources(old, getVersion('v3.28.5'), { goldmaneWhisker: true })).toThrow(
       UsageError,
     );

@@ -67,6 +67,29 @@ describe('imagesForCell', () => {
       'reg.local/calico/node:v3.30.7',
     );
   });
+
+  it('operator: the Goldmane and Whisker images exactly when the rendered custom resources create them', () => {
+    const v = getVersion('v3.30.7');
+    const crs = (kinds: string[]) => ({
+      name: 'custom-resources.yaml',
+      content: kinds
+        .map((k) => `apiVersion: operator.tigera.io/v1\nkind: ${k}\nmetadata:\n  name: default\n`)
+        .join('---\n'),
+    });
+    const all = imagesForCell(
+      { install: 'operator' },
+      { files: [...files, crs(['Installation', 'APIServer', 'Goldmane', 'Whisker'])] },
+      v,
+    );
+    for (const i of ['goldmane', 'whisker', 'whisker-backend'])
+      expect(all).toContain(`quay.io/calico/${i}:v3.30.7`);
+    const trimmed = imagesForCell(
+      { install: 'operator' },
+      { files: [...files, crs(['Installation', 'APIServer'])] },
+      v,
+    );
+    expect(trimmed.filter((i) => /goldmane|whisker/.test(i))).toEqual([]);
+  });
 });
 
 describe('preloadImages', () => {

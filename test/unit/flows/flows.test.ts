@@ -153,6 +153,18 @@ describe('installCalico', () => {
     expect(kube.calls).toContain(`wait TigeraStatus ${getVersion('v3.30.7').tigeraStatuses.join(',')}`);
   });
 
+  it('operator: without a plan wait, Goldmane and Whisker the cell creates are waited for too', async () => {
+    const kube = new RecordingKube();
+    const cr = (kind: string) => ({ apiVersion: 'operator.tigera.io/v1', kind, name: 'default' });
+    const rendered = {
+      ...OPERATOR_RENDERED,
+      applyPlan: OPERATOR_RENDERED.applyPlan.map(({ then: _t, ...s }) => s),
+      objects: [cr('Goldmane'), cr('Whisker'), ...OPERATOR_RENDERED.objects],
+    };
+    await installCalico(ctxFor(kube, 'operator', rendered));
+    expect(kube.calls).toContain('wait TigeraStatus calico,apiserver,ippools,goldmane,whisker');
+  });
+
   it('stops at the first failed wait, reports it, and applies nothing after it', async () => {
     const kube = new RecordingKube();
     kube.failOn = (c) => {

@@ -6,6 +6,7 @@ import { buildMatrix } from '../../../harness/config/matrix.js';
 import type { ProcessRunner } from '../../../harness/exec/process.js';
 import { attachCluster, realDeps, suiteFile } from '../../../harness/pipeline/real.js';
 import { PROJECT_ROOT } from '../../../harness/pipeline/suites.js';
+import { describeFixtures, FIXTURES_DIR } from '../../support/fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cc-real-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -138,5 +139,21 @@ describe('realDeps wiring', () => {
       `docker image inspect --format {{.Id}} ${image}`,
       `kind load docker-image ${image} --name cc-demo`,
     ]);
+  });
+});
+
+describeFixtures('realDeps renders the operator custom resources upstream creates', () => {
+  const kinds = async (opts: { goldmaneWhisker?: boolean }) => {
+    const deps = await realDeps({ manifestsDir: FIXTURES_DIR, ...opts });
+    const [cell] = buildMatrix({
+      flags: { calicoVersion: 'v3.32.1', install: 'operator', encapsulation: 'VXLAN' },
+    });
+    const r = await deps.render(cell!);
+    const crs = r.files.find((f) => f.name === 'custom-resources.yaml')!.content;
+    return [...crs.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]);
+  };
+  it('by default Goldmane and Whisker too (v3.30+); run --no-goldmane-whisker leaves them out', async () => {
+    expect(await kinds({})).toEqual(['Installation', 'APIServer', 'Goldmane', 'Whisker']);
+    expect(await kinds({ goldmaneWhisker: false })).toEqual(['Installation', 'APIServer']);
   });
 });
