@@ -114,7 +114,7 @@ async function buildWrapper(
     '',
   ].join('\n');
   writeFileSync(join(dir, 'go.mod'), gomod);
-  const external = opts.packages.filter((p) => !p.pkg.startsWith('./'));
+  const external = opts.packages.filter((p) => p.pkg !== '.' && !p.pkg.startsWith('./'));
   if (external.length > 0) {
     writeFileSync(
       join(dir, 'tools.go'),

@@ -99,7 +99,7 @@ function rootfsStep(kind: 'node' | 'net'): Step {
         for (const f of readdirSync(join(root, d))) if (f !== 'partial' && f !== 'lock') rmSync(join(root, d, f), { recursive: true, force: true });
       }
       // a shell pipe: the root is hundreds of MB, never buffered in this process
-      await execa('sh', ['-c', 'set -o pipefail 2>/dev/null; tar -C "$1" -c . | docker import - "$2"', 'sh', root, baseImage(kind)]);
+      await execa('bash', ['-c', 'set -o pipefail; tar -C "$1" -c . | docker import - "$2"', 'bash', root, baseImage(kind)]);
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -65,6 +65,12 @@ export interface CalicoVersion {
    * version: cni, node, kube-controllers up to v3.32; master has the unified `calico/calico` image plus node.
    */
   readonly manifestImages: readonly string[];
+  /**
+   * Where the upstream manifests of this version were read for the lock: `github` (the tag's manifests/,
+   * fixtures in ../shared/fixtures/calico), or `go-module` (manifests/ of the Calico Go module at the tag's
+   * commit: the lab's Calico, built from the Go module proxy, which serves no newer release here).
+   */
+  readonly manifestOrigin: 'github' | 'go-module';
   /** the operator image tigera-operator.yaml deploys (SOURCES.md operator pairing) */
   readonly operatorImage: string;
   /** operator.tigera.io CRDs (plural names) shipped by tigera-operator.yaml / operator-crds.yaml (§4.1) */
@@ -184,6 +190,7 @@ function entry(
           : BASE_FILES,
     manifestImages: ['calico/cni', 'calico/node', 'calico/kube-controllers'],
     operatorImage: `quay.io/tigera/operator:${operatorVersion}`,
+    manifestOrigin: 'github',
     operatorCrds: operatorCrdsFor(minor),
     calicoCrds: calicoCrdsFor(minor),
     policyApiCrds: policyApiCrdsFor(minor),
@@ -199,6 +206,8 @@ export const CATALOGUE: readonly CalicoVersion[] = [
   entry('v3.28.5', 'v1.34.13', { minor: 28 }),
   entry('v3.29.7', 'v1.36.16', { minor: 29 }),
   entry('v3.30.7', 'v1.38.13', { minor: 30 }),
+  // the lab's Calico (lab/lab.lock.json): the newest release the Go module proxy serves here
+  entry('v3.31.0', 'v1.40.0', { minor: 31, manifestOrigin: 'go-module' }),
   entry('v3.31.7', 'v1.40.15', { minor: 31 }),
   entry('v3.32.1', 'v1.42.3', { minor: 32 }),
   entry('master', 'master', {
