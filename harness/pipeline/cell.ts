@@ -753,13 +753,19 @@ function cellOutcome(s: CellState): Outcome {
   return bad ? bad.outcome : 'passed';
 }
 
+/** The time limit of the diagnostics bundle (once per cell, at its first failure). */
+export const DIAGNOSTICS_LIMITS: PhaseLimits = {
+  timeoutMs: 3 * 60_000,
+  waitingFor: 'the diagnostics bundle',
+};
+
 /** The diagnostics bundle is taken at the first failure, before uninstall changes the picture. */
 async function diagnose(s: CellState, pr: PhaseResult, log: (l: string) => void): Promise<void> {
   if (s.result.diagnostics) return;
   const dir = join(s.cellDir, 'diagnostics');
   try {
     const what = await withPhaseLimits(
-      { timeoutMs: 3 * 60_000, waitingFor: 'the diagnostics bundle' },
+      DIAGNOSTICS_LIMITS,
       s.opts.signal,
       () => '',
       (signal) => s.deps.collectDiagnostics(stepFor(s, signal, log), dir),
