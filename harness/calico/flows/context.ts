@@ -21,6 +21,8 @@ export interface FlowTimeouts {
   corednsMs: number;
   /** the Installation gone after deleting the CRs; the helm pre-delete hook allows 5 minutes (§2.2) */
   installationGoneMs: number;
+  /** calico-system (and calico-apiserver ≤ v3.30) gone after the Installation: its pods must terminate first */
+  namespacesGoneMs: number;
   /** any other deletion */
   deleteMs: number;
 }
@@ -33,6 +35,7 @@ export const DEFAULT_FLOW_TIMEOUTS: FlowTimeouts = {
   nodesReadyMs: 5 * 60_000,
   corednsMs: 5 * 60_000,
   installationGoneMs: 5 * 60_000,
+  namespacesGoneMs: 5 * 60_000,
   deleteMs: 5 * 60_000,
 };
 

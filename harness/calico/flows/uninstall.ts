@@ -3,15 +3,19 @@
  *
  * Operator path (tigera/operator's helm pre-delete hook and finalizer choreography, calico-tests-uninstall.md
  * §2.2): delete the APIServer, Goldmane, Whisker and Installation CRs → wait until they are gone (≤ 5 minutes, as
- * the hook does) → delete the operator manifest → delete the CRDs → delete leftover IPPools if their CRD remains
- * (IPPools carry no owner reference, pool_controller.go). Deleting the operator first leaves the Installation
- * stuck on its finalizers (tigera/operator#2031, projectcalico/calico#9066).
+ * the hook does) → wait until the namespaces of Calico's components are gone (calico-system, garbage-collected
+ * once the Installation is; calico-apiserver up to v3.30; calico-manifests.md §8: both stay Terminating while
+ * their pods — calico-node, kube-controllers, Goldmane, Whisker, the API server — shut down, and what those pods
+ * leave is what the audit must not see half-way) → delete the operator manifest → delete the CRDs → delete
+ * leftover IPPools if their CRD remains (IPPools carry no owner reference, pool_controller.go). Deleting the
+ * operator first leaves the Installation stuck on its finalizers (tigera/operator#2031, projectcalico/calico#9066).
  *
  * Manifest path (`kubectl delete -f calico.yaml`, §2.3) with one change: calico-node and calico-kube-controllers
  * go first and are waited for, while the CNI's RBAC still exists — deleting everything at once lets the RBAC
  * vanish before pod-networked pods are torn down, and their CNI DEL then fails "connection is unauthorized"
  * and the pods stick in Terminating (projectcalico/calico#4857).
  */
+import { WaitTimeoutError } from '../../errors.js';
 import type { ObjectRef } from '../../kube/yaml.js';
 import { type FlowContext, step, timeoutsOf } from './context.js';
 
@@ -75,16 +79,43 @@ export async function uninstallOperator(ctx: FlowContext): Promise<void> {
     ctx.kube.waitGone(crs, waitOpts(ctx, t.installationGoneMs)),
   );
 
-  // 3. The operator manifest, newest-applied first (its Deployment before its RBAC and namespace).
+  // 3. The namespaces the operator ran Calico's components in: calico-system (owned by the Installation, so
+  // garbage-collected only now) and, up to v3.30, calico-apiserver. Terminating until their pods are gone.
+  await waitCalicoNamespacesGone(ctx, t.namespacesGoneMs);
+
+  // 4. The operator manifest, newest-applied first (its Deployment before its RBAC and namespace).
   const operatorObjects = objects.filter((o) => !isCr(o) && o.kind !== 'CustomResourceDefinition').reverse();
   await deleteAndWait(ctx, 'the operator manifest', operatorObjects, 'Background', t.deleteMs);
 
-  // 4. The CRDs (this also deletes what is left of their custom resources).
+  // 5. The CRDs (this also deletes what is left of their custom resources).
   const crds = dedupe(objects.filter((o) => o.kind === 'CustomResourceDefinition'));
   await deleteAndWait(ctx, 'the CRDs', crds, 'Background', t.deleteMs);
 
-  // 5. IPPools outlive the Installation by design; their CRD survives when it was not among the deleted ones.
+  // 6. IPPools outlive the Installation by design; their CRD survives when it was not among the deleted ones.
   await removeLeftoverIPPools(ctx, t.deleteMs);
+}
+
+/** calico-system, plus the API server's own namespace where the version has one (catalogue apiServerNamespace). */
+export function calicoNamespaces(ctx: Pick<FlowContext, 'version'>): string[] {
+  return [...new Set(['calico-system', ctx.version.apiServerNamespace])];
+}
+
+async function waitCalicoNamespacesGone(ctx: FlowContext, timeoutMs: number): Promise<void> {
+  const names = calicoNamespaces(ctx);
+  const refs: ObjectRef[] = names.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', name }));
+  const what = names.length > 1 ? `namespaces ${names.join(' and ')}` : `namespace ${names[0]}`;
+  await step(ctx, 'uninstall', `wait until ${what} ${names.length > 1 ? 'are' : 'is'} gone`, async () => {
+    try {
+      await ctx.kube.waitGone(refs, waitOpts(ctx, timeoutMs));
+    } catch (err) {
+      if (!(err instanceof WaitTimeoutError)) throw err;
+      throw new WaitTimeoutError(
+        `${what} to be gone after the Installation (Terminating until every pod in ${names.length > 1 ? 'them' : 'it'} is gone)`,
+        err.timeoutMs,
+        err.lastSeen,
+      );
+    }
+  });
 }
 
 export async function uninstallManifest(ctx: FlowContext): Promise<void> {

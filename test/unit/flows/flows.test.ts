@@ -212,12 +212,13 @@ describe('uninstallCalico', () => {
     ]);
   });
 
-  it('operator: CRs → wait Installation gone (5 min) → operator manifest → CRDs → IPPool check', async () => {
+  it('operator: CRs → wait Installation gone (5 min) → Calico namespaces gone → operator manifest → CRDs → IPPool check', async () => {
     const kube = new RecordingKube();
     await uninstallCalico(ctxFor(kube, 'operator', OPERATOR_RENDERED));
     expect(kube.calls).toEqual([
       'delete Background APIServer default, Goldmane default, Whisker default, Installation default',
       'waitGone(300000) APIServer default, Goldmane default, Whisker default, Installation default',
+      'waitGone(300000) Namespace calico-system, Namespace calico-apiserver',
       'delete Background Deployment tigera-operator/tigera-operator, Namespace tigera-operator',
       'waitGone(300000) Deployment tigera-operator/tigera-operator, Namespace tigera-operator',
       'delete Background CustomResourceDefinition installations.operator.tigera.io',
