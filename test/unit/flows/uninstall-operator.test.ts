@@ -192,6 +192,9 @@ describe('operator uninstall waits for the Calico namespaces before the operator
       await uninstallCalico(ctx);
       expect(cluster.atOperatorDelete).toEqual([]);
       expect(cluster.present()).toEqual([]);
+      // every custom resource upstream's custom-resources.yaml creates (Goldmane and Whisker from v3.30) is gone
+      for (const kind of ctx.version.customResources)
+        expect(fake.getObj(OP, kind, 'default'), kind).toBeUndefined();
       const wait = events.find((e) => e.state === 'done' && /namespace/.test(e.step));
       expect(wait?.step).toBe(
         namespaces.length > 1
