@@ -68,7 +68,11 @@ export interface ExecResult {
   exitCode: number;
   stdout: string;
   stderr: string;
-  /** the in-pod `timeout` (exit 124) or the client-side deadline ended it */
+  /**
+   * the in-pod `timeout` or the client-side deadline ended it. In-pod: coreutils `timeout` exits 124;
+   * busybox `timeout` (Alpine images such as agnhost) runs the command in its own process and signals it, so
+   * the exit is the signal's, 143 (TERM) or 137 (KILL). Only with the in-pod timeout on.
+   */
   timedOut: boolean;
   /** the status message when the exec failed for another reason than a non-zero exit */
   failure?: string;
@@ -570,7 +574,7 @@ export class ClientNodeKube implements KubeClient {
               exitCode: code,
               stdout,
               stderr,
-              timedOut: code === 124,
+              timedOut: opts.inPodTimeout !== false && IN_POD_TIMEOUT_EXITS.includes(code),
               ...(code === -1 ? { failure: st.message ?? st.reason ?? 'exec failed' } : {}),
             });
           },
@@ -593,8 +597,7 @@ export class ClientNodeKube implements KubeClient {
               ),
             );
           },
-          (e: unknown) =>
-            finish({ exitCode: -1, stdout, stderr, timedOut: false, failure: serverMessage(e) }),
+          (e: unknown) => finish({ exitCode: -1, stdout, stderr, timedOut: false, failure: execRefusal(e) }),
         );
     });
   }
@@ -626,6 +629,34 @@ export class ClientNodeKube implements KubeClient {
     if (events.length) lines.push(`recent events in ${namespace}:`, ...events.map((e) => `  ${e}`));
     return lines.join('\n');
   }
+}
+
+/** How the in-pod `timeout` wrapper ends: coreutils 124, busybox by the signal it sent (128+15, 128+9). */
+export const IN_POD_TIMEOUT_EXITS: readonly number[] = [124, 143, 137];
+
+/**
+ * Why an exec's websocket did not open. The client rejects with the websocket library's ErrorEvent (not an
+ * Error), whose message for a refused handshake is "Unexpected server response: <code>"; the Status body the
+ * API server sent with it is not readable there, so the code is named with what it means for an exec
+ * (kubernetes pkg/registry/core/pod/strategy.go streamLocation: 400 for a missing or unknown container name
+ * or a pod without a node, 404 for no such pod).
+ */
+export function execRefusal(err: unknown): string {
+  const message =
+    err instanceof Error
+      ? err.message
+      : err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string'
+        ? (err as { message: string }).message
+        : String(err);
+  const m = /Unexpected server response: (\d+)/.exec(message);
+  if (!m) return message || 'the exec websocket could not be opened';
+  const meaning: Record<string, string> = {
+    '400':
+      ': no container named on a pod with several, a container the pod does not have, or a pod without a node',
+    '403': ': not allowed to create pods/exec',
+    '404': ': no such pod',
+  };
+  return `the API server refused the exec with HTTP ${m[1]}${meaning[m[1] ?? ''] ?? ''} (${message})`;
 }
 
 /** The exit code in an exec status frame: 0 on Success, `details.causes[reason=ExitCode]` otherwise (§3.4). */

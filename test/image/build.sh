@@ -5,7 +5,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-packages=iproute2,iptables,nftables,ipset,procps,iputils-ping,curl,netcat-openbsd,socat,python3-minimal,kmod,ethtool,dnsutils
+packages=iproute2,iptables,nftables,ipset,procps,iputils-ping,curl,netcat-openbsd,socat,python3-minimal,kmod,ethtool,dnsutils,busybox
 hash=$( (cat "$0"; echo "$packages") | sha256sum | cut -c1-12)
 name=${TEST_NODE_IMAGE_NAME:-calico-conformance-testnode}
 tag="$name:$hash"

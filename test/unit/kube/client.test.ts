@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WaitTimeoutError } from '../../../harness/errors.js';
 import { ClientNodeKube, KubeRequestError } from '../../../harness/kube/client.js';
 import { parseManifest } from '../../../harness/kube/yaml.js';
@@ -21,6 +21,7 @@ afterEach(() => {
   fake.reactors = [];
   fake.unserved.clear();
   fake.execCommands = [];
+  fake.execRequests = [];
 });
 
 const CRD_YAML = `
@@ -605,6 +606,11 @@ describe('waiters', () => {
 });
 
 describe('exec', () => {
+  beforeEach(() => {
+    fake.putPod('p', 'client', ['client']);
+    fake.putPod('p', 'c', ['probe']);
+  });
+
   it('returns the real exit code from the status channel and wraps the command in an in-pod timeout', async () => {
     fake.execHandler = () => ({ stdout: 'hello\n', stderr: 'warn\n', code: 3 });
     const r = await kube.exec({ namespace: 'p', name: 'client' }, ['nc', '-z', '10.0.0.1', '80'], {
@@ -620,13 +626,59 @@ describe('exec', () => {
     expect(fake.execCommands.at(-1)).toEqual(['/probe', '--x']);
   });
 
-  it('exit 0 on Success; 124 (the in-pod timeout) is reported as timedOut', async () => {
+  it('exit 0 on Success; the in-pod timeout is reported as timedOut: coreutils 124, busybox 143 (TERM) and 137 (KILL)', async () => {
     fake.execHandler = () => ({ stdout: 'ok' });
     expect((await kube.exec({ namespace: 'p', name: 'c' }, ['true'])).exitCode).toBe(0);
-    fake.execHandler = () => ({ code: 124 });
-    expect(await kube.exec({ namespace: 'p', name: 'c' }, ['sleep', '9'], { timeoutMs: 1000 })).toMatchObject(
-      { exitCode: 124, timedOut: true },
-    );
+    for (const code of [124, 143, 137]) {
+      fake.execHandler = () => ({ code });
+      expect(
+        await kube.exec({ namespace: 'p', name: 'c' }, ['sleep', '9'], { timeoutMs: 1000 }),
+      ).toMatchObject({ exitCode: code, timedOut: true });
+    }
+    // other exits are the command's own; without the in-pod wrapper a 143 is not a timeout of ours
+    fake.execHandler = () => ({ code: 1 });
+    expect((await kube.exec({ namespace: 'p', name: 'c' }, ['false'])).timedOut).toBe(false);
+    fake.execHandler = () => ({ code: 143 });
+    expect(
+      (await kube.exec({ namespace: 'p', name: 'c' }, ['/probe'], { inPodTimeout: false })).timedOut,
+    ).toBe(false);
+  });
+
+  it('the API server refuses an exec without a container into a two-container pod (HTTP 400), as strategy.go does', async () => {
+    fake.putPod('x', 'a', ['cont-80', 'cont-81']);
+    fake.execHandler = () => ({ code: 0 });
+    const r = await kube.exec({ namespace: 'x', name: 'a' }, ['true']);
+    expect(r.exitCode).toBe(-1);
+    expect(r.timedOut).toBe(false);
+    expect(r.failure).toMatch(/HTTP 400/);
+    expect(fake.execRequests.at(-1)).toMatchObject({
+      pod: 'a',
+      container: '',
+      refused: 'a container name must be specified for pod a, choose one of: [cont-80 cont-81]',
+    });
+    expect(fake.execCommands).toEqual([]);
+    // named, it runs in that container
+    const seen: string[] = [];
+    fake.execHandler = (_argv, _pod, container) => {
+      seen.push(container);
+      return { code: 0 };
+    };
+    expect((await kube.exec({ namespace: 'x', name: 'a', container: 'cont-81' }, ['true'])).exitCode).toBe(0);
+    expect(seen).toEqual(['cont-81']);
+    // a one-container pod needs no name: the API server takes its only container
+    expect((await kube.exec({ namespace: 'p', name: 'client' }, ['true'])).exitCode).toBe(0);
+    expect(seen).toEqual(['cont-81', 'client']);
+  });
+
+  it('a wrong container name (400) and a missing pod (404) are failures, not exit codes', async () => {
+    fake.putPod('x', 'a', ['cont-80', 'cont-81']);
+    const wrong = await kube.exec({ namespace: 'x', name: 'a', container: 'client' }, ['true']);
+    expect(wrong).toMatchObject({ exitCode: -1, timedOut: false });
+    expect(wrong.failure).toMatch(/HTTP 400/);
+    expect(fake.execRequests.at(-1)?.refused).toBe('container client is not valid for pod a');
+    const gone = await kube.exec({ namespace: 'x', name: 'nope' }, ['true']);
+    expect(gone).toMatchObject({ exitCode: -1, timedOut: false });
+    expect(gone.failure).toMatch(/HTTP 404/);
   });
 
   it('an exec that fails to start is -1 with the reason, not a command exit code', async () => {

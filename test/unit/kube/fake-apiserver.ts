@@ -78,8 +78,18 @@ export class FakeApiServer {
   /** apiVersions whose discovery answers 404 (a CRD group that is not installed) */
   readonly unserved = new Set<string>();
   reactors: Reactor[] = [];
-  execHandler: (argv: string[], pod: string) => ExecReply = () => ({ code: 0 });
+  /**
+   * answers an exec the API server accepted; `container` is the one the API server resolved. May be async,
+   * e.g. to run the command in a real container and answer with its real output and exit code.
+   */
+  execHandler: (argv: string[], pod: string, container: string) => ExecReply | Promise<ExecReply> = () => ({
+    code: 0,
+  });
+  /** the argv of every exec the API server accepted */
   execCommands: string[][] = [];
+  /** every exec request, accepted or refused, as the API server saw it (`container` '' when not given) */
+  execRequests: { namespace: string; pod: string; container: string; argv: string[]; refused?: string }[] =
+    [];
   private server: Server | undefined;
   private sockets = new Set<Socket>();
   port = 0;
@@ -94,6 +104,16 @@ export class FakeApiServer {
       obj,
     );
     return obj;
+  }
+
+  /** a scheduled pod with these containers (what an exec needs to find) */
+  putPod(namespace: string, name: string, containers: string[], nodeName = 'kind-worker'): Obj {
+    return this.put({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace },
+      spec: { nodeName, containers: containers.map((c) => ({ name: c, image: 'agnhost' })) },
+    });
   }
 
   getObj(apiVersion: string, kind: string, name: string, namespace?: string): Obj | undefined {
@@ -279,12 +299,78 @@ export class FakeApiServer {
     }
   }
 
+  /**
+   * Which container an exec runs in, decided as the API server decides it before it talks to the kubelet
+   * (kubernetes pkg/registry/core/pod/strategy.go: streamLocation → getPod, validateContainer, the node
+   * check): the pod must exist (404); without a container name a pod with exactly one container means that
+   * one, a pod with several is refused with HTTP 400 listing every container (init, regular, ephemeral, in
+   * that order, as Go's %s of a []string); a name that is none of them is refused; so is a pod without a node.
+   */
+  execLocation(
+    namespace: string,
+    podName: string,
+    container: string,
+  ): { container: string } | { refused: ApiStatus } {
+    const pod = this.getObj('v1', 'Pod', podName, namespace) as
+      | (Obj & {
+          spec?: {
+            nodeName?: string;
+            containers?: { name: string }[];
+            initContainers?: { name: string }[];
+            ephemeralContainers?: { name: string }[];
+          };
+        })
+      | undefined;
+    if (!pod) return failure(404, 'NotFound', `pods "${podName}" not found`);
+    const spec = pod.spec ?? {};
+    const regular = spec.containers ?? [];
+    const all = [...(spec.initContainers ?? []), ...regular, ...(spec.ephemeralContainers ?? [])].map(
+      (c) => c.name,
+    );
+    let chosen = container;
+    if (chosen === '') {
+      if (regular.length === 0)
+        return failure(400, 'BadRequest', `a container name must be specified for pod ${podName}`);
+      if (regular.length > 1)
+        return failure(
+          400,
+          'BadRequest',
+          `a container name must be specified for pod ${podName}, choose one of: [${all.join(' ')}]`,
+        );
+      chosen = regular[0]?.name ?? '';
+    } else if (!all.includes(chosen)) {
+      return failure(400, 'BadRequest', `container ${chosen} is not valid for pod ${podName}`);
+    }
+    if (!spec.nodeName) return failure(400, 'BadRequest', `pod ${podName} does not have a host assigned`);
+    return { container: chosen };
+  }
+
   private upgrade(req: IncomingMessage, socket: Socket): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
     const key = req.headers['sec-websocket-key'];
     if (!m || typeof key !== 'string') {
       socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    const namespace = decodeURIComponent(m[1] ?? '');
+    const podName = decodeURIComponent(m[2] ?? '');
+    const argv = url.searchParams.getAll('command');
+    const resolved = this.execLocation(namespace, podName, url.searchParams.get('container') ?? '');
+    this.execRequests.push({
+      namespace,
+      pod: podName,
+      container: url.searchParams.get('container') ?? '',
+      argv,
+      ...('refused' in resolved ? { refused: resolved.refused.message } : {}),
+    });
+    if ('refused' in resolved) {
+      // the API server refuses before any upgrade: a plain HTTP answer with a Status body
+      const body = JSON.stringify(resolved.refused);
+      const text = resolved.refused.code === 404 ? 'Not Found' : 'Bad Request';
+      socket.end(
+        `HTTP/1.1 ${resolved.refused.code} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
@@ -295,11 +381,22 @@ export class FakeApiServer {
       /* client frames (close) are not interpreted */
     });
     socket.on('error', () => {});
-    const argv = url.searchParams.getAll('command');
     this.execCommands.push(argv);
-    const reply = this.execHandler(argv, m[2] ?? '');
     const frame = (channel: number, text: string) =>
       wsFrame(0x2, Buffer.concat([Buffer.from([channel]), Buffer.from(text)]));
+    void Promise.resolve()
+      .then(() => this.execHandler(argv, podName, resolved.container))
+      .then(
+        (reply) => this.answerExec(socket, reply, frame),
+        (e: unknown) => this.answerExec(socket, { failure: `exec handler failed: ${String(e)}` }, frame),
+      );
+  }
+
+  private answerExec(
+    socket: Socket,
+    reply: ExecReply,
+    frame: (channel: number, text: string) => Buffer,
+  ): void {
     setTimeout(() => {
       if (socket.destroyed) return;
       if (reply.stdout) socket.write(frame(1, reply.stdout));
@@ -321,6 +418,22 @@ export class FakeApiServer {
       socket.end();
     }, reply.delayMs ?? 5);
   }
+}
+
+type ApiStatus = {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Failure';
+  message: string;
+  reason: string;
+  code: number;
+};
+
+function failure(code: 400 | 404, reason: string, message: string): { refused: ApiStatus } {
+  return {
+    refused: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code },
+  };
 }
 
 function wsFrame(opcode: number, payload: Buffer): Buffer {
