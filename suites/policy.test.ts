@@ -16,7 +16,10 @@ import {
   liveModel,
   liveNamespace,
   liveScenarioInput,
+  POLICY_NAMESPACES_GONE_MS,
+  POLICY_PROBE_CONTAINER,
   policyWorkloads,
+  removePolicyNamespaces,
   scenarioSelected,
 } from '../harness/policy/live.js';
 import { CalicoctlApplier, KubePolicyApplier, ProberPolicyProber } from '../harness/policy/live-adapters.js';
@@ -87,7 +90,11 @@ describe('NetworkPolicy conformance', () => {
         .filter((d) => (d as { apiVersion?: string }).apiVersion === 'projectcalico.org/v3');
       await applier.remove(leftovers);
     }
-    prober = new ProberPolicyProber(new Prober(new KubePodExecutor(kube), { probeTimeoutMs: 1000 }), model);
+    prober = new ProberPolicyProber(
+      new Prober(new KubePodExecutor(kube), { probeTimeoutMs: 1000 }),
+      model,
+      POLICY_PROBE_CONTAINER,
+    );
     // control round: before any policy every pair must connect, or a later "deny" means nothing. Run as a
     // scenario without policies so fresh pods get the same convergence window (Calico briefly blocks a new
     // pod's traffic until its endpoint is programmed: Azure/AKS#4290) instead of one unforgiving round.
@@ -102,9 +109,10 @@ describe('NetworkPolicy conformance', () => {
       );
   });
 
+  // gone, not only deleted: pods left terminating when the uninstall removes the CNI keep their veths
   afterAll(async () => {
-    await kube.delete(workloads.filter((o) => o.kind === 'Namespace') as never[]);
-  });
+    await removePolicyNamespaces(kube, namespaces, { timeoutMs: POLICY_NAMESPACES_GONE_MS });
+  }, POLICY_NAMESPACES_GONE_MS + 30_000);
 
   for (const scenario of selected) {
     it(`${scenario.name} [${scenario.tags.join(', ')}]`, async (t) => {

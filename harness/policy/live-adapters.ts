@@ -111,16 +111,21 @@ export interface RoundProber {
 export class ProberPolicyProber implements PolicyProber {
   private readonly pods: Map<string, { ref: PodRef; ip: string; name: string }>;
 
-  /** `model` must be the live model (real namespace names and pod IPs) */
+  /**
+   * `model` must be the live model (real namespace names and pod IPs); `container` is the container of each
+   * model pod the probes exec into (the pods have several, and the API server refuses an exec without one)
+   */
   constructor(
     private readonly prober: RoundProber,
     model: PolicyModel,
+    container: string,
     private readonly signal?: AbortSignal,
   ) {
+    if (!container) throw new Error('ProberPolicyProber: a container name is needed for the probe execs');
     this.pods = new Map(
       model.pods.map((p) => [
         `${p.namespace}/${p.name}`,
-        { ref: { namespace: p.namespace, name: p.name }, ip: p.ip, name: p.name },
+        { ref: { namespace: p.namespace, name: p.name, container }, ip: p.ip, name: p.name },
       ]),
     );
   }

@@ -10,6 +10,7 @@
  * `kubernetes.io/metadata.name` selectors of the catalogue are rewritten to the live names.
  */
 import { UsageError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
 import type { Protocol } from '../probe/types.js';
 import { MODEL_NAMESPACES, MODEL_PODS, MODEL_PORTS, portName, standardModel } from './model.js';
 import type { ScenarioInput } from './runner.js';
@@ -18,6 +19,19 @@ import type { PolicyModel } from './types.js';
 
 export const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
 export const POLICY_PURPOSE_LABEL = 'calico-conformance/purpose';
+
+/** The name of the model pod's container serving `port`. */
+export function policyContainerName(port: number): string {
+  return `cont-${port}`;
+}
+
+/**
+ * The container every probe execs into. A model pod has one container per port, and the API server refuses
+ * an exec that names no container on a pod with several (HTTP 400 "a container name must be specified for
+ * pod a, choose one of: [cont-80 cont-81]", kubernetes pkg/registry/core/pod/strategy.go); the containers
+ * share the pod's network namespace, so any of them probes for the pod.
+ */
+export const POLICY_PROBE_CONTAINER = policyContainerName(MODEL_PORTS[0]?.port ?? 80);
 
 export interface LiveModelOptions {
   /** prefix of the live namespaces (SuiteContext.namespacePrefix) */
@@ -64,7 +78,7 @@ export function policyWorkloads(opts: LiveModelOptions): KubeObject[] {
         spec: {
           terminationGracePeriodSeconds: 1,
           containers: ports.map((port) => ({
-            name: `cont-${port}`,
+            name: policyContainerName(port),
             image,
             imagePullPolicy: pull,
             args: ['netexec', `--http-port=${port}`, `--udp-port=${port}`],
@@ -78,6 +92,31 @@ export function policyWorkloads(opts: LiveModelOptions): KubeObject[] {
         },
       });
   return out;
+}
+
+/** The kube client calls removePolicyNamespaces needs (tests pass the real client against a fake API). */
+export type NamespaceRemover = Pick<KubeClient, 'delete' | 'waitGone'>;
+
+/** How long the policy suite waits for its namespaces to be gone (pods, their veths, their IPs released). */
+export const POLICY_NAMESPACES_GONE_MS = 3 * 60_000;
+
+/**
+ * Deletes the live model's namespaces and waits until they are gone. The pods must be gone before the
+ * uninstall removes the CNI: once Calico's RBAC and plugin are removed, a pod still terminating cannot be
+ * torn down, stays Terminating and leaves its cali veth, which the audit would blame on Calico. The wait
+ * times out naming what is left and its finalizers.
+ */
+export async function removePolicyNamespaces(
+  kube: NamespaceRemover,
+  namespaces: readonly string[],
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<void> {
+  const refs = namespaces.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', name }));
+  await kube.delete(refs);
+  await kube.waitGone(refs, {
+    timeoutMs: opts.timeoutMs ?? POLICY_NAMESPACES_GONE_MS,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
 }
 
 /** The oracle's model of the live pods; `podIp` gives the IP of "x/a" (model names). */

@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ProcessRunner, RunOptions } from '../../../harness/exec/process.js';
+import { ClientNodeKube } from '../../../harness/kube/client.js';
 import {
   liveModel,
   liveScenarioInput,
   localizePolicies,
+  POLICY_PROBE_CONTAINER,
   policyWorkloads,
+  removePolicyNamespaces,
   scenarioSelected,
 } from '../../../harness/policy/live.js';
 import {
@@ -18,8 +21,11 @@ import { expectTruthTable } from '../../../harness/policy/oracle.js';
 import { validatePolicies } from '../../../harness/policy/parse.js';
 import { resolvePlaceholders, SCENARIOS } from '../../../harness/policy/scenarios.js';
 import { podKey } from '../../../harness/policy/types.js';
-import type { ProbeRequest } from '../../../harness/probe/prober.js';
+import { KubePodExecutor } from '../../../harness/probe/kube-executor.js';
+import { type ProbeRequest, Prober } from '../../../harness/probe/prober.js';
+import { PROBE_END, PROBE_SCRIPT } from '../../../harness/probe/script.js';
 import type { ProbeRecord } from '../../../harness/probe/types.js';
+import { FakeApiServer, type Obj } from '../kube/fake-apiserver.js';
 
 describe('live policy workloads', () => {
   it('builds 3 namespaces labelled ns and 9 agnhost pods serving TCP+UDP 80/81 with named ports', () => {
@@ -246,11 +252,12 @@ describe('live adapters', () => {
         },
       },
       model,
+      POLICY_PROBE_CONTAINER,
     );
     const keys = [{ from: 'p-x/a', to: 'p-y/b', port: 81, protocol: 'UDP' as const }];
     expect(await ok.probe(keys)).toHaveLength(1);
     expect(got[0]).toMatchObject({
-      source: { namespace: 'p-x', name: 'a' },
+      source: { namespace: 'p-x', name: 'a', container: 'cont-80' },
       host: '10.1.0.2',
       expectName: 'b',
       port: 81,
@@ -263,13 +270,118 @@ describe('live adapters', () => {
         },
       },
       model,
+      POLICY_PROBE_CONTAINER,
     );
     expect(await partial.probe(keys)).toEqual([]);
     const broken = new ProberPolicyProber(
       { round: async () => Promise.reject(new Error('no kubeconfig')) },
       model,
+      POLICY_PROBE_CONTAINER,
     );
     await expect(broken.probe(keys)).rejects.toThrow('no kubeconfig');
     await expect(ok.probe([{ ...keys[0]!, from: 'q/a' }])).rejects.toThrow(/not a pod of the model/);
+  });
+});
+
+describe('policy probes through a Kubernetes exec (fake API server that refuses as the real one)', () => {
+  it('every probe execs into a named container of the two-container model pods and gets its verdicts', async () => {
+    const fake = await new FakeApiServer().start();
+    try {
+      const prefix = 'cc-1-policy-';
+      const workloads = policyWorkloads({ namespacePrefix: prefix });
+      const ips = new Map<string, string>();
+      for (const [i, o] of workloads.filter((w) => w.kind === 'Pod').entries()) {
+        // as applied and then scheduled: the API server execs only into a pod with a node
+        fake.put({ ...(o as Obj), spec: { ...(o.spec as object), nodeName: 'kind-worker' } });
+        const ns = String(o.metadata.namespace).slice(prefix.length);
+        ips.set(`${ns}/${o.metadata.name}`, `10.244.0.${i + 10}`);
+      }
+      const model = liveModel(prefix, (k) => ips.get(k));
+      const nameByIp = new Map(model.pods.map((p) => [p.ip, p.name]));
+      // the pod answers like the in-pod script: every probe connected to the pod that owns the IP
+      fake.execHandler = (argv) => {
+        const at = argv.indexOf(PROBE_SCRIPT);
+        expect(at).toBeGreaterThan(0);
+        const rest = argv.slice(at + 2);
+        const lines: string[] = [];
+        for (let i = 0; i * 5 + 5 <= rest.length; i++) {
+          const out = nameByIp.get(rest[i * 5 + 1] ?? '') ?? '';
+          lines.push(JSON.stringify({ i, tool: 'nc', rc: 0, ms: 2, out, err: '' }));
+        }
+        return { stdout: `${lines.join('\n')}\n${PROBE_END} ${lines.length}\n` };
+      };
+      const kube = new ClientNodeKube(fake.kubeConfig(), { intervalMs: 10 });
+      const prober = new ProberPolicyProber(
+        new Prober(new KubePodExecutor(kube), { probeTimeoutMs: 1000 }),
+        model,
+        POLICY_PROBE_CONTAINER,
+      );
+      const keys = model.pods.flatMap((f) =>
+        model.pods
+          .filter((t) => t !== f)
+          .flatMap((t) =>
+            model.ports.map((p) => ({
+              from: podKey(f),
+              to: podKey(t),
+              port: p.port,
+              protocol: p.protocol,
+            })),
+          ),
+      );
+      const records = await prober.probe(keys);
+      expect(fake.execRequests.filter((r) => r.refused)).toEqual([]);
+      expect(records).toHaveLength(keys.length);
+      expect(records.filter((r) => r.verdict !== 'connected')).toEqual([]);
+      expect(new Set(fake.execRequests.map((r) => `${r.namespace}/${r.pod} ${r.container}`))).toEqual(
+        new Set(model.pods.map((p) => `${podKey(p)} cont-80`)),
+      );
+    } finally {
+      await fake.stop();
+    }
+  });
+});
+
+describe('the policy suite removes its namespaces and waits until they are gone', () => {
+  it('returns only after the namespaces are gone, not when the delete was accepted', async () => {
+    const fake = await new FakeApiServer().start();
+    try {
+      const names = ['cc-1-policy-x', 'cc-1-policy-y'];
+      // a namespace stays (Terminating, finalizer `kubernetes`) until the namespace controller has removed
+      // its pods; here that takes a few polls
+      for (const name of names)
+        fake.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, finalizers: ['kubernetes'] } });
+      let polls = 0;
+      fake.reactors.push((req, f) => {
+        if (req.method === 'GET' && req.path === '/api/v1/namespaces/cc-1-policy-y' && ++polls === 4)
+          f.store.delete(FakeApiServer.key('v1', 'Namespace', 'cc-1-policy-y'));
+        if (req.method === 'GET' && req.path === '/api/v1/namespaces/cc-1-policy-x' && polls >= 2)
+          f.store.delete(FakeApiServer.key('v1', 'Namespace', 'cc-1-policy-x'));
+        return undefined;
+      });
+      const kube = new ClientNodeKube(fake.kubeConfig(), { intervalMs: 10 });
+      await removePolicyNamespaces(kube, names, { timeoutMs: 10_000 });
+      expect(fake.calls('DELETE')).toEqual(names.map((n) => `DELETE /api/v1/namespaces/${n}`));
+      expect(polls).toBeGreaterThanOrEqual(4);
+      expect([...fake.store.values()].filter((o) => o.kind === 'Namespace')).toEqual([]);
+    } finally {
+      await fake.stop();
+    }
+  });
+
+  it('times out naming the namespace still Terminating and its finalizer', async () => {
+    const fake = await new FakeApiServer().start();
+    try {
+      fake.put({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: 'cc-1-policy-z', finalizers: ['kubernetes'] },
+      });
+      const kube = new ClientNodeKube(fake.kubeConfig(), { intervalMs: 10 });
+      await expect(removePolicyNamespaces(kube, ['cc-1-policy-z'], { timeoutMs: 300 })).rejects.toThrow(
+        /cc-1-policy-z[\s\S]*kubernetes/,
+      );
+    } finally {
+      await fake.stop();
+    }
   });
 });

@@ -8,6 +8,7 @@
  * Lives beside the other policy tests (this helper's folder), skipped without Docker (describeDocker).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { POLICY_PROBE_CONTAINER } from '../../../harness/policy/live.js';
 import { ProberPolicyProber } from '../../../harness/policy/live-adapters.js';
 import { expectTruthTable } from '../../../harness/policy/oracle.js';
 import { validatePolicies } from '../../../harness/policy/parse.js';
@@ -52,7 +53,12 @@ describeDocker('policy runner on docker-backed pods', () => {
         })),
       ),
     };
-    prober = new ProberPolicyProber(new Prober(pods.executor, { probeTimeoutMs: 1000 }), model);
+    // a bed pod is one network namespace: the docker executor has no containers to choose between
+    prober = new ProberPolicyProber(
+      new Prober(pods.executor, { probeTimeoutMs: 1000 }),
+      model,
+      POLICY_PROBE_CONTAINER,
+    );
     for (const bn of pods.nodes) {
       await bn.node.sh(['iptables', '-N', CHAIN]);
       await bn.node.sh(['iptables', '-I', 'FORWARD', '1', '-j', CHAIN]);
