@@ -2,12 +2,74 @@
  * The external target: a container outside the cluster, on the kind docker network, started with
  * testcontainers, that answers with its name and tells the prober which source IP it saw (agnhost netexec
  * `/clientip`). With natOutgoing on, Calico masquerades pod traffic leaving the IP pools, so it must see the
- * node's IP; with it off it sees the pod IP, and the reply needs a route back to the pod CIDR through a
- * node — as Calico's own CI "external node" on the kind network (calico hack/test/kind/external-node.sh,
+ * node's IP; with it off it sees the pod IP, and the reply needs a route back to the pod through a node —
+ * as Calico's own CI "external node" on the kind network (calico hack/test/kind/external-node.sh,
  * kind-clientnode-testcontainers.md §4).
+ *
+ * That route must lead to the node that runs the pod (podReturnRoutes). A reply sent through another node
+ * reaches it as a SYN-ACK of a connection it never saw; conntrack marks it INVALID and kube-proxy's
+ * `KUBE-FORWARD … --ctstate INVALID -j DROP` drops it, so a single pool route via one node fails every pod
+ * on the other nodes.
  */
+import { cidrContainsIp, type Ipv4Cidr, parseIpv4, parseIpv4Cidr } from '../net/cidr.js';
 import { HARNESS_LABEL, harnessLabelValue } from '../state/cleanup.js';
 import { AGNHOST_IMAGE } from './workloads.js';
+
+/** crd.projectcalico.org/v1 BlockAffinity, the fields read here */
+export interface BlockAffinityLike {
+  metadata?: { name?: string };
+  spec?: { cidr?: string; node?: string; state?: string; deleted?: string | boolean };
+}
+
+export interface ReturnRoute {
+  cidr: string;
+  via: string;
+}
+
+/**
+ * The routes an external host needs to answer pods directly (natOutgoing off): what a router peered with
+ * Calico learns over BGP. Every confirmed, not deleted block affinity of a node of the cell gives its block
+ * via that node's IP; a pod whose address is not in a block of its own node (an address borrowed from
+ * another node's block) gets a /32 via its own node, as Calico advertises borrowed addresses. Throws when
+ * a node of a pod is unknown or when nothing at all could be routed.
+ */
+export function podReturnRoutes(
+  affinities: readonly BlockAffinityLike[],
+  nodes: readonly { name: string; ip: string }[],
+  pods: readonly { ip: string; node: string }[],
+): ReturnRoute[] {
+  const nodeIp = new Map(nodes.map((n) => [n.name, n.ip]));
+  const routes: ReturnRoute[] = [];
+  const blocks: { node: string; cidr: Ipv4Cidr }[] = [];
+  for (const a of affinities) {
+    const spec = a.spec ?? {};
+    if (spec.deleted === true || spec.deleted === 'true') continue;
+    if (spec.state !== undefined && spec.state !== 'confirmed') continue;
+    const via = nodeIp.get(spec.node ?? '');
+    const cidr = blockCidr(spec.cidr);
+    if (!via || !cidr) continue;
+    if (routes.some((r) => r.cidr === spec.cidr)) continue;
+    routes.push({ cidr: spec.cidr as string, via });
+    blocks.push({ node: spec.node as string, cidr });
+  }
+  for (const p of pods) {
+    const via = nodeIp.get(p.node);
+    if (!via) throw new Error(`pod ${p.ip} runs on node ${p.node}, which is not a node of this cell`);
+    const ip = parseIpv4(p.ip);
+    if (ip === undefined) throw new Error(`pod IP ${JSON.stringify(p.ip)} is not an IPv4 address`);
+    if (blocks.some((b) => b.node === p.node && cidrContainsIp(b.cidr, ip))) continue;
+    if (!routes.some((r) => r.cidr === `${p.ip}/32`)) routes.push({ cidr: `${p.ip}/32`, via });
+  }
+  if (routes.length === 0)
+    throw new Error('no route back to any pod: no confirmed block affinity of a cell node and no pod');
+  return routes;
+}
+
+function blockCidr(text: string | undefined): Ipv4Cidr | undefined {
+  if (!text) return undefined;
+  const r = parseIpv4Cidr(text);
+  return r.ok ? r.cidr : undefined;
+}
 
 export interface ExternalTargetOptions {
   /** docker network to join (kind's is `kind`) */
@@ -19,8 +81,8 @@ export interface ExternalTargetOptions {
   port?: number;
   /** log line that says the server is up */
   readyLog?: RegExp;
-  /** routes back to pod CIDRs (natOutgoing off): `ip route add <cidr> via <via>` inside the target */
-  routes?: { cidr: string; via: string }[];
+  /** routes back to the pods (natOutgoing off, see podReturnRoutes): `ip route replace <cidr> via <via>` */
+  routes?: ReturnRoute[];
   startupTimeoutMs?: number;
   labels?: Record<string, string>;
 }

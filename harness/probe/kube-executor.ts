@@ -21,13 +21,17 @@ export class KubePodExecutor implements PodExecutor {
   constructor(private readonly kube: KubeExec) {}
 
   async exec(pod: PodRef, argv: string[], opts: PodExecOptions): Promise<PodExecResult> {
+    // The API server refuses an exec without a container on a pod with several (HTTP 400, kubernetes
+    // pkg/registry/core/pod/strategy.go); a probe that names none is a harness bug, said before any exec
+    if (!pod.container)
+      throw new Error(
+        `probe exec into ${podKey(pod)} names no container: every probe exec must name the container it runs in`,
+      );
     if (opts.signal?.aborted)
       throw new ProbeInfrastructureError(podKey(pod), 'exec aborted before it started');
-    const run = this.kube.exec(
-      { namespace: pod.namespace, name: pod.name, ...(pod.container ? { container: pod.container } : {}) },
-      argv,
-      { timeoutMs: opts.timeoutMs },
-    );
+    const run = this.kube.exec({ namespace: pod.namespace, name: pod.name, container: pod.container }, argv, {
+      timeoutMs: opts.timeoutMs,
+    });
     let r: ExecResult;
     if (opts.signal) {
       const signal = opts.signal;

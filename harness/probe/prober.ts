@@ -70,6 +70,81 @@ export class ControlRoundError extends Error {
   }
 }
 
+/** Time for the converging control round (tests pass a fake one). */
+export interface ProbeClock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+const realClock: ProbeClock = {
+  now: () => performance.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const t = setTimeout(resolve, ms);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    }),
+};
+
+export interface ConvergeOptions {
+  /** consecutive rounds in which every probe must connect (default 2) */
+  stableRounds?: number;
+  /** how long agreement may take to begin (default 60 s); a streak under way may finish its rounds */
+  timeoutMs?: number;
+  /** pause between rounds (default 1 s) */
+  intervalMs?: number;
+  signal?: AbortSignal;
+  clock?: ProbeClock;
+}
+
+/** One round of a converging control: how many probes did not connect, or why the round could not run. */
+export interface ControlRoundView {
+  round: number;
+  atMs: number;
+  failing: number;
+  infrastructure?: string;
+}
+
+export interface ConvergedControl {
+  /** the records of the last (stable) round */
+  records: ProbeRecord[];
+  rounds: number;
+  /** from the start until the first round of the stable streak */
+  convergedMs: number;
+  history: ControlRoundView[];
+}
+
+/**
+ * The control never settled: within the window no streak of `stableRounds` rounds had every probe
+ * connected. Carries the last round's failure (a ControlRoundError with its paths and grids, or the
+ * ProbeRoundError of failed execs) and every round's summary.
+ */
+export class ControlConvergenceError extends Error {
+  constructor(
+    readonly last: ControlRoundError | ProbeRoundError,
+    readonly history: ControlRoundView[],
+    readonly stableRounds: number,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `control round did not converge: no ${stableRounds} consecutive rounds with every path connected within ${timeoutMs}ms ` +
+        `(${history.length} rounds: ${history
+          .map((h) => (h.infrastructure ? 'E' : h.failing === 0 ? '.' : String(h.failing)))
+          .join(
+            ' ',
+          )}; . all connected, N paths failing, E probe infrastructure failed); last round:\n${last.message}`,
+    );
+    this.name = 'ControlConvergenceError';
+  }
+}
+
 export class Prober {
   constructor(
     private readonly executor: PodExecutor,
@@ -145,6 +220,57 @@ export class Prober {
     const failing = records.filter((r) => r.verdict !== 'connected');
     if (failing.length > 0) throw new ControlRoundError(records, failing);
     return records;
+  }
+
+  /**
+   * The control round as a convergence window, not one unforgiving round: rounds until every probe
+   * connected in `stableRounds` consecutive rounds, or the window ends. Fresh pods can miss a round or two
+   * while Calico programs their endpoints (the policy suite's control round takes the same window), and a
+   * round whose exec failed counts as not connected, never as a verdict. Throws ControlConvergenceError.
+   */
+  async convergeControl(
+    requests: readonly ProbeRequest[],
+    opts: ConvergeOptions = {},
+  ): Promise<ConvergedControl> {
+    const stable = opts.stableRounds ?? 2;
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const intervalMs = opts.intervalMs ?? 1000;
+    const clock = opts.clock ?? realClock;
+    if (!Number.isInteger(stable) || stable < 1)
+      throw new Error(`stableRounds: ${stable} must be a positive integer`);
+    const start = clock.now();
+    const history: ControlRoundView[] = [];
+    let streak = 0;
+    let streakStart = 0;
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const round = history.length + 1;
+      let records: ProbeRecord[] | undefined;
+      let failure: ControlRoundError | ProbeRoundError;
+      try {
+        records = await this.controlRound(requests, opts.signal);
+      } catch (e) {
+        if (!(e instanceof ControlRoundError) && !(e instanceof ProbeRoundError)) throw e;
+        failure = e;
+      }
+      const atMs = clock.now() - start;
+      if (records) {
+        history.push({ round, atMs, failing: 0 });
+        if (streak === 0) streakStart = atMs;
+        streak++;
+        if (streak >= stable) return { records, rounds: round, convergedMs: streakStart, history };
+      } else {
+        const f = failure!;
+        history.push(
+          f instanceof ControlRoundError
+            ? { round, atMs, failing: f.failing.length }
+            : { round, atMs, failing: requests.length - f.completed.length, infrastructure: f.message },
+        );
+        streak = 0;
+        if (atMs >= timeoutMs) throw new ControlConvergenceError(f, history, stable, timeoutMs);
+      }
+      await clock.sleep(intervalMs, opts.signal);
+    }
   }
 
   /** One exec: all of one source pod's probes. */

@@ -15,6 +15,17 @@ export const HOST_PROBE_PORT = 18080;
 export const LABEL_ROLE = 'calico-conformance/probe-role';
 export const LABEL_NODE = 'calico-conformance/probe-node';
 
+/**
+ * The container names of the probe pods. Every exec names its container: the API server refuses an exec
+ * without one on a pod with several (kubernetes pkg/registry/core/pod/strategy.go), and a server pod has one
+ * container per port.
+ */
+export const PROBE_CONTAINERS = {
+  client: 'client',
+  host: 'serve-host',
+  server: (port: number) => `serve-${port}`,
+} as const;
+
 export interface WorkloadOptions {
   namespace: string;
   nodes: string[];
@@ -41,12 +52,37 @@ export function workloadNames(index: number): ProbeWorkloadNames {
   return { server: `server-${n}`, client: `client-${n}`, host: `host-${n}`, service: `svc-${n}` };
 }
 
-function netexec(name: string, port: number, image: string, pullPolicy: string): Record<string, unknown> {
+/**
+ * The hostNetwork server binds its UDP socket to the node IP (`--udp-listen-addresses=$(HOST_IP)`, the
+ * downward API's status.hostIP; kubelet expands `$(VAR)` in args), as the Kubernetes e2e does for hostNetwork
+ * endpoints (test/e2e/framework/network/utils.go). A socket on 0.0.0.0 answers from the address the kernel
+ * picks for the route back to the client: for a pod on the same node (a route via its cali veth, which has
+ * no address) the first global address of the node, which is tunl0's when IPIP gave it one and tunl0 sits
+ * before eth0; for a pod on another node without natOutgoing, the tunnel address of tunl0/vxlan.calico. A
+ * client's connected UDP socket drops an answer from any address but the one it sent to.
+ */
+export const HOST_IP_ENV = 'HOST_IP';
+
+function netexec(
+  name: string,
+  port: number,
+  image: string,
+  pullPolicy: string,
+  bindUdpToHostIp = false,
+): Record<string, unknown> {
   return {
     name,
     image,
     imagePullPolicy: pullPolicy,
-    args: ['netexec', `--http-port=${port}`, `--udp-port=${port}`],
+    args: [
+      'netexec',
+      `--http-port=${port}`,
+      `--udp-port=${port}`,
+      ...(bindUdpToHostIp ? [`--udp-listen-addresses=$(${HOST_IP_ENV})`] : []),
+    ],
+    ...(bindUdpToHostIp
+      ? { env: [{ name: HOST_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }] }
+      : {}),
     ports: [
       { name: `tcp-${port}`, containerPort: port, protocol: 'TCP' },
       { name: `udp-${port}`, containerPort: port, protocol: 'UDP' },
@@ -95,14 +131,14 @@ export function buildProbeWorkloads(opts: WorkloadOptions): KubeObject[] {
     const names = workloadNames(i);
     objects.push(
       pod(names.server, opts.namespace, node, 'server', {
-        containers: PROBE_PORTS.map((p) => netexec(`serve-${p}`, p, image, pull)),
+        containers: PROBE_PORTS.map((p) => netexec(PROBE_CONTAINERS.server(p), p, image, pull)),
       }),
       pod(names.client, opts.namespace, node, 'client', {
-        containers: [{ name: 'client', image, imagePullPolicy: pull, args: ['pause'] }],
+        containers: [{ name: PROBE_CONTAINERS.client, image, imagePullPolicy: pull, args: ['pause'] }],
       }),
       pod(names.host, opts.namespace, node, 'host', {
         hostNetwork: true,
-        containers: [netexec('serve-host', HOST_PROBE_PORT, image, pull)],
+        containers: [netexec(PROBE_CONTAINERS.host, HOST_PROBE_PORT, image, pull, true)],
       }),
       {
         apiVersion: 'v1',

@@ -9,7 +9,7 @@
  */
 import type { ProbeRequest } from '../probe/prober.js';
 import type { Protocol } from '../probe/types.js';
-import { LABEL_ROLE } from '../probe/workloads.js';
+import { LABEL_ROLE, PROBE_CONTAINERS } from '../probe/workloads.js';
 import type { WatchedPair } from './deps.js';
 
 export const TRAFFIC_NAMESPACE = 'cc-upgrade-traffic';
@@ -54,7 +54,7 @@ export function planTraffic(namespace: string, clients: TrafficPod[], servers: T
         pairs.push({ key, expect });
         requests.push({
           ...key,
-          source: { namespace, name: client.name },
+          source: { namespace, name: client.name, container: PROBE_CONTAINERS.client },
           host: server.ip,
           expectName: server.name,
           check: 'upgrade',

@@ -11,6 +11,7 @@
 
 import type { ProbeTopology, TopologyNode, TopologyPod } from '../../../harness/probe/checks.js';
 import { DockerPodExecutor, type PodRef } from '../../../harness/probe/executor.js';
+import { buildProbeWorkloads } from '../../../harness/probe/workloads.js';
 import { DockerTestBed, type NetworkHandle, type TestNode } from '../../support/docker.js';
 
 /** Python (python3-minimal has socket and threading, not socketserver/http.server) name-answering server. */
@@ -18,6 +19,7 @@ export const NAME_SERVER_PY = String.raw`
 import socket, sys, threading
 name = sys.argv[1]
 ports = [int(p) for p in sys.argv[2].split(',')]
+udp_binds = (sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else '0.0.0.0').split(',')
 def handle(c, addr):
     try:
         c.settimeout(60)
@@ -66,18 +68,51 @@ def tcp(p):
     while True:
         c, a = s.accept()
         threading.Thread(target=handle, args=(c, a), daemon=True).start()
-def udp(p):
+def udp(p, addr):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(('0.0.0.0', p))
+    s.bind((addr, p))
     while True:
         d, a = s.recvfrom(2048)
         s.sendto(('%s:%d' % a if d.startswith(b'clientip') else name).encode(), a)
 for p in ports:
     threading.Thread(target=tcp, args=(p,), daemon=True).start()
-    threading.Thread(target=udp, args=(p,), daemon=True).start()
+    for addr in udp_binds:
+        threading.Thread(target=udp, args=(p, addr), daemon=True).start()
 print('serving', name, ports, flush=True)
 threading.Event().wait()
 `;
+
+/**
+ * The UDP addresses agnhost netexec binds with the args of the harness's own hostNetwork container
+ * (workloads.ts), after kubelet's `$(VAR)` expansion with the node IP as `status.hostIP`: the bed's host
+ * server answers UDP exactly as that container would (`0.0.0.0` when the args do not bind).
+ */
+export function hostServerUdpBinds(nodeIp: string): string {
+  const host = buildProbeWorkloads({ namespace: 'bed', nodes: ['node'] }).find(
+    (o) => o.kind === 'Pod' && (o.spec as { hostNetwork?: boolean }).hostNetwork,
+  );
+  if (!host) throw new Error('the probe workloads have no hostNetwork pod');
+  const container = (
+    host.spec as {
+      containers: {
+        args: string[];
+        env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+      }[];
+    }
+  ).containers[0];
+  if (!container) throw new Error('the probe workloads have no hostNetwork container');
+  const env = new Map(
+    (container.env ?? []).map((e) => [
+      e.name,
+      e.valueFrom?.fieldRef?.fieldPath === 'status.hostIP' ? nodeIp : (e.value ?? ''),
+    ]),
+  );
+  const flag = container.args.find((a) => a.startsWith('--udp-listen-addresses='));
+  if (!flag) return '0.0.0.0';
+  return flag
+    .slice('--udp-listen-addresses='.length)
+    .replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v: string) => env.get(v) ?? m);
+}
 
 /** Wires one pod namespace: mode-independent, arguments only ($1 netns, $2 ip, $3 host veth, $4 mtu). */
 const ADD_POD_SH = String.raw`
@@ -161,7 +196,7 @@ export class PodBed {
       if (other.index !== n) await node.sh(['ip', 'route', 'add', other.podCidr, 'via', other.ip]);
     }
     // hostNetwork "pod": the node's own namespace, answering with the node's name
-    await this.serve(node, undefined, node.name, [this.hostPort]);
+    await this.serve(node, undefined, node.name, [this.hostPort], hostServerUdpBinds(bn.ip));
     const hostPod: TopologyPod = {
       pod: { namespace: 'host', name: node.name },
       node: node.name,
@@ -188,7 +223,13 @@ export class PodBed {
   }
 
   /** Starts the name server in a namespace (or the node's own) and waits until it listens. */
-  async serve(node: TestNode, netns: string | undefined, name: string, ports: number[]): Promise<void> {
+  async serve(
+    node: TestNode,
+    netns: string | undefined,
+    name: string,
+    ports: number[],
+    udpBinds = '0.0.0.0',
+  ): Promise<void> {
     const inNs = netns ? ['ip', 'netns', 'exec', netns] : [];
     const r = await node.shell.exec(
       // detached: the exec returns at once, the server keeps running in the container
@@ -203,6 +244,7 @@ export class PodBed {
         NAME_SERVER_PY,
         name,
         ports.join(','),
+        udpBinds,
       ],
       { timeoutMs: 20_000 },
     );

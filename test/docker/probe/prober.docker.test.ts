@@ -3,9 +3,14 @@
  * iptables DROP/REJECT rules planted by the test to create known verdict cells.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mtuAcrossNodes, podToExternal, runConnectivityChecks } from '../../../harness/probe/checks.js';
+import {
+  mtuAcrossNodes,
+  nodePodBothWays,
+  podToExternal,
+  runConnectivityChecks,
+} from '../../../harness/probe/checks.js';
 import { ProbeInfrastructureError } from '../../../harness/probe/executor.js';
-import { startExternalTarget } from '../../../harness/probe/external-target.js';
+import { podReturnRoutes, startExternalTarget } from '../../../harness/probe/external-target.js';
 import {
   ControlRoundError,
   type ProbeRequest,
@@ -363,5 +368,111 @@ describeDocker('probe engine on docker-backed pods', () => {
         for (const n of pods.nodes) await n.node.sh(masq.map((a) => (a === '-A' ? '-D' : a)));
       }
     }, 90_000);
+
+    it('natOutgoing off: with kube-proxy dropping conntrack INVALID, only routes to the owning node carry the replies', async () => {
+      // kube-proxy (iptables mode) drops forwarded packets conntrack calls INVALID (KUBE-FORWARD); a reply
+      // routed through a node that never saw the connection arrives there as a SYN-ACK without a SYN
+      const invalid = [
+        'iptables',
+        '-I',
+        'FORWARD',
+        '1',
+        '-m',
+        'conntrack',
+        '--ctstate',
+        'INVALID',
+        '-j',
+        'DROP',
+      ];
+      const start = async (name: string, routes: { cidr: string; via: string }[]) => {
+        const ext = await startExternalTarget({
+          network: pods.network.name,
+          name,
+          image: TEST_IMAGE,
+          command: ['python3', '-u', '-c', NAME_SERVER_PY, name, '8080'],
+          readyLog: new RegExp(`serving ${name}`),
+          routes,
+          labels: { 'calico-conformance.test': pods.bed.id },
+        });
+        started.push(ext);
+        return { name: ext.name, ip: ext.ip, port: ext.port };
+      };
+      const first = pods.nodes[0]!;
+      // the blocks Calico would have affine to each node: here each bed node's pod /24
+      const affinities = pods.nodes.map((n) => ({
+        spec: { cidr: n.podCidr, node: n.node.name, state: 'confirmed', deleted: 'false' },
+      }));
+      const owned = podReturnRoutes(
+        affinities,
+        pods.topoNodes.map((n) => ({ name: n.name, ip: n.ip })),
+        pods.clients.map((c) => ({ ip: c.ip, node: c.node })),
+      );
+      expect(owned).toEqual(pods.nodes.map((n) => ({ cidr: n.podCidr, via: n.ip })));
+      const viaFirst = await start('external-pool', [{ cidr: '10.244.0.0/16', via: first.ip }]);
+      const viaOwner = await start('external-blocks', owned);
+      for (const n of pods.nodes) await n.node.sh(invalid);
+      try {
+        // the whole pool through the first node: the other node's client never gets its SYN-ACK
+        const pool = await podToExternal(prober, pods.topology({ external: viaFirst, natOutgoing: false }));
+        expect(pool.result.outcome).toBe('failed');
+        const lost = pool.probes.filter((p) => p.verdict !== 'connected').map((p) => p.from);
+        const elsewhere = pods.clients
+          .filter((c) => c.node !== first.node.name)
+          .map((c) => `${c.pod.namespace}/${c.pod.name}`);
+        expect([...new Set(lost)].sort()).toEqual(elsewhere.sort());
+        // every block via the node that owns it: every client connects and is seen with its own address
+        const blocks = await podToExternal(prober, pods.topology({ external: viaOwner, natOutgoing: false }));
+        expect(blocks.result.outcome, blocks.result.details).toBe('passed');
+      } finally {
+        for (const n of pods.nodes)
+          await n.node.sh(invalid.map((a) => (a === '-I' ? '-D' : a)).filter((a) => a !== '1'));
+      }
+    }, 120_000);
   });
 });
+
+describeDocker(
+  'hostNetwork UDP server on a node with another local address first (a configured tunl0)',
+  () => {
+    const pods = new PodBed({ nodes: 1, serversPerNode: 0, clientsPerNode: 1 });
+    let prober: Prober;
+
+    beforeAll(async () => {
+      await pods.start();
+      prober = new Prober(pods.executor, { probeTimeoutMs: PROBE_TIMEOUT_MS });
+    }, 120_000);
+    afterAll(async () => {
+      expect(await pods.dispose()).toEqual([]);
+    }, 60_000);
+
+    it("answers a pod on its own node from the node IP, so the pod's connected UDP socket takes the answer", async () => {
+      const bn = pods.nodes[0]!;
+      const client = pods.clients[0]!;
+      // An address the kernel prefers as source for a route without one (here the pod's /32 via its cali
+      // veth, which has no address): like the tunnel address Calico puts on tunl0, which sits before eth0.
+      // Taken from the node's own pod block, as Calico's tunnel addresses are.
+      await bn.node.sh(['ip', 'addr', 'add', '10.244.0.1/32', 'dev', 'lo']);
+      // the same server on 0.0.0.0 (netexec without --udp-listen-addresses), on a second port
+      const unbound = pods.hostPort + 1;
+      await pods.serve(bn.node, undefined, bn.node.name, [unbound], '0.0.0.0');
+      const probe = (port: number): ProbeRequest => ({
+        source: client.pod,
+        from: `${client.pod.namespace}/${client.pod.name}`,
+        to: `node/${bn.node.name}:${port}`,
+        host: bn.ip,
+        port,
+        protocol: 'UDP',
+        expectName: bn.node.name,
+      });
+      const [bound, wildcard] = await prober.round([probe(pods.hostPort), probe(unbound)]);
+      // the model is real: answered from 10.244.0.1, the wildcard server's reply is dropped by the client
+      expect(wildcard?.verdict, wildcard?.detail).toBe('timeout');
+      // the harness's host server (its workload args: --udp-listen-addresses=$(HOST_IP)) answers from the node IP
+      expect(bound?.verdict, bound?.detail).toBe('connected');
+      expect(bound?.answeredBy).toBe(bn.node.name);
+      // and the connectivity check that probes it passes
+      const check = await nodePodBothWays(prober, pods.topology());
+      expect(check.result.outcome, check.result.details).toBe('passed');
+    }, 90_000);
+  },
+);

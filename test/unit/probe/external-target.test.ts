@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { externalTargetLabels } from '../../../harness/probe/external-target.js';
+import { externalTargetLabels, podReturnRoutes } from '../../../harness/probe/external-target.js';
 import { cleanupLeftovers, HARNESS_LABEL, harnessLabelValue } from '../../../harness/state/cleanup.js';
 import { FakeRunner } from '../cluster/fake-runner.js';
 
@@ -43,5 +43,68 @@ describe('external target labels', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('routes back to the pods for an external target (natOutgoing off)', () => {
+  const nodes = [
+    { name: 'cc-control-plane', ip: '172.18.0.2' },
+    { name: 'cc-worker', ip: '172.18.0.3' },
+    { name: 'cc-worker2', ip: '172.18.0.4' },
+  ];
+  const block = (cidr: string, node: string, extra: object = {}) => ({
+    metadata: { name: `${node}-${cidr.replace(/[./]/g, '-')}` },
+    spec: { cidr, node, state: 'confirmed', deleted: 'false', ...extra },
+  });
+
+  it('routes every block to the node that owns it, not the whole pool through one node', () => {
+    const routes = podReturnRoutes(
+      [
+        block('192.168.82.0/26', 'cc-control-plane'),
+        block('192.168.110.128/26', 'cc-worker'),
+        block('192.168.110.192/26', 'cc-worker'),
+        block('192.168.7.64/26', 'cc-worker2'),
+      ],
+      nodes,
+      [
+        { ip: '192.168.82.3', node: 'cc-control-plane' },
+        { ip: '192.168.110.130', node: 'cc-worker' },
+        { ip: '192.168.7.70', node: 'cc-worker2' },
+      ],
+    );
+    expect(routes).toEqual([
+      { cidr: '192.168.82.0/26', via: '172.18.0.2' },
+      { cidr: '192.168.110.128/26', via: '172.18.0.3' },
+      { cidr: '192.168.110.192/26', via: '172.18.0.3' },
+      { cidr: '192.168.7.64/26', via: '172.18.0.4' },
+    ]);
+  });
+
+  it('skips pending, deleted and foreign affinities; a borrowed pod address gets a /32 via its own node', () => {
+    const routes = podReturnRoutes(
+      [
+        block('192.168.82.0/26', 'cc-control-plane'),
+        block('192.168.82.64/26', 'cc-worker', { state: 'pending' }),
+        block('192.168.82.128/26', 'cc-worker', { deleted: 'true' }),
+        block('192.168.9.0/26', 'gone-node'),
+      ],
+      nodes,
+      [
+        { ip: '192.168.82.5', node: 'cc-control-plane' },
+        // cc-worker runs a pod with an address from the control plane's block
+        { ip: '192.168.82.9', node: 'cc-worker' },
+      ],
+    );
+    expect(routes).toEqual([
+      { cidr: '192.168.82.0/26', via: '172.18.0.2' },
+      { cidr: '192.168.82.9/32', via: '172.18.0.3' },
+    ]);
+  });
+
+  it('refuses a pod on an unknown node and a cell with nothing to route', () => {
+    expect(() => podReturnRoutes([], nodes, [{ ip: '192.168.1.1', node: 'elsewhere' }])).toThrow(
+      /node elsewhere, which is not a node of this cell/,
+    );
+    expect(() => podReturnRoutes([block('192.168.9.0/26', 'gone-node')], nodes, [])).toThrow(/no route back/);
   });
 });

@@ -54,6 +54,15 @@ describe('KubePodExecutor (double at the kube client boundary)', () => {
     ]);
   });
 
+  it('refuses a pod without a container name before any exec (the API server would refuse it on a two-container pod)', async () => {
+    const seen: unknown[] = [];
+    const ex = new KubePodExecutor(double({ exitCode: 0, stdout: '', stderr: '', timedOut: false }, seen));
+    await expect(ex.exec({ namespace: 'x', name: 'a' }, ['true'], { timeoutMs: 1000 })).rejects.toThrow(
+      /x\/a names no container/,
+    );
+    expect(seen).toEqual([]);
+  });
+
   it('gives up on abort without waiting for the exec', async () => {
     const never: KubeExec = { exec: () => new Promise(() => {}) };
     const ac = new AbortController();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProbeInfrastructureError } from '../../../harness/probe/executor.js';
 import {
+  ControlConvergenceError,
   ControlRoundError,
   type ProbeRequest,
   ProbeRoundError,
@@ -138,5 +139,139 @@ describe('Prober', () => {
     expect((err as Error).message).toMatch(/probes\[0\]\.host: "--help"/);
     expect(ex.calls).toHaveLength(0);
     expect(() => new Prober(ex, { probeTimeoutMs: 0 })).toThrow(/probeTimeoutMs/);
+  });
+});
+
+describe('Prober.convergeControl (the control round as a convergence window)', () => {
+  /** a clock that advances by each sleep and by `roundMs` per exec round */
+  const fakeClock = () => {
+    let t = 0;
+    return {
+      clock: {
+        now: () => t,
+        sleep: async (ms: number) => {
+          t += ms;
+        },
+      },
+      tick: (ms: number) => {
+        t += ms;
+      },
+    };
+  };
+  const reqs = [req('a', 'b', '10.0.0.2', 80, 'TCP'), req('b', 'a', '10.0.0.1', 81, 'UDP')];
+
+  it('passes once every path connected in N consecutive rounds, though fresh pods failed the first rounds', async () => {
+    const { clock, tick } = fakeClock();
+    let round = 0;
+    // b's endpoint is not programmed for the first two rounds (Calico briefly blocks a fresh pod)
+    const ex = new SimulatedExecutor((p) => {
+      if (p.host === '10.0.0.2' && round <= 2)
+        return { tool: 'nc', rc: 1, out: '', err: 'nc: connect to 10.0.0.2 port 80 (tcp) timed out' };
+      return { tool: 'nc', rc: 0, out: NAMES[p.host] ?? '', err: '' };
+    });
+    const prober = new Prober(
+      {
+        exec: async (pod, argv, opts) => {
+          if (pod.name === 'a') {
+            round++;
+            tick(2000);
+          }
+          return ex.exec(pod, argv, opts);
+        },
+      },
+      { probeTimeoutMs: 2000 },
+    );
+    // one unforgiving round fails on exactly this
+    await expect(prober.controlRound(reqs)).rejects.toBeInstanceOf(ControlRoundError);
+    round = 0;
+    const r = await prober.convergeControl(reqs, {
+      stableRounds: 2,
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+      clock,
+    });
+    expect(r.rounds).toBe(4);
+    expect(r.history.map((h) => h.failing)).toEqual([1, 1, 0, 0]);
+    expect(r.convergedMs).toBe(3 * 2000 + 2 * 1000);
+    expect(r.records.every((x) => x.verdict === 'connected')).toBe(true);
+  });
+
+  it('needs the rounds in a row: a path that flaps restarts the streak', async () => {
+    const { clock } = fakeClock();
+    const pattern = [true, false, true, false, true, true];
+    let round = -1;
+    const ex = new SimulatedExecutor((p) =>
+      p.host === '10.0.0.1' && !pattern[round]
+        ? { tool: 'nc', rc: 124, out: '', err: '' }
+        : { tool: 'nc', rc: 0, out: NAMES[p.host] ?? '', err: '' },
+    );
+    const prober = new Prober(
+      {
+        exec: async (pod, argv, opts) => {
+          if (pod.name === 'a') round++;
+          return ex.exec(pod, argv, opts);
+        },
+      },
+      { probeTimeoutMs: 1000 },
+    );
+    const r = await prober.convergeControl(reqs, { stableRounds: 2, clock });
+    expect(r.history.map((h) => h.failing)).toEqual([0, 1, 0, 1, 0, 0]);
+  });
+
+  it('counts a failed exec as a round that did not connect, never as a verdict, and retries', async () => {
+    const { clock } = fakeClock();
+    const ex = new SimulatedExecutor((p) => ({ tool: 'nc', rc: 0, out: NAMES[p.host] ?? '', err: '' }));
+    ex.faults.set('x/b', 'reject');
+    let calls = 0;
+    const prober = new Prober(
+      {
+        exec: async (pod, argv, opts) => {
+          if (pod.name === 'b' && ++calls === 2) ex.faults.delete('x/b');
+          return ex.exec(pod, argv, opts);
+        },
+      },
+      { probeTimeoutMs: 1000 },
+    );
+    const r = await prober.convergeControl(reqs, { stableRounds: 2, clock });
+    expect(r.history.map((h) => [h.failing, Boolean(h.infrastructure)])).toEqual([
+      [1, true],
+      [0, false],
+      [0, false],
+    ]);
+  });
+
+  it("fails after the window with the last round's paths and every round summarised", async () => {
+    const { clock, tick } = fakeClock();
+    const ex = new SimulatedExecutor((p) =>
+      p.host === '10.0.0.2'
+        ? {
+            tool: 'nc',
+            rc: 1,
+            out: '',
+            err: 'nc: connect to 10.0.0.2 port 80 (tcp) failed: Connection refused',
+          }
+        : { tool: 'nc', rc: 0, out: NAMES[p.host] ?? '', err: '' },
+    );
+    const prober = new Prober(
+      {
+        exec: async (pod, argv, opts) => {
+          tick(500);
+          return ex.exec(pod, argv, opts);
+        },
+      },
+      { probeTimeoutMs: 1000 },
+    );
+    const err = await prober
+      .convergeControl(reqs, { stableRounds: 2, timeoutMs: 10_000, intervalMs: 1000, clock })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ControlConvergenceError);
+    const e = err as ControlConvergenceError;
+    expect(e.history.length).toBe(6);
+    expect(e.history.at(-1)!.atMs).toBeGreaterThanOrEqual(10_000);
+    expect(e.last).toBeInstanceOf(ControlRoundError);
+    expect(e.message).toMatch(
+      /no 2 consecutive rounds with every path connected within 10000ms \(6 rounds: 1 1 1 1 1 1/,
+    );
+    expect(e.message).toMatch(/x\/a → x\/b:80\/TCP: refused/);
   });
 });

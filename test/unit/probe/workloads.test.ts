@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { tunnelMtuFor } from '../../../harness/probe/checks.js';
-import { buildProbeWorkloads, HOST_PROBE_PORT, serviceDnsName } from '../../../harness/probe/workloads.js';
+import {
+  buildProbeWorkloads,
+  HOST_PROBE_PORT,
+  PROBE_CONTAINERS,
+  serviceDnsName,
+} from '../../../harness/probe/workloads.js';
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown> };
 
@@ -44,6 +49,36 @@ describe('probe workloads', () => {
     const svc = objs.find((o) => o.metadata.name === 'svc-n0');
     expect(svc?.spec?.selector).toEqual({ pod: 'server-n0' });
     expect(svc?.spec?.type).toBe('ClusterIP');
+  });
+
+  it('binds the hostNetwork UDP server to the node IP (downward API status.hostIP), as the Kubernetes e2e does', () => {
+    const host = objs.find((o) => o.metadata.name === 'host-n1');
+    const [c] = (host?.spec?.containers ?? []) as {
+      name: string;
+      args: string[];
+      env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    }[];
+    expect(c?.name).toBe(PROBE_CONTAINERS.host);
+    expect(c?.args).toEqual([
+      'netexec',
+      `--http-port=${HOST_PROBE_PORT}`,
+      `--udp-port=${HOST_PROBE_PORT}`,
+      '--udp-listen-addresses=$(HOST_IP)',
+    ]);
+    expect(c?.env).toEqual([{ name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }]);
+    // pod-network servers keep the wildcard: their only address is the pod IP
+    const server = objs.find((o) => o.metadata.name === 'server-n1');
+    expect(JSON.stringify(server?.spec)).not.toContain('udp-listen-addresses');
+  });
+
+  it('names the containers the probes exec into, as the pods have them', () => {
+    const containerNames = (name: string) =>
+      ((objs.find((o) => o.metadata.name === name)?.spec?.containers ?? []) as { name: string }[]).map(
+        (c) => c.name,
+      );
+    expect(containerNames('client-n0')).toEqual([PROBE_CONTAINERS.client]);
+    expect(containerNames('host-n0')).toEqual([PROBE_CONTAINERS.host]);
+    expect(containerNames('server-n0')).toEqual([PROBE_CONTAINERS.server(80), PROBE_CONTAINERS.server(81)]);
   });
 
   it('rejects a bad namespace or an empty node list, naming the field', () => {

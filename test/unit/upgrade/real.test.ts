@@ -113,7 +113,7 @@ describe('traffic plan', () => {
     ]);
     expect(plan.requests[4]).toMatchObject({
       from: `${ns}/client-n0`,
-      source: { namespace: ns, name: 'client-n0' },
+      source: { namespace: ns, name: 'client-n0', container: 'client' },
       host: '192.168.2.3',
       expectName: 'server-n1',
     });
