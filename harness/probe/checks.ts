@@ -9,6 +9,7 @@ import type { CheckResult } from '../report/model.js';
 import type { PodRef } from './executor.js';
 import { type ProbeRequest, ProbeRoundError, type Prober } from './prober.js';
 import { formatGrids, gridPasses, gridsFromRecords } from './reachability.js';
+import { PING_DF_NOT_FORCED } from './script.js';
 import type { ProbeRecord, Protocol, ReachabilityGrid } from './types.js';
 
 export interface TopologyPod {
@@ -355,10 +356,16 @@ export async function dnsResolution(prober: Prober, topo: ProbeTopology): Promis
 }
 
 /**
- * MTU across every ordered pair of nodes: a don't-fragment ping of (tunnel MTU − 28) payload bytes, which
- * is one full-size packet on the pod path, and a 1 MiB upload (full-size TCP segments). A path that carries
- * less than the tunnel MTU (an IPIP/VXLAN overhead not taken off the pod MTU, a smaller underlay) drops or
- * rejects both: the classic encapsulation MTU blackhole.
+ * MTU across every ordered pair of nodes: a ping of (tunnel MTU − 28) payload bytes (and of pod MTU − 28
+ * when the pods got another MTU), one full-size packet on the pod path, and a 1 MiB upload (full-size TCP
+ * segments). A path that carries less than that (an IPIP/VXLAN overhead not taken off the pod MTU, a
+ * smaller underlay) drops or rejects them: the classic encapsulation MTU blackhole.
+ *
+ * The ping forces DF only where the pod has iputils (`ping -M do`). The agnhost pods have busybox ping,
+ * which cannot: DF is then the kernel's default, sent only while no smaller path MTU is known for the
+ * destination, so the ping catches a too-small path on the first full-size packet to each destination and
+ * not after the pod has learnt it (script.ts). The check's details say which ping ran; the upload is the
+ * part that does not depend on DF.
  */
 export function mtuAcrossNodes(
   prober: Prober,
@@ -401,7 +408,17 @@ export function mtuAcrossNodes(
         },
       ]),
   );
-  return judge(`mtu-${topo.tunnelMtu}`, prober, reqs);
+  return judge(`mtu-${topo.tunnelMtu}`, prober, reqs).then((outcome) => {
+    const pings = outcome.probes.filter((r) => r.check === 'mtu-df-ping');
+    if (pings.length === 0) return outcome;
+    const notForced = pings.filter((r) => r.detail?.startsWith('ping-default')).length;
+    const what =
+      notForced === 0
+        ? `ping: DF forced (iputils ping -M do) on all ${pings.length} pings`
+        : `ping: ${PING_DF_NOT_FORCED} on ${notForced} of ${pings.length} pings, so those show a too-small path only on the first full-size packet to a destination; the 1 MiB upload does not depend on DF`;
+    const r = outcome.result;
+    return { ...outcome, result: { ...r, details: r.details ? `${r.details}\n${what}` : what } };
+  });
 }
 
 export const CONNECTIVITY_CHECKS = [

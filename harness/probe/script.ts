@@ -17,9 +17,16 @@
  *   ICMP error, and only then socat is asked, because it names that error ("Connection refused").
  * - xfer: curl uploads N bytes to `/upload` (netexec accepts a multipart "file").
  * - clientip: curl `/clientip` (netexec answers "ip:port" of the peer it saw) — the egress/NAT check.
- * - ping: ICMP echo of N payload bytes with DF set (`ping -M do`, iputils); busybox ping has no -M, but the
- *   kernel sets DF on raw ICMP sockets by default (ip_no_pmtu_disc=0 → IP_PMTUDISC_WANT) for packets
- *   that fit the first-hop MTU, so the probe still detects a smaller MTU further on; the record says which.
+ * - ping: one ICMP echo of N payload bytes. With iputils (`ping -M do`: the Debian test image) DF is
+ *   forced: a packet above the path MTU is refused, locally or by the router that cannot carry it. Busybox
+ *   ping (agnhost is Alpine) has no -M, so DF is NOT forced: the socket keeps the kernel default
+ *   (IP_PMTUDISC_WANT with net.ipv4.ip_no_pmtu_disc=0), which sends DF only while the packet fits the path
+ *   MTU the pod knows for that destination, and fragments it locally once an ICMP "fragmentation needed"
+ *   taught it a smaller one (cached per destination for net.ipv4.route.mtu_expires, 10 min). A busybox ping
+ *   therefore shows a too-small path only on the first full-size packet to a destination; after that (a
+ *   repeated check, a TCP transfer to it just before) it can pass over a path that carries less. The record
+ *   names which ping ran (`ping-df` or `ping-default`); the MTU check's 1 MiB TCP upload does not depend on
+ *   DF.
  */
 import type { Verdict } from './types.js';
 
@@ -307,15 +314,25 @@ export function classify(
     }
     case 'ping': {
       const all = `${out} ${raw.err}`;
-      if (raw.rc === 0) return { verdict: 'connected', detail: `${raw.tool}: ${out}` };
-      if (/frag|too long|mtu/i.test(all))
-        return { verdict: 'unreachable', detail: `${raw.tool}: ${all.trim()}` };
-      if (UNREACH.test(all)) return { verdict: 'unreachable', detail: `${raw.tool}: ${all.trim()}` };
-      if (raw.rc === 1) return { verdict: 'timeout', detail: `${raw.tool}: no echo reply; ${out}` };
-      if (DNS.test(all)) return { verdict: 'dns-failure', detail };
-      return { verdict: 'error', detail };
+      const tool = pingLabel(raw.tool);
+      if (raw.rc === 0) return { verdict: 'connected', detail: `${tool}: ${out}` };
+      if (/frag|too long|mtu/i.test(all)) return { verdict: 'unreachable', detail: `${tool}: ${all.trim()}` };
+      if (UNREACH.test(all)) return { verdict: 'unreachable', detail: `${tool}: ${all.trim()}` };
+      if (raw.rc === 1) return { verdict: 'timeout', detail: `${tool}: no echo reply; ${out}` };
+      if (DNS.test(all)) return { verdict: 'dns-failure', detail: `${tool}; ${detail}` };
+      return { verdict: 'error', detail: `${tool}; ${detail}` };
     }
   }
+}
+
+/** What a ping record says about DF: forced (iputils -M do) or left to the kernel's default (busybox). */
+export const PING_DF_NOT_FORCED =
+  'DF not forced (busybox ping has no -M: the kernel sets DF only while no smaller path MTU is known for this destination)';
+
+function pingLabel(tool: string): string {
+  if (tool === 'ping-df') return 'ping-df (DF forced: iputils -M do)';
+  if (tool === 'ping-default') return `ping-default, ${PING_DF_NOT_FORCED}`;
+  return tool;
 }
 
 function failureClass(err: string, detail: string): Classified {

@@ -164,7 +164,27 @@ describe('connectivity checks (simulated network at the exec boundary)', () => {
     expect(noServiceBroken.result.outcome).toBe('failed');
   });
 
-  it('mtu: a DF ping of tunnel MTU − 28 and a 1 MiB upload per ordered pair of nodes', async () => {
+  it('mtu: says which ping ran — DF forced with iputils, not forced with busybox (the agnhost pods)', async () => {
+    const forced = await mtuAcrossNodes(run(healthy()).prober, topo);
+    expect(forced.result.details).toMatch(/ping: DF forced \(iputils ping -M do\) on all 6 pings/);
+    const busybox = await mtuAcrossNodes(
+      run((p) =>
+        p.mode === 'ping'
+          ? { tool: 'ping-default', rc: 0, out: '1 packets transmitted  1 packets received', err: '' }
+          : healthy()(p),
+      ).prober,
+      topo,
+    );
+    expect(busybox.result.outcome).toBe('passed');
+    expect(busybox.result.details).toMatch(/DF not forced \(busybox ping has no -M/);
+    expect(busybox.result.details).toMatch(/on 6 of 6 pings/);
+    expect(busybox.result.details).not.toMatch(/DF forced \(iputils/);
+    expect(busybox.probes.find((r) => r.check === 'mtu-df-ping')?.detail).toMatch(
+      /^ping-default, DF not forced/,
+    );
+  });
+
+  it('mtu: a ping of tunnel MTU − 28 and a 1 MiB upload per ordered pair of nodes', async () => {
     const { ex, prober } = run(healthy());
     const ok = await mtuAcrossNodes(prober, topo);
     expect(ok.result.name).toBe('mtu-1480');

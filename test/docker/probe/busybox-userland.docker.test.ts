@@ -1,0 +1,82 @@
+/**
+ * The in-pod probe script in the userland of the real probe pods: agnhost is Alpine, so `sh`, `timeout`,
+ * `ping` and the small tools are busybox applets, next to openbsd nc. Here busybox's applets come first on
+ * PATH in a test node container (Debian's busybox package), so the script meets busybox `timeout` (a
+ * timed-out command exits 143, not 124) and busybox `ping` (no -M: DF is not forced).
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DockerPodExecutor, type PodExecutor } from '../../../harness/probe/executor.js';
+import { type ProbeRequest, Prober } from '../../../harness/probe/prober.js';
+import { DockerTestBed, describeDocker, type TestNode } from '../../support/docker.js';
+
+const BUSYBOX_PATH = 'PATH=/opt/busybox:/usr/bin:/bin:/usr/sbin:/sbin';
+
+describeDocker('probe script under busybox applets (as in the agnhost image)', () => {
+  const bed = new DockerTestBed();
+  let node: TestNode;
+  let prober: Prober;
+  const pod = { namespace: 'probes', name: 'alpine-like', container: 'client' };
+
+  beforeAll(async () => {
+    node = await bed.node('alpine-like', { isolated: true });
+    await node.sh(['sh', '-c', 'mkdir -p /opt/busybox && busybox --install -s /opt/busybox']);
+    // UDP port 9 on this host drops silently: the probe can only end by its in-pod timeout
+    await node.sh(['iptables', '-A', 'OUTPUT', '-p', 'udp', '--dport', '9', '-j', 'DROP']);
+    const docker = new DockerPodExecutor().register(pod, { container: node.container });
+    const busybox: PodExecutor = {
+      exec: (p, argv, opts) => docker.exec(p, ['env', BUSYBOX_PATH, ...argv], opts),
+    };
+    prober = new Prober(busybox, { probeTimeoutMs: 1000 });
+  }, 120_000);
+
+  afterAll(async () => {
+    expect(await bed.dispose()).toEqual([]);
+  }, 60_000);
+
+  it('runs under busybox: sh, timeout and ping are the applets', async () => {
+    const r = await node.shell.exec(
+      [
+        'env',
+        BUSYBOX_PATH,
+        'sh',
+        '-c',
+        'command -v timeout; command -v ping; readlink /proc/$$/exe; timeout 1 sleep 5; echo "rc=$?"',
+      ],
+      { timeoutMs: 20_000 },
+    );
+    expect(r.stdout).toMatch(
+      /^\/opt\/busybox\/timeout\n\/opt\/busybox\/ping\n(\/usr)?\/bin\/busybox\nrc=143\n$/,
+    );
+  });
+
+  it('a UDP probe that gets no answer ends by busybox timeout (143) and is a timeout, not an error', async () => {
+    const req: ProbeRequest = {
+      source: pod,
+      from: 'probes/alpine-like',
+      to: 'local/udp-9',
+      host: '127.0.0.1',
+      port: 9,
+      protocol: 'UDP',
+      expectName: 'nobody',
+    };
+    const [rec] = await prober.round([req]);
+    expect(rec?.detail).toMatch(/^nc rc=143/);
+    expect(rec?.verdict).toBe('timeout');
+  });
+
+  it('the MTU ping is busybox ping, recorded as DF not forced', async () => {
+    const req: ProbeRequest = {
+      source: pod,
+      from: 'probes/alpine-like',
+      to: 'local/ping',
+      host: '127.0.0.1',
+      port: 1,
+      protocol: 'TCP',
+      mode: 'ping',
+      arg: 1400,
+    };
+    const [rec] = await prober.round([req]);
+    expect(rec?.verdict, rec?.detail).toBe('connected');
+    expect(rec?.detail).toMatch(/^ping-default, DF not forced/);
+  });
+});
