@@ -27,6 +27,8 @@ export default defineConfig({
       project('browser', ['test/browser/**/*.test.ts']),
       // the run command end to end with doubles at the Kubernetes and kind boundary
       project('e2e', ['test/e2e/**/*.test.ts']),
+      // the lab's real components (test/support/lab.ts): skipped without the lab, required with REQUIRE_LAB=1
+      project('real', ['test/real/**/*.test.ts']),
     ],
   },
 });

@@ -212,21 +212,6 @@ function goSteps(): Step[] {
       },
     },
     {
-      name: 'lab-runc',
-      key: () => readFileSync(join(LAB_SOURCE_DIR, 'go/runc-shim/main.go'), 'utf8'),
-      outputs: (c) => [bin(c, 'lab-runc')],
-      build: async (c) => {
-        await buildWrapper(c, 'runc-shim', {
-          goVersion: '1.24.0',
-          requires: [],
-          replaces: [],
-          packages: [{ pkg: '.', out: bin(c, 'lab-runc') }],
-          ldflags: '-s -w',
-          extraFiles: { 'main.go': readFileSync(join(LAB_SOURCE_DIR, 'go/runc-shim/main.go'), 'utf8') },
-        });
-      },
-    },
-    {
       name: 'coredns',
       key: (c) => c.lock.coredns,
       outputs: (c) => [bin(c, 'coredns')],

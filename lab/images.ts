@@ -299,7 +299,6 @@ function nodeStep(): Step {
       bins: binHashes(ctx, [
         ...['kubelet', 'kubeadm', 'kubectl'].map((n) => join(ctx.paths.bin, 'k8s', n)),
         join(ctx.paths.bin, 'crictl'),
-        join(ctx.paths.bin, 'lab-runc'),
         ...['loopback', 'host-local', 'portmap', 'ptp'].map((p) => join(ctx.paths.bin, 'cni', p)),
       ]),
       files: nodeFiles.map((f) => readFileSync(join(LAB_SOURCE_DIR, 'images/node', f), 'utf8')),
@@ -327,14 +326,14 @@ function nodeStep(): Step {
         [
           `FROM ${baseImage('node')}`,
           'COPY bin/ /usr/bin/',
-          'COPY crictl lab-runc lab-preload-images /usr/local/bin/',
+          'COPY crictl lab-preload-images /usr/local/bin/',
           'COPY cni/ /opt/cni/bin/',
           'COPY entrypoint /usr/local/bin/lab-entrypoint',
           'COPY kind/ /kind/',
           'COPY systemd/ /etc/systemd/system/',
           'COPY containerd-config.toml /etc/containerd/config.toml',
           'COPY crictl.yaml /etc/crictl.yaml',
-          'RUN systemctl enable containerd kubelet lab-preload-images \\',
+          'RUN mkdir -p /lib/modules /kind/bin && systemctl enable containerd kubelet lab-preload-images \\',
           ' && systemctl mask getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \\',
           '      systemd-modules-load.service systemd-logind.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \\',
           ' && update-alternatives --set iptables /usr/sbin/iptables-nft && update-alternatives --set ip6tables /usr/sbin/ip6tables-nft',
@@ -346,7 +345,6 @@ function nodeStep(): Step {
         (d) => {
           for (const n of ['kubelet', 'kubeadm', 'kubectl']) copyExec(join(ctx.paths.bin, 'k8s', n), join(d, 'bin', n));
           copyExec(join(ctx.paths.bin, 'crictl'), join(d, 'crictl'));
-          copyExec(join(ctx.paths.bin, 'lab-runc'), join(d, 'lab-runc'));
           copyExec(join(src, 'lab-preload-images'), join(d, 'lab-preload-images'));
           for (const p of ['loopback', 'host-local', 'portmap', 'ptp']) copyExec(join(ctx.paths.bin, 'cni', p), join(d, 'cni', p));
           copyExec(join(src, 'entrypoint'), join(d, 'entrypoint'));
