@@ -183,7 +183,7 @@ describe('GitHub workflows', () => {
     }).toThrow();
   });
 
-  it('ci.yml runs what .ci/run runs: install, lint, typecheck, the test image, actionlint, npm test with all required', () => {
+  it('ci.yml runs what .ci/run runs: install, lint, typecheck, the test image, actionlint, the fixtures, npm test with all required', () => {
     const wf = load('ci.yml');
     const run = allRun(wf);
     for (const cmd of [
@@ -192,13 +192,16 @@ describe('GitHub workflows', () => {
       'npm run typecheck',
       'bash test/image/build.sh',
       'bash .ci/install-actionlint',
+      'npm run fixtures:fetch -- "$RUNNER_TEMP/calico-fixtures"',
+      'CALICO_FIXTURES_DIR=$RUNNER_TEMP/calico-fixtures',
       'npm test',
     ])
       expect(run).toContain(cmd);
     const test = wf.jobs.test.steps.find((s: Workflow) => s.run === 'npm test');
-    expect(test.env).toEqual({ REQUIRE_DOCKER: '1', REQUIRE_ACTIONLINT: '1' });
+    expect(test.env).toEqual({ REQUIRE_DOCKER: '1', REQUIRE_FIXTURES: '1', REQUIRE_ACTIONLINT: '1' });
     const steps = wf.jobs.test.steps as Workflow[];
     const at = (needle: string) => steps.findIndex((s: Workflow) => String(s.run ?? '').includes(needle));
+    expect(at('fixtures:fetch')).toBeLessThan(at('npm test'));
     expect(at('install-actionlint')).toBeLessThan(at('npm test'));
     expect(run).toContain('CHROMIUM_PATH');
     const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
