@@ -86,30 +86,6 @@ export function agnhostImage(lock: LabLock): string {
   return `registry.k8s.io/e2e-test-images/agnhost:${lock.kubernetes.agnhostVersion}`;
 }
 
-/** Images the manifest path of the lab's Calico runs, named exactly as the upstream calico.yaml names them. */
-export function calicoManifestImages(lock: LabLock): string[] {
-  const r = `${lock.calico.registry}/calico`;
-  return ['cni', 'node', 'kube-controllers'].map((n) => `${r}/${n}:${lock.calico.version}`);
-}
-
-/** Images the operator path needs: the operator and what it renders for the lab's (trimmed) Installation. */
-export function calicoOperatorImages(lock: LabLock): string[] {
-  const r = `${lock.calico.registry}/calico`;
-  return [
-    `${lock.operator.registry}/tigera/operator:${lock.operator.version}`,
-    ...[
-      'cni',
-      'node',
-      'kube-controllers',
-      'typha',
-      'apiserver',
-      'csi',
-      'node-driver-registrar',
-      'pod2daemon-flexvol',
-    ].map((n) => `${r}/${n}:${lock.calico.version}`),
-  ];
-}
-
 /** Control-plane images kubeadm expects preloaded on the node (`kubeadm config images list`). */
 export function controlPlaneImages(lock: LabLock): string[] {
   const k = lock.kubernetes.version;
