@@ -133,9 +133,10 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.err(
-      `unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')}\n\n${usage()}`,
-    );
+    const problem = name.startsWith('-')
+      ? `Unknown option '${name}' before the command; valid options: --help, --version`
+      : `unknown command ${JSON.stringify(name)}`;
+    io.err(`${problem}; commands: ${Object.keys(COMMANDS).join(', ')}\n\n${usage()}`);
     return ExitCode.Usage;
   }
   try {

@@ -87,6 +87,14 @@ describe('every command', () => {
     expect((await cli(['policy', 'list', '--help'])).code).toBe(0);
   });
 
+  it('an unknown flag before any command names it, the two valid ones and the commands', async () => {
+    const r = await cli(['--verbose', 'plan']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^Unknown option '--verbose' before the command; valid options: --help, --version; commands: plan, /,
+    );
+  });
+
   it('a near miss suggests the flag that was meant', async () => {
     const r = await cli(['plan', '--pod-cird', '10.0.0.0/16']);
     expect(r.code).toBe(2);
