@@ -13,6 +13,7 @@ import { runUpgradeFlow, type UpgradeFlowOptions } from '../../upgrade/flow.js';
 import { parseUpgradeOptions, type UpgradeCliValues } from '../../upgrade/options.js';
 import { CELL_OPTIONS, parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
+import { toolVersion } from '../version.js';
 
 export const upgradeHelp = `calico-conformance upgrade --from A --to B [options]
   Installs Calico A, keeps probing pairs that must stay allowed and pairs a policy must keep denied while
@@ -82,7 +83,7 @@ async function defaultEnv(): Promise<UpgradeCommandEnv> {
       const summary = io.env.GITHUB_STEP_SUMMARY;
       return writeReports(results, dir, summary ? { githubStepSummary: summary } : {});
     },
-    toolVersion: '0.0.0',
+    toolVersion: toolVersion(),
   };
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runUpgradeCommand } from '../../../harness/cli/commands/upgrade.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { main } from '../../../harness/cli/main.js';
+import { toolVersion } from '../../../harness/cli/version.js';
 import { EnvironmentError } from '../../../harness/errors.js';
 import type { ProcessRunner, RunResult } from '../../../harness/exec/process.js';
 import type { RunResults } from '../../../harness/report/model.js';
@@ -248,6 +249,9 @@ describe('upgrade: a run with doubles', () => {
       timeToTargetMs: 30_000,
     });
     expect(r.written.host).toMatchObject({ dockerVersion: '27.3.1', kindVersion: '0.31.0' });
+    // the results name the harness's real version, as run's do
+    expect(r.written.tool).toEqual({ name: 'calico-conformance', version: toolVersion() });
+    expect(r.written.tool.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(r.io.stdout).toMatch(
       /upgrade v3\.31\.7 → v3\.32\.1 \(manifest\): passed; every component on v3\.32\.1 30s after the upgrade began/,
     );
