@@ -13,6 +13,7 @@
 import { DockerNodeShell, type NodeShell } from '../cluster/node-shell.js';
 import { defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';
 import { BASELINE_FILE, DUMP_COMMANDS, type DumpCommandFile, type DumpFile, type NodeDump } from './dump.js';
+import { CNI_BACKUP_DIR } from './node-rules.js';
 
 /** Lists ipsets in a node's network namespace by other means than the node's own binary. */
 export interface IpsetLister {
@@ -112,8 +113,19 @@ export async function collectNodeDump(shell: NodeShell, opts: CollectOptions = {
   return dump;
 }
 
-/** `sha256sum /opt/cni/bin/*`, taken right after the cluster was created and before Calico (Calico overwrites host-local, loopback, portmap). */
+/**
+ * `sha256sum /opt/cni/bin/*`, taken right after the cluster was created and before Calico (Calico
+ * overwrites host-local, loopback, portmap). It also keeps a copy of the node's own plugins inside the node
+ * (CNI_BACKUP_DIR), from which the complete uninstall restores what Calico overwrote; a copy that could not
+ * be made shows later as a failed restore, never as a restored binary.
+ */
 export async function collectBaseline(shell: NodeShell, timeoutMs = 30_000): Promise<string | undefined> {
+  const backup = await shell.exec(['rm', '-rf', CNI_BACKUP_DIR], { timeoutMs });
+  if (
+    backup.exitCode === 0 &&
+    (await shell.exec(['mkdir', '-p', CNI_BACKUP_DIR], { timeoutMs })).exitCode === 0
+  )
+    await shell.exec(['cp', '-a', '/opt/cni/bin/.', `${CNI_BACKUP_DIR}/`], { timeoutMs });
   const r = await shell.exec(DUMP_COMMANDS['cni-bin.sha256'], { timeoutMs });
   if (r.exitCode === 0 || (r.exitCode === 1 && !commandMissing(r) && !r.timedOut && !dockerExecFailed(r)))
     return r.stdout;
@@ -123,38 +135,46 @@ export async function collectBaseline(shell: NodeShell, timeoutMs = 30_000): Pro
 export const IPSET_HELPER_LABEL = 'calico-conformance.helper';
 
 /**
- * Runs the `ipset` of `image` in the network namespace of `container` (docker's `--network container:`),
- * never pulling (`--pull never`: no registry traffic from an audit).
+ * Runs the `ipset` of `image` with `args` in the network namespace of `container` (docker's
+ * `--network container:`), never pulling (`--pull never`: no registry traffic from an audit). ipsets are
+ * state of that network namespace, so this lists or destroys the node's own sets and nothing else.
  */
+export function dockerNetnsIpset(
+  container: string,
+  image: string,
+  runner: ProcessRunner,
+  dockerCommand = 'docker',
+): (args: readonly string[]) => Promise<RunResult> {
+  return (args) =>
+    runner.run(
+      dockerCommand,
+      [
+        'run',
+        '--rm',
+        '--pull',
+        'never',
+        '--network',
+        `container:${container}`,
+        '--cap-add',
+        'NET_ADMIN',
+        '--label',
+        `${IPSET_HELPER_LABEL}=ipset`,
+        '--entrypoint',
+        'ipset',
+        image,
+        ...args,
+      ],
+      { timeoutMs: 60_000 },
+    );
+}
+
+/** `ipset list -n` in the node's netns through the helper image (kind nodes have no ipset binary). */
 export function dockerNetnsIpsetLister(
   container: string,
   image: string,
   runner: ProcessRunner,
   dockerCommand = 'docker',
 ): IpsetLister {
-  return {
-    via: image,
-    list: () =>
-      runner.run(
-        dockerCommand,
-        [
-          'run',
-          '--rm',
-          '--pull',
-          'never',
-          '--network',
-          `container:${container}`,
-          '--cap-add',
-          'NET_ADMIN',
-          '--label',
-          `${IPSET_HELPER_LABEL}=ipset`,
-          '--entrypoint',
-          'ipset',
-          image,
-          'list',
-          '-n',
-        ],
-        { timeoutMs: 60_000 },
-      ),
-  };
+  const ipset = dockerNetnsIpset(container, image, runner, dockerCommand);
+  return { via: image, list: () => ipset(['list', '-n']) };
 }

@@ -23,6 +23,8 @@ export const DUMP_COMMANDS = {
   'ip6tables-nft-save.txt': ['ip6tables-nft-save'],
   'nft-tables.txt': ['nft', 'list', 'tables'],
   'ipset-list.txt': ['ipset', 'list', '-n'],
+  // -xdev: never descend into a mount below a root (the cgroup2 mount calico-node leaves at
+  // /run/calico/cgroup would list the whole cgroup tree); each root is listed even when it is a mount itself
   'files.txt': [
     'find',
     '/etc/cni/net.d',
@@ -30,13 +32,20 @@ export const DUMP_COMMANDS = {
     '/var/lib/calico',
     '/var/run/calico',
     '/var/log/calico',
+    '/var/run/nodeagent',
     '/var/lib/cni',
+    '/var/lib/kubelet/plugins/csi.tigera.io',
+    '/var/lib/kubelet/plugins_registry',
     '/sys/fs/bpf',
+    '-xdev',
     '-maxdepth',
     '3',
     '-printf',
     '%y %p\\n',
   ],
+  // the node container's mount table: the bpffs on /sys/fs/bpf and the cgroup2 at /run/calico/cgroup that
+  // calico-node's init container mounts and nothing unmounts
+  'mounts.txt': ['cat', '/proc/self/mountinfo'],
   'cni-bin.sha256': ['sh', '-c', 'sha256sum /opt/cni/bin/*'],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -6,6 +6,7 @@ export const FINDING_CATEGORIES = [
   'nftables',
   'ipset',
   'bpf',
+  'mount',
   'file',
   'api',
 ] as const;
@@ -29,6 +30,24 @@ export interface Finding {
   allowed?: boolean;
   /** the rule that found it (e.g. `tunl0-configured`, `node-annotations`); `--allow` accepts rule ids */
   rule?: string;
+  /**
+   * the known-leftovers baseline entry this finding matched (harness/audit/known-leftovers.yaml): an
+   * expected leftover of the upstream uninstall, reported but not counted by the upstream verdict
+   */
+  baseline?: string;
+  /**
+   * the remediation as argv steps, run in this order inside the node (`docker exec`); `via: 'ipset'` steps
+   * run with an `ipset` in the node's network namespace (the node's own, or the helper container's). The
+   * complete uninstall runs exactly these. Node findings only; never written into results.json.
+   */
+  fix?: FixStep[];
+}
+
+export interface FixStep {
+  argv: string[];
+  /** stdin for the command (an iptables-restore script) */
+  input?: string;
+  via?: 'ipset';
 }
 
 /** A check the audit could not make (command missing on the node): never clean, never a finding. */

@@ -13,6 +13,8 @@ export interface IpLink {
   link_type?: string;
   /** the peer/parent name (`veth`/`ipip`), null for tunl0@NONE */
   link?: string | null;
+  /** the link-layer address (`ee:ee:ee:ee:ee:ee` on the host side of every Calico CNI veth) */
+  address?: string;
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
 }
 
@@ -148,6 +150,35 @@ export function parseFileList(text: string): FileEntry[] {
   for (const line of text.split('\n')) {
     const m = /^(\S)\s(.+)$/.exec(line.trimEnd());
     if (m) out.push({ type: m[1]!, path: m[2]! });
+  }
+  return out;
+}
+
+export interface MountEntry {
+  /** where it is mounted, as the node sees it (octal escapes of mountinfo decoded) */
+  mountPoint: string;
+  /** the filesystem type after the ` - ` separator (bpf, cgroup2, tmpfs, …) */
+  fsType: string;
+  source: string;
+}
+
+/**
+ * `/proc/self/mountinfo` (proc(5)): `id parent major:minor root mountpoint options [optional…] - fstype
+ * source superoptions`. Read through `docker exec`, it is the node container's own mount namespace.
+ */
+export function parseMountInfo(text: string): MountEntry[] {
+  const decode = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(' ');
+    const sep = fields.indexOf('-');
+    if (fields.length < 7 || sep < 6) continue;
+    out.push({
+      mountPoint: decode(fields[4]!),
+      fsType: fields[sep + 1] ?? '',
+      source: decode(fields[sep + 2] ?? ''),
+    });
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { readClusterStateFile } from '../../audit/cluster-state.js';
 import { readDumpDir } from '../../audit/dump.js';
 import type { AuditReport, Finding } from '../../audit/finding.js';
 import { collectLiveCluster } from '../../audit/live.js';
+import { parseAllowList, RULE_IDS } from '../../audit/registry.js';
 import { auditReport } from '../../audit/rules.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { defaultRunner, type ProcessRunner } from '../../exec/process.js';
@@ -10,9 +11,11 @@ import { outputFormat, parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
 
 export const auditHelp = `calico-conformance audit (--cluster NAME | --node-dump DIR) [--output text|json] [--allow RULE|NAME,...]
-  Audits for Calico leftovers. Exit 0 clean, 1 leftovers found or a node where nothing could be collected. --allow takes rule ids (node-annotations,
-  network-unavailable, by-design for both, …) or finding names (* matches anything): allowed findings are
-  reported but do not make the audit unclean. Checks whose command was unavailable are listed as not checked.
+  Audits for Calico leftovers. Exit 0 clean, 1 leftovers found or a node where nothing could be collected.
+  --allow takes rule ids (${RULE_IDS.join(', ')}), by-design (every rule Calico keeps on purpose) or
+  finding-name patterns (with a dot, slash or *, or name:PATTERN; * matches anything): allowed findings
+  are reported but do not make the audit unclean; a mistyped rule is exit 2. Checks whose command was
+  unavailable are listed as not checked.
   --node-image IMAGE           the kind node image, named in the remedy for a changed CNI binary
   --ipset-helper-image IMAGE   with --cluster: the image whose ipset lists each node's sets (as collect)`;
 
@@ -35,16 +38,7 @@ export async function auditCommand(argv: string[], io: CliIO, deps: AuditDeps = 
   if (Boolean(values.cluster) === Boolean(values['node-dump'])) {
     throw new UsageError('audit: give exactly one of --cluster NAME or --node-dump DIR', 'cluster');
   }
-  const allow = (values.allow ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (values.allow !== undefined && allow.length === 0) {
-    throw new UsageError(
-      'audit --allow: empty list; give rule ids or finding names, comma-separated',
-      'allow',
-    );
-  }
+  const allow = parseAllowList(values.allow, 'audit --allow');
   const opts = { allow, ...(values['node-image'] ? { nodeImage: values['node-image'] } : {}) };
   let report: AuditReport;
   if (values['node-dump']) {
