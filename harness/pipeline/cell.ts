@@ -1,24 +1,25 @@
 /**
  * One cell through the pipeline: preflight → create cluster → baseline node dump → install → verify mode →
- * connectivity suite → policy suite → uninstall → deep clean (optional) → audit → teardown. Each phase is
+ * connectivity suite → policy suite → uninstall → audit (what the upstream uninstall left, against the
+ * known-leftovers baseline) → complete uninstall → final audit (must be clean) → teardown. Each phase is
  * a small unit with one `execute` over a shared context (kind's create actions, STYLE.md), records its
  * start, duration, outcome and evidence, and runs under a timeout that names what it waits for.
  *
  * Gates: once a main phase fails, the main phases after it are `not-run` with the reason; the cleanup
- * phases (uninstall, deep clean, audit, teardown) still run when there is a cluster to run them on, because
+ * phases (uninstall, both audits, the complete uninstall, teardown) still run when there is a cluster to run them on, because
  * a half-installed Calico must still be removed and audited, and the cluster must still go away. After
  * SIGINT/SIGTERM only teardown runs.
  *
  * What counts as `failed` and what as `error`: a phase that exercises Calico (install, verify, suites,
- * uninstall, audit) fails when it throws or a check fails: that is the product misbehaving, or timing out
- * waiting for it. A phase of the harness's own plumbing (preflight, create cluster, baseline, deep clean,
- * teardown) that throws is an `error`: the cell could not be tested.
+ * uninstall, audits) fails when it throws or a check fails: that is the product misbehaving, or timing out
+ * waiting for it. A phase of the harness's own plumbing (preflight, create cluster, baseline, complete
+ * uninstall, teardown) that throws is an `error`: the cell could not be tested.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SuiteContext } from '../../suites/context.js';
 import type { NodeDump } from '../audit/dump.js';
-import type { AuditReport } from '../audit/finding.js';
+import { completePhase, judgeComplete, judgeUpstream, upstreamPhase } from '../audit/verdict.js';
 import type { Cell } from '../config/cell.js';
 import { cellSkipReason, type PreflightReport } from '../preflight/preflight.js';
 import type { ProbeRecord, ReachabilityGrid } from '../probe/types.js';
@@ -59,13 +60,20 @@ export const RUN_PHASES = [
   'connectivity',
   'policy',
   'uninstall',
-  'deep-clean',
   'audit',
+  'complete-uninstall',
+  'final-audit',
   'teardown',
 ] as const satisfies readonly PhaseName[];
 export type RunPhase = (typeof RUN_PHASES)[number];
 
-const CLEANUP_PHASES: ReadonlySet<RunPhase> = new Set(['uninstall', 'deep-clean', 'audit', 'teardown']);
+const CLEANUP_PHASES: ReadonlySet<RunPhase> = new Set([
+  'uninstall',
+  'audit',
+  'complete-uninstall',
+  'final-audit',
+  'teardown',
+]);
 
 /**
  * Default time limits per phase. kind create of a 3-node cluster: 30–60 s with a cached image, plus up to
@@ -87,8 +95,15 @@ export const DEFAULT_LIMITS: Record<RunPhase, PhaseLimits> = {
   connectivity: { timeoutMs: 20 * 60_000, waitingFor: 'the connectivity suite' },
   policy: { timeoutMs: 40 * 60_000, waitingFor: 'the NetworkPolicy suite' },
   uninstall: { timeoutMs: 10 * 60_000, waitingFor: 'Calico removed (every object deleted and gone)' },
-  'deep-clean': { timeoutMs: 5 * 60_000, waitingFor: 'the node-level deep clean of every node' },
-  audit: { timeoutMs: 5 * 60_000, waitingFor: 'the node dumps and the leftover audit' },
+  audit: { timeoutMs: 5 * 60_000, waitingFor: 'the node dumps and the audit of what the uninstall left' },
+  'complete-uninstall': {
+    timeoutMs: 5 * 60_000,
+    waitingFor: 'the complete uninstall inside every node and of the by-design API state',
+  },
+  'final-audit': {
+    timeoutMs: 5 * 60_000,
+    waitingFor: 'the node dumps and the audit after the complete uninstall',
+  },
   teardown: { timeoutMs: 5 * 60_000, waitingFor: 'the cluster to be deleted' },
 };
 
@@ -96,7 +111,7 @@ const PLUMBING: ReadonlySet<RunPhase> = new Set([
   'preflight',
   'create-cluster',
   'baseline',
-  'deep-clean',
+  'complete-uninstall',
   'teardown',
 ]);
 
@@ -119,7 +134,10 @@ export interface CellRunOptions {
   /** aborted by SIGINT/SIGTERM; the reason is the signal's name */
   signal?: AbortSignal;
   keepCluster?: boolean;
-  deepClean?: boolean;
+  /** run the complete uninstall and the final audit after the first audit (default true) */
+  completeUninstall?: boolean;
+  /** `--allow` items (validated by parseAllowList): allowed findings count in neither audit */
+  auditAllow?: readonly string[];
   /** run against this existing cluster instead of creating one */
   kubeconfig?: string;
   skipInstall?: boolean;
@@ -349,19 +367,6 @@ const PHASE_DEFS: PhaseDef[] = [
     },
   },
   {
-    name: 'deep-clean',
-    gate(s) {
-      if (!s.opts.deepClean)
-        return { run: false, outcome: 'skipped', reason: 'not requested (--deep-clean)' };
-      if (s.opts.skipInstall)
-        return { run: false, outcome: 'skipped', reason: '--skip-install: Calico is still installed' };
-      return needsCluster(s) ?? RUN;
-    },
-    async execute(s, step) {
-      return { evidence: await s.deps.deepClean(step) };
-    },
-  },
-  {
     name: 'audit',
     gate(s) {
       if (s.opts.skipInstall)
@@ -374,17 +379,49 @@ const PHASE_DEFS: PhaseDef[] = [
     },
     async execute(s, step) {
       const dir = join(s.cellDir, 'node-dump');
-      const dumps: NodeDump[] = [];
-      for (const n of step.nodes) {
-        step.log(`node dump of ${n.name}`);
-        const dump = await s.deps.collectNodeDump(step.cluster.shell(n.name), s.slot.baseline?.get(n.name));
-        s.deps.writeNodeDump(dir, dump);
-        dumps.push(dump);
-      }
-      step.log('auditing');
-      const report = await s.deps.audit(step, dumps);
-      s.result.audit = report;
-      return auditOutput(report, `node dumps in ${rel(s, dir)}`);
+      const dumps = await dumpNodes(s, step, dir);
+      step.log('auditing against the known-leftovers baseline');
+      const verdict = judgeUpstream(await s.deps.audit(step, dumps, dir), s.cell, {
+        ...(s.opts.auditAllow ? { allow: s.opts.auditAllow } : {}),
+      });
+      s.result.audit = { ...s.result.audit, afterUpstreamUninstall: verdict };
+      return auditOutput(upstreamPhase(verdict, `node dumps in ${rel(s, dir)}`));
+    },
+  },
+  {
+    name: 'complete-uninstall',
+    gate(s) {
+      if (s.opts.skipInstall)
+        return { run: false, outcome: 'skipped', reason: '--skip-install: Calico is still installed' };
+      if (s.opts.completeUninstall === false)
+        return { run: false, outcome: 'skipped', reason: 'not requested (--no-complete-uninstall)' };
+      return needsCluster(s) ?? RUN;
+    },
+    async execute(s, step) {
+      return { evidence: await s.deps.completeUninstall(step, (node) => s.slot.baseline?.get(node)) };
+    },
+  },
+  {
+    name: 'final-audit',
+    gate(s) {
+      const clean = s.phaseOf['complete-uninstall'];
+      if (!clean || clean.outcome === 'skipped' || clean.outcome === 'not-run')
+        return {
+          run: false,
+          outcome: clean?.outcome === 'not-run' ? 'not-run' : 'skipped',
+          reason: `the complete uninstall did not run${clean?.reason ? ` (${clean.reason})` : ''}`,
+        };
+      return needsCluster(s) ?? RUN;
+    },
+    async execute(s, step) {
+      const dir = join(s.cellDir, 'node-dump-final');
+      const dumps = await dumpNodes(s, step, dir);
+      step.log('auditing after the complete uninstall');
+      const verdict = judgeComplete(await s.deps.audit(step, dumps, dir), dumps, {
+        ...(s.opts.auditAllow ? { allow: s.opts.auditAllow } : {}),
+      });
+      s.result.audit = { ...s.result.audit, afterCompleteUninstall: verdict };
+      return auditOutput(completePhase(verdict, `node dumps in ${rel(s, dir)}`));
     },
   },
   {
@@ -491,34 +528,22 @@ function suiteOutput(s: CellState, run: SuiteRun & { data: MergedData }): PhaseO
   };
 }
 
-function auditOutput(report: AuditReport, where: string): PhaseOutput {
-  const counted = report.findings.filter((f) => !f.allowed);
-  const evidence = [
-    where,
-    `${report.findings.length} finding(s), ${counted.length} counted; ${report.notChecked.length} check(s) not made`,
-    ...counted.slice(0, 20).map((f) => `${f.node} ${f.category} ${f.name}: ${f.detail}`),
-    ...report.notChecked
-      .slice(0, 10)
-      .map((n) => `not checked: ${n.node} ${n.category} ${n.what}: ${n.reason}`),
-  ];
-  // a node where nothing could be collected was not audited: never a pass, whatever the findings say
-  const uncollected = report.uncollected ?? [];
-  evidence.push(...uncollected.map((u) => `node ${u.node}: nothing could be collected (${u.reason})`));
-  if (!report.clean || uncollected.length > 0) {
-    const cats = [...new Set(counted.map((f) => f.category))].join(', ');
-    const reasons = [
-      ...(counted.length ? [`${counted.length} leftover(s) after uninstall (${cats})`] : []),
-      ...(uncollected.length
-        ? [`nothing could be collected on ${uncollected.map((u) => u.node).join(', ')}`]
-        : []),
-    ];
-    return {
-      outcome: 'failed',
-      reason: reasons.join('; ') || 'the audit is not clean',
-      evidence,
-    };
+function auditOutput(summary: { passed: boolean; reason?: string; evidence: string[] }): PhaseOutput {
+  return summary.passed
+    ? { evidence: summary.evidence }
+    : { outcome: 'failed', reason: summary.reason ?? 'the audit is not clean', evidence: summary.evidence };
+}
+
+/** A node dump of every node into `dir` (and in memory), with the cni-bin baseline taken at creation. */
+async function dumpNodes(s: CellState, step: StepContext, dir: string): Promise<NodeDump[]> {
+  const dumps: NodeDump[] = [];
+  for (const n of step.nodes) {
+    step.log(`node dump of ${n.name}`);
+    const dump = await s.deps.collectNodeDump(step.cluster.shell(n.name), s.slot.baseline?.get(n.name));
+    s.deps.writeNodeDump(dir, dump);
+    dumps.push(dump);
   }
-  return { evidence };
+  return dumps;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -97,9 +97,17 @@ export interface PipelineDeps {
   verify(step: StepContext): Promise<SuiteRun>;
   runSuite(name: SuiteName, step: StepContext): Promise<SuiteRun>;
   uninstall(step: StepContext): Promise<string[]>;
-  deepClean(step: StepContext): Promise<string[]>;
-  /** audits the node dumps (and the API state when reachable) */
-  audit(step: StepContext, dumps: NodeDump[]): Promise<AuditReport>;
+  /**
+   * the complete uninstall (harness/audit/complete-uninstall.ts): every leftover removed inside each node and
+   * Calico's by-design API state cleared; `baseline` gives a node's cni-bin baseline. Returns evidence
+   * lines; throws when a step failed
+   */
+  completeUninstall(step: StepContext, baseline: (node: string) => string | undefined): Promise<string[]>;
+  /**
+   * audits the node dumps (and the API state when reachable, written as cluster.json into `dir`, the
+   * directory the dumps were written to)
+   */
+  audit(step: StepContext, dumps: NodeDump[], dir: string): Promise<AuditReport>;
   /** writes a diagnostics bundle for a failed cell into dir; returns a short description */
   collectDiagnostics(step: StepContext, dir: string): Promise<string | undefined>;
 }

@@ -1,6 +1,6 @@
 /**
  * realDeps(): the pipeline's interfaces bound to the live modules — kind (harness/cluster), the renderer and
- * the install/uninstall/deep-clean flows (harness/calico), @kubernetes/client-node (harness/kube), the node
+ * the install/uninstall flows (harness/calico), @kubernetes/client-node (harness/kube), the node
  * dump and leftover rules (harness/audit), and the suites through vitest (suites/).
  */
 import { existsSync } from 'node:fs';
@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { clientNodeStateReader, readClusterState, writeClusterState } from '../audit/cluster-state.js';
 import { collectBaseline, collectNodeDump } from '../audit/collect.js';
+import { completeUninstallCluster } from '../audit/complete-uninstall.js';
 import { writeNodeDump } from '../audit/dump.js';
 import { auditReport } from '../audit/rules.js';
 import { getVersion } from '../calico/catalogue.js';
 import type { FlowContext, FlowEvent } from '../calico/flows/context.js';
-import { deepClean } from '../calico/flows/deep-clean.js';
 import { installCalico } from '../calico/flows/install.js';
 import { uninstallCalico } from '../calico/flows/uninstall.js';
 import { type RenderedCell, renderCell } from '../calico/render.js';
@@ -204,25 +204,21 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
       await uninstallCalico(ctx);
       return ctx.lines;
     },
-    async deepClean(step) {
-      const reports = await deepClean(step.nodes.map((n) => step.cluster.shell(n.name)));
-      const lines = reports.flatMap((r) =>
-        r.steps.map((s) => `${r.node}: ${s.action} ${s.outcome}${s.detail ? ` (${s.detail})` : ''}`),
-      );
-      const incomplete = reports.filter((r) => !r.complete).map((r) => r.node);
-      if (incomplete.length)
-        throw new Error(`deep clean incomplete on ${incomplete.join(', ')}:\n${lines.join('\n')}`);
-      return lines;
-    },
+    completeUninstall: (step, baseline) =>
+      completeUninstallCluster({
+        kubeconfigPath: step.cluster.kubeconfigPath,
+        nodes: step.nodes.map((n) => ({ name: n.name, shell: step.cluster.shell(n.name) })),
+        baseline,
+      }),
     verify: (step) => runSuite('mode', step),
     runSuite,
-    async audit(step, dumps) {
+    async audit(step, dumps, dir) {
       const kc = new KubeConfig();
       kc.loadFromFile(step.cluster.kubeconfigPath);
       let cluster: Awaited<ReturnType<typeof readClusterState>> | undefined;
       try {
         cluster = await readClusterState(await clientNodeStateReader(kc));
-        writeClusterState(join(step.cellDir, 'node-dump'), cluster);
+        writeClusterState(dir, cluster);
       } catch (err) {
         step.log(`API state not readable: ${(err as Error).message}`);
       }

@@ -169,8 +169,9 @@ const PHASE_HEAD: Record<PhaseName, string> = {
   policy: 'policy',
   upgrade: 'upgrade',
   uninstall: 'uninst',
-  'deep-clean': 'clean',
   audit: 'audit',
+  'complete-uninstall': 'clean',
+  'final-audit': 'audit2',
   teardown: 'tear',
 };
 const COL = 8;

@@ -4,7 +4,6 @@
  * untrusted text from the run (cell ids, messages, command output, policy YAML) and goes through
  * escapeHtml; ids and links are derived, never copied.
  */
-import type { Finding } from '../audit/finding.js';
 import { formatDuration } from '../errors.js';
 import type { ReachabilityGrid, Verdict } from '../probe/types.js';
 import { VERDICTS } from '../probe/types.js';
@@ -12,7 +11,19 @@ import { escapeHtml as h, slug } from './escape.js';
 import { cellState, gridMismatches, NOT_PROBED_SYMBOL, VERDICT_SYMBOL } from './grid.js';
 import type { CellResult, Outcome, PhaseResult, RunResults, UpgradeResult } from './model.js';
 import { runOutcome } from './model.js';
-import { countOutcomes, isBad, OUTCOMES, phasesShown, unclean } from './summary.js';
+import {
+  type AuditRow,
+  auditCells,
+  auditNotChecked,
+  auditPassed,
+  auditRows,
+  countOutcomes,
+  isBad,
+  OUTCOMES,
+  phasesShown,
+  STAGE_TITLE,
+  unclean,
+} from './summary.js';
 
 const OUTCOME_GLYPH: Record<Outcome, string> = {
   passed: '✓',
@@ -226,29 +237,73 @@ function policyTable(results: RunResults): string {
   return `<table id="policy-table"><tr><th>cell</th><th>scenario</th><th>tags</th><th>outcome</th><th>time to enforce</th><th>time to restore</th><th>rounds</th><th>message</th></tr>${rows.join('')}</table>`;
 }
 
-function findingRow(c: CellResult, f: Finding): string {
-  const state = f.byDesign ? 'kept by design' : f.allowed ? 'allowed' : 'leftover';
-  return `<tr class="finding ${state === 'leftover' ? 'row-bad' : 'row-good'}"><td><code>${h(c.cell.id)}</code></td><td>${h(f.node)}</td><td>${h(f.category)}</td><td>${h(f.name)}</td><td>${h(state)}</td><td><code class="cmd remediation">${h(f.remediation)}</code></td><td><pre>${h(f.detail)}</pre>${f.why ? `<div class="small">${h(f.why)}</div>` : ''}</td></tr>`;
+const STATE_TEXT: Record<AuditRow['state'], string> = {
+  expected: 'expected (baseline)',
+  new: 'new',
+  allowed: 'allowed',
+  leftover: 'leftover',
+};
+
+const FINDINGS_HEAD =
+  '<tr><th>cell</th><th>audit</th><th>node</th><th>category</th><th>left behind</th><th>state</th><th>remediation</th><th>evidence</th></tr>';
+
+function findingRow(c: CellResult, r: AuditRow): string {
+  const f = r.finding;
+  const bad = r.state === 'new' || r.state === 'leftover';
+  const state = `${STATE_TEXT[r.state]}${f.baseline ? `: ${f.baseline}` : ''}${f.byDesign ? ' (kept by design)' : ''}`;
+  return `<tr class="finding ${bad ? 'row-bad' : 'row-good'}" data-stage="${r.stage}" data-state="${r.state}"><td><code>${h(c.cell.id)}</code></td><td>${h(STAGE_TITLE[r.stage])}</td><td>${h(f.node)}</td><td>${h(f.category)}</td><td>${h(f.name)}</td><td>${h(state)}</td><td><code class="cmd remediation">${h(f.remediation)}</code></td><td><pre>${h(f.detail)}</pre>${f.why ? `<div class="small">${h(f.why)}</div>` : ''}</td></tr>`;
 }
 
+function passMark(p: boolean | undefined): string {
+  return p === undefined ? badge('not-run') : badge(p ? 'passed' : 'failed');
+}
+
+/** Both audits of every cell side by side, then the findings, the baseline entries not seen, what was not checked. */
 function auditSection(results: RunResults): string {
-  const rows = results.cells.flatMap((c) => (c.audit?.findings ?? []).map((f) => findingRow(c, f)));
-  const notChecked = results.cells.flatMap((c) =>
-    (c.audit?.notChecked ?? []).map(
-      (n) =>
-        `<tr><td><code>${h(c.cell.id)}</code></td><td>${h(n.node)}</td><td>${h(n.category)}</td><td>${h(n.what)}</td><td>${h(n.reason)}</td></tr>`,
+  const audited = results.cells.filter((c) => auditCells(c));
+  if (audited.length === 0) return '<p class="small">no audit ran</p>';
+  const overview = audited.map((c) => {
+    const cells = auditCells(c)!;
+    const good = auditPassed(c, 'upstream') !== false && auditPassed(c, 'complete') !== false;
+    return `<tr class="${good ? 'row-good' : 'row-bad'}" data-cell="${h(c.cell.id)}"><td><code>${h(c.cell.id)}</code></td><td class="audit-upstream">${passMark(auditPassed(c, 'upstream'))} ${h(cells.upstream)}</td><td class="audit-complete">${passMark(auditPassed(c, 'complete'))} ${h(cells.complete)}</td></tr>`;
+  });
+  const rows = results.cells.flatMap((c) => auditRows(c).map((r) => findingRow(c, r)));
+  const fixed = results.cells.flatMap((c) =>
+    (c.audit?.afterUpstreamUninstall?.fixed ?? []).map(
+      (e) =>
+        `<tr class="baseline-fixed"><td><code>${h(c.cell.id)}</code></td><td><code>${h(e.id)}</code></td><td>${h(e.rule)}${e.name ? ` <code>${h(e.name.join(' | '))}</code>` : ''}</td><td>${h(e.evidence)}</td><td class="small">${h(e.source)}</td></tr>`,
     ),
   );
-  const audited = results.cells.filter((c) => c.audit);
-  if (audited.length === 0) return '<p class="small">no audit ran</p>';
-  const clean = audited.filter((c) => c.audit?.clean).length;
-  return `<p>${clean} of ${audited.length} audited cell${audited.length === 1 ? '' : 's'} clean.</p>${
+  const kernel = results.cells.flatMap((c) =>
+    (c.audit?.afterCompleteUninstall?.kernelKept ?? []).map(
+      (k) => `<li><code>${h(c.cell.id)}</code> ${h(k)}</li>`,
+    ),
+  );
+  const notChecked = results.cells.flatMap((c) =>
+    auditNotChecked(c).map(
+      ({ stage, n }) =>
+        `<tr><td><code>${h(c.cell.id)}</code></td><td>${h(STAGE_TITLE[stage])}</td><td>${h(n.node)}</td><td>${h(n.category)}</td><td>${h(n.what)}</td><td>${h(n.reason)}</td></tr>`,
+    ),
+  );
+  const files = [
+    ...new Set(
+      audited.flatMap((c) =>
+        c.audit?.afterUpstreamUninstall ? [c.audit.afterUpstreamUninstall.baseline.file] : [],
+      ),
+    ),
+  ];
+  return `<p class="small">The first audit judges what the upstream uninstall left against the known-leftovers baseline${files.length ? ` (<code>${h(files.join(', '))}</code>)` : ''}: expected leftovers pass, a new one fails the cell, an expected one that did not appear is listed as fixed. The second audit, after the complete uninstall, must be clean.</p>
+<table id="audit-overview"><tr><th>cell</th><th>${h(STAGE_TITLE.upstream)} (expected / new / fixed)</th><th>${h(STAGE_TITLE.complete)}</th></tr>${overview.join('')}</table>${
     rows.length
-      ? `<div class="scroll"><table id="audit-table" class="findings"><tr><th>cell</th><th>node</th><th>category</th><th>left behind</th><th>state</th><th>remediation</th><th>evidence</th></tr>${rows.join('')}</table></div>`
+      ? `<h3>Findings</h3><div class="scroll"><table id="audit-table" class="findings">${FINDINGS_HEAD}${rows.join('')}</table></div>`
       : ''
   }${
+    fixed.length
+      ? `<h3>Baseline entries that did not appear (fixed upstream? update the baseline)</h3><table id="audit-fixed"><tr><th>cell</th><th>entry</th><th>rule</th><th>evidence</th><th>source</th></tr>${fixed.join('')}</table>`
+      : ''
+  }${kernel.length ? `<h3>Kept by the kernel (not counted)</h3><ul id="audit-kernel">${kernel.join('')}</ul>` : ''}${
     notChecked.length
-      ? `<h3>Not checked</h3><table><tr><th>cell</th><th>node</th><th>category</th><th>what</th><th>why</th></tr>${notChecked.join('')}</table>`
+      ? `<h3>Not checked</h3><table><tr><th>cell</th><th>audit</th><th>node</th><th>category</th><th>what</th><th>why</th></tr>${notChecked.join('')}</table>`
       : ''
   }`;
 }
@@ -370,7 +425,7 @@ function cellSection(c: CellResult, index: number): string {
 <summary>${badge(c.outcome)} ${h(c.cell.id)} <span class="small">${h(formatDuration(c.durationMs))}${c.clusterName ? ` · cluster ${h(c.clusterName)}` : ''}</span></summary>
 <p class="meta">${params}</p>${c.reason ? `<p><b>reason:</b> ${h(c.reason)}</p>` : ''}${diag}
 <table class="phases"><tr><th>phase</th><th>outcome</th><th>time</th><th>detail</th></tr>${phaseRows.join('')}</table>
-${grids}${policyGrids}${findings.length ? `<h3>Leftovers</h3><div class="scroll"><table class="findings"><tr><th>cell</th><th>node</th><th>category</th><th>left behind</th><th>state</th><th>remediation</th><th>evidence</th></tr>${findings.map((f) => findingRow(c, f)).join('')}</table></div>` : ''}
+${grids}${policyGrids}${findings.length ? `<h3>Leftovers</h3><div class="scroll"><table class="findings">${FINDINGS_HEAD}${findings.map((r) => findingRow(c, r)).join('')}</table></div>` : ''}
 </details>`;
 }
 

@@ -1,6 +1,6 @@
 /**
  * JUnit XML: one <testsuite> per cell, one <testcase> per check (each phase's checks, each policy
- * scenario, each audit finding, the upgrade's pairs), so a CI system lists exactly what failed. Failure
+ * scenario, each finding of both audits and each known leftover that did not appear, the upgrade's pairs), so a CI system lists exactly what failed. Failure
  * text carries the grids and the evidence a person needs without opening another file.
  */
 import type { Finding } from '../audit/finding.js';
@@ -115,22 +115,71 @@ export function cellTestCases(cell: CellResult): TestCase[] {
       systemOut: `${s.tags.length ? `tags: ${s.tags.join(', ')}\n` : ''}${timings.join('\n')}`,
     });
   }
-  if (cell.audit) {
-    for (const f of cell.audit.findings) {
-      const tolerated = f.byDesign ? 'kept by design' : f.allowed ? 'allowed by configuration' : '';
+  const upstream = cell.audit?.afterUpstreamUninstall;
+  if (upstream) {
+    // left by the upstream uninstall: an expected or allowed leftover passes, a new one fails, an expected
+    // one that did not appear is a skipped case saying the baseline needs updating
+    for (const f of upstream.report.findings) {
+      const how = f.baseline
+        ? `expected: known-leftovers baseline entry ${f.baseline}`
+        : f.allowed
+          ? 'allowed by configuration (--allow)'
+          : '';
       cases.push({
         classname: `${id}.audit`,
         name: `${f.node} ${f.category} ${f.name}`,
         timeMs: 0,
-        outcome: tolerated ? 'passed' : 'failed',
-        message: `left behind: ${f.category} ${f.name} on ${f.node}`,
+        outcome: how ? 'passed' : 'failed',
+        message: `new leftover after the upstream uninstall (not in the known-leftovers baseline): ${f.category} ${f.name} on ${f.node}`,
         text: findingText(f),
-        systemOut: tolerated ? `${tolerated}\n${findingText(f)}` : undefined,
+        systemOut: how ? `${how}\n${findingText(f)}` : undefined,
       });
     }
-    for (const n of cell.audit.notChecked) {
+    for (const e of upstream.fixed) {
       cases.push({
         classname: `${id}.audit`,
+        name: `baseline entry ${e.id}`,
+        timeMs: 0,
+        outcome: 'skipped',
+        message: `did not appear: upstream no longer leaves it? update ${upstream.baseline.file} (${e.rule}; ${e.evidence}; source: ${e.source})`,
+      });
+    }
+    for (const n of upstream.report.notChecked) {
+      cases.push({
+        classname: `${id}.audit`,
+        name: `${n.node} ${n.category} ${n.what}`,
+        timeMs: 0,
+        outcome: 'skipped',
+        message: `not checked: ${n.reason}`,
+      });
+    }
+  }
+  const complete = cell.audit?.afterCompleteUninstall;
+  if (complete) {
+    // after the complete uninstall: everything fails unless allowed; what the kernel keeps is reported
+    for (const f of complete.report.findings) {
+      cases.push({
+        classname: `${id}.final-audit`,
+        name: `${f.node} ${f.category} ${f.name}`,
+        timeMs: 0,
+        outcome: f.allowed ? 'passed' : 'failed',
+        message: `left after the complete uninstall: ${f.category} ${f.name} on ${f.node}`,
+        text: findingText(f),
+        systemOut: f.allowed ? `allowed by configuration (--allow)\n${findingText(f)}` : undefined,
+      });
+    }
+    for (const k of complete.kernelKept) {
+      cases.push({
+        classname: `${id}.final-audit`,
+        name: `kept by the kernel: ${k.split(':')[0]}`,
+        timeMs: 0,
+        outcome: 'passed',
+        systemOut: k,
+      });
+    }
+    for (const n of complete.report.notChecked) {
+      cases.push({
+        classname: `${id}.final-audit`,
         name: `${n.node} ${n.category} ${n.what}`,
         timeMs: 0,
         outcome: 'skipped',

@@ -6,7 +6,17 @@ import { formatDuration } from '../errors.js';
 import { markdownCodeBlock, escapeMarkdown as md } from './escape.js';
 import { formatGridText } from './grid.js';
 import { type RunResults, runOutcome } from './model.js';
-import { countOutcomes, isBad, OUTCOME_MARK, OUTCOMES, phasesShown, unclean } from './summary.js';
+import {
+  auditCells,
+  auditPassed,
+  countOutcomes,
+  isBad,
+  OUTCOME_MARK,
+  OUTCOMES,
+  phasesShown,
+  STAGE_TITLE,
+  unclean,
+} from './summary.js';
 
 /** An inline code span safe inside a GFM table cell (GFM lets `\|` escape a pipe even inside code). */
 export function tableCode(text: string): string {
@@ -75,6 +85,31 @@ export function renderMarkdown(results: RunResults): string {
     }
   }
 
+  const audited = results.cells.filter((c) => auditCells(c));
+  if (audited.length) {
+    const mark = (p: boolean | undefined) =>
+      p === undefined ? OUTCOME_MARK['not-run'] : OUTCOME_MARK[p ? 'passed' : 'failed'];
+    out.push('', '### Leftover audit', '');
+    out.push(`| cell | ${STAGE_TITLE.upstream} (expected / new / fixed) | ${STAGE_TITLE.complete} |`);
+    out.push('|---|---|---|');
+    for (const c of audited) {
+      const a = auditCells(c)!;
+      out.push(
+        `| ${md(c.cell.id)} | ${mark(auditPassed(c, 'upstream'))} ${md(a.upstream)} | ${mark(auditPassed(c, 'complete'))} ${md(a.complete)} |`,
+      );
+    }
+    const fixed = audited.flatMap((c) =>
+      (c.audit?.afterUpstreamUninstall?.fixed ?? []).map((e) => ({ c, e })),
+    );
+    if (fixed.length) {
+      out.push('', 'Known leftovers that did not appear (fixed upstream? update the baseline):', '');
+      for (const { c, e } of fixed)
+        out.push(
+          `- ${md(c.cell.id)}: ${tableCode(e.id)} (${md(e.rule)}; ${md(e.evidence)}; source: ${md(e.source)})`,
+        );
+    }
+  }
+
   const bad = results.cells.filter((c) => isBad(c.outcome) || unclean(c).length > 0);
   if (bad.length) out.push('', '### Failures');
   for (const c of bad) {
@@ -96,9 +131,11 @@ export function renderMarkdown(results: RunResults): string {
     if (failedGrids.length > 4) out.push('', `(${failedGrids.length - 4} more in report.html and junit.xml)`);
     const findings = unclean(c);
     if (findings.length) {
-      out.push('', '| node | category | left behind | remediation |', '|---|---|---|---|');
-      for (const f of findings)
-        out.push(`| ${md(f.node)} | ${f.category} | ${md(f.name)} | ${tableCode(f.remediation)} |`);
+      out.push('', '| audit | node | category | left behind | remediation |', '|---|---|---|---|---|');
+      for (const { stage, finding: f, state } of findings)
+        out.push(
+          `| ${STAGE_TITLE[stage]}: ${state} | ${md(f.node)} | ${f.category} | ${md(f.name)} | ${tableCode(f.remediation)} |`,
+        );
     }
     if (c.diagnostics) out.push('', `Diagnostics: ${tableCode(c.diagnostics)}`);
   }

@@ -2,7 +2,7 @@
  * The one results model: every phase writes into it, every report format reads it (STYLE.md: reports
  * read the results model, never recompute).
  */
-import type { AuditReport } from '../audit/finding.js';
+import type { CellAudit } from '../audit/verdict.js';
 import type { Cell } from '../config/cell.js';
 import type { ProbeRecord, ReachabilityGrid } from '../probe/types.js';
 
@@ -18,8 +18,9 @@ export const PHASES = [
   'policy',
   'upgrade',
   'uninstall',
-  'deep-clean',
   'audit',
+  'complete-uninstall',
+  'final-audit',
   'teardown',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
@@ -120,7 +121,11 @@ export interface CellResult {
   grids: ReachabilityGrid[];
   probes: ProbeRecord[];
   policy: PolicyScenarioResult[];
-  audit?: AuditReport;
+  /**
+   * both audits side by side: what the upstream uninstall left (expected / new / fixed against the
+   * known-leftovers baseline) and what is left after the complete uninstall (must be clean)
+   */
+  audit?: CellAudit;
   upgrade?: UpgradeResult;
   /** relative path of the diagnostics bundle inside the results directory, for failed cells */
   diagnostics?: string;

@@ -1,4 +1,6 @@
-/** What every report format shows the same way: which phases to show, counts, outcome symbols. */
+/** What every report format shows the same way: which phases to show, counts, outcome symbols, audit rows. */
+import type { Finding, NotChecked } from '../audit/finding.js';
+import { upstreamCounts } from '../audit/verdict.js';
 import { type CellResult, type Outcome, PHASES, type PhaseName, type RunResults } from './model.js';
 
 export const OUTCOMES: readonly Outcome[] = ['passed', 'failed', 'error', 'skipped', 'not-run'];
@@ -29,7 +31,90 @@ export function isBad(o: Outcome): boolean {
   return o === 'failed' || o === 'error';
 }
 
-/** Findings that make the audit unclean (not kept by design, not allowed by configuration). */
-export function unclean(cell: CellResult) {
-  return (cell.audit?.findings ?? []).filter((f) => !f.byDesign && !f.allowed);
+export type AuditStage = 'upstream' | 'complete';
+
+/** How its audit judged a finding. */
+export type FindingState = 'expected' | 'new' | 'allowed' | 'leftover';
+
+export interface AuditRow {
+  stage: AuditStage;
+  finding: Finding;
+  state: FindingState;
+}
+
+/** The column heads of the two audits, the same in every format. */
+export const STAGE_TITLE: Record<AuditStage, string> = {
+  upstream: 'left by upstream uninstall',
+  complete: 'after complete uninstall',
+};
+
+/** Every finding of both audits of a cell, each with how its audit judged it. */
+export function auditRows(cell: CellResult): AuditRow[] {
+  const up = cell.audit?.afterUpstreamUninstall;
+  const done = cell.audit?.afterCompleteUninstall;
+  return [
+    ...(up?.report.findings ?? []).map(
+      (f): AuditRow => ({
+        stage: 'upstream',
+        finding: f,
+        state: f.baseline ? 'expected' : f.allowed ? 'allowed' : 'new',
+      }),
+    ),
+    ...(done?.report.findings ?? []).map(
+      (f): AuditRow => ({
+        stage: 'complete',
+        finding: f,
+        state: f.allowed ? 'allowed' : 'leftover',
+      }),
+    ),
+  ];
+}
+
+/** The findings that fail a cell's audits: new after the upstream uninstall, any left after the complete one. */
+export function unclean(cell: CellResult): AuditRow[] {
+  return auditRows(cell).filter((r) => r.state === 'new' || r.state === 'leftover');
+}
+
+/** Checks either audit could not make. */
+export function auditNotChecked(cell: CellResult): { stage: AuditStage; n: NotChecked }[] {
+  return [
+    ...(cell.audit?.afterUpstreamUninstall?.report.notChecked ?? []).map((n) => ({
+      stage: 'upstream' as const,
+      n,
+    })),
+    ...(cell.audit?.afterCompleteUninstall?.report.notChecked ?? []).map((n) => ({
+      stage: 'complete' as const,
+      n,
+    })),
+  ];
+}
+
+/** One cell's two audits in a few words each, e.g. "18 expected / 0 new / 1 fixed" and "clean". */
+export function auditCells(cell: CellResult): { upstream: string; complete: string } | undefined {
+  const up = cell.audit?.afterUpstreamUninstall;
+  const done = cell.audit?.afterCompleteUninstall;
+  if (!up && !done) return undefined;
+  const upstream = up
+    ? (() => {
+        const c = upstreamCounts(up);
+        const gaps = (up.report.uncollected ?? []).length ? ', not every node collected' : '';
+        return `${c.expected} expected / ${c.new} new / ${c.fixed} fixed${c.allowed ? ` (+${c.allowed} allowed)` : ''}${gaps}`;
+      })()
+    : 'not run';
+  const complete = done
+    ? (() => {
+        const left = done.report.findings.filter((f) => !f.allowed).length;
+        const allowed = done.report.findings.length - left;
+        const gaps = (done.report.uncollected ?? []).length ? ', not every node collected' : '';
+        return `${left === 0 ? 'clean' : `${left} leftover${left === 1 ? '' : 's'}`}${allowed ? ` (+${allowed} allowed)` : ''}${done.kernelKept.length ? `; ${done.kernelKept.length} kept by the kernel` : ''}${gaps}`;
+      })()
+    : 'not run';
+  return { upstream, complete };
+}
+
+/** Whether an audit passed: undefined when it did not run. */
+export function auditPassed(cell: CellResult, stage: AuditStage): boolean | undefined {
+  return stage === 'upstream'
+    ? cell.audit?.afterUpstreamUninstall?.passed
+    : cell.audit?.afterCompleteUninstall?.passed;
 }

@@ -19,6 +19,7 @@
  */
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { normaliseCellAudit } from '../audit/verdict.js';
 import { UsageError } from '../errors.js';
 import { renderHtml } from './html.js';
 import { renderJUnit } from './junit.js';
@@ -112,6 +113,8 @@ export function normaliseResults(raw: unknown, source: string): RunResults {
       grids: cell.grids ?? [],
       probes: cell.probes ?? [],
       policy: (cell.policy ?? []).map((s) => ({ ...s, tags: s.tags ?? [], grids: s.grids ?? [] })),
+      // results from before the two-stage audit carry one AuditReport: read as the upstream audit
+      ...(cell.audit !== undefined ? { audit: normaliseCellAudit(cell.audit) } : {}),
     } as CellResult;
   });
   return {

@@ -152,6 +152,24 @@ if (!available && process.env.REQUIRE_DOCKER === '1') {
       expect(await page.locator('#timeline g.tl-phase').count()).toBe(phases);
     });
 
+    it('shows both audits of each cell side by side, the baseline entries not seen, and what the kernel keeps', async () => {
+      const ipip = page.locator('#audit-overview tr[data-cell="v3.30.7-manifest-ipip"]');
+      expect(await ipip.locator('td.audit-upstream').textContent()).toContain('3 expected / 0 new / 1 fixed');
+      expect(await ipip.locator('td.audit-complete').textContent()).toContain('clean; 1 kept by the kernel');
+      const vxlan = page.locator('#audit-overview tr[data-cell="v3.30.7-operator-vxlan"]');
+      expect(await vxlan.locator('td.audit-upstream .badge').textContent()).toBe('✗ failed');
+      expect(await background(vxlan.locator('td.audit-upstream .badge'))).toBe('rgb(198, 40, 40)');
+      expect(await vxlan.locator('td.audit-complete').textContent()).toContain('not run');
+      expect(await page.locator('#audit-fixed').textContent()).toContain('var-run-nodeagent');
+      expect(await page.locator('#audit-kernel').textContent()).toContain(
+        "tunl0, the kernel's fallback ipip device",
+      );
+      const expected = page.locator('#audit-table tr[data-state="expected"]', {
+        hasText: 'tunl0-configured',
+      });
+      expect(await expected.isVisible()).toBe(true);
+    });
+
     it('"show only failures" hides the passed cells', async () => {
       const passedRow = page.locator('#matrix tr[data-cell="v3.30.7-manifest-ipip"]');
       expect(await passedRow.isVisible()).toBe(true);
@@ -216,7 +234,7 @@ if (!available && process.env.REQUIRE_DOCKER === '1') {
       const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
       r.cells[0]!.cell = { ...r.cells[0]!.cell, id: `a${evil}` };
       r.cells[1]!.policy[1]!.policyYaml = `metadata:\n  name: "</pre>${evil}"`;
-      r.cells[1]!.audit!.findings[0]!.remediation = `ip link delete ${evil}`;
+      r.cells[1]!.audit!.afterUpstreamUninstall!.report.findings[0]!.remediation = `ip link delete ${evil}`;
       const evilDir = mkdtempSync(join(tmpdir(), 'cc-report-evil-'));
       try {
         await writeReports(r, evilDir);

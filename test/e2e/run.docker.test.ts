@@ -72,7 +72,7 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
     { connectivity: 'throw' },
     { policy: 'throw' },
     { uninstall: 'throw' },
-    { 'deep-clean': 'throw' },
+    { 'complete-uninstall': 'throw' },
     { audit: 'throw' },
     { teardown: 'throw' },
   ];
@@ -104,18 +104,14 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
     expect(plannedIds).toHaveLength(INJECT.length);
 
     const io = memoryIO();
-    const code = await runCommand(
-      [...argv, '--parallel', '4', '--deep-clean', '--report-dir', reportDir],
-      io,
-      {
-        deps,
-        preflight: async () => bedPreflight(),
-        progress: silentProgress,
-        handleSignals: false,
-        // long enough for a real verify on a loaded 2-CPU runner, short enough for the hanging one
-        limits: { verify: { timeoutMs: 6000 } },
-      },
-    );
+    const code = await runCommand([...argv, '--parallel', '4', '--report-dir', reportDir], io, {
+      deps,
+      preflight: async () => bedPreflight(),
+      progress: silentProgress,
+      handleSignals: false,
+      // long enough for a real verify on a loaded 2-CPU runner, short enough for the hanging one
+      limits: { verify: { timeoutMs: 6000 } },
+    });
     expect(code).toBe(1);
     const res = readResults(reportDir);
     const byId = new Map(res.cells.map((c) => [c.cell.id, c]));
@@ -131,13 +127,23 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
     const ok = cellFor(0);
     expect(ok.outcome).toBe('passed');
     expect(Object.values(outcomes(ok)).every((o) => o === 'passed')).toBe(true);
-    expect(ok.audit).toMatchObject({ clean: true, findings: [] });
+    // both audits ran on the real nodes: nothing left by the (double's) uninstall, so every expected
+    // leftover of the baseline is reported as not seen, and the complete uninstall found nothing to do
+    expect(ok.audit?.afterUpstreamUninstall).toMatchObject({ passed: true, report: { findings: [] } });
+    expect(ok.audit?.afterUpstreamUninstall?.fixed.map((e) => e.id)).toContain('cni-config');
+    expect(ok.audit?.afterCompleteUninstall).toMatchObject({ passed: true, report: { findings: [] } });
     expect(ok.probes).toHaveLength(2);
     expect(ok.probes.every((p) => p.verdict === 'connected')).toBe(true);
     expect(ok.policy.map((p) => p.name)).toEqual(['default-deny']);
     expect(phase(ok, 'verify').checks.map((c) => c.outcome)).toEqual(['passed', 'passed']);
     const cellDir = join(reportDir, 'cells', ok.cell.id);
-    for (const f of ['kind-config.yaml', 'rendered/calico.yaml', 'node-dump', 'baseline-dump'])
+    for (const f of [
+      'kind-config.yaml',
+      'rendered/calico.yaml',
+      'node-dump',
+      'node-dump-final',
+      'baseline-dump',
+    ])
       expect(existsSync(join(cellDir, f)), f).toBe(true);
     const nodeDirs = (await import('node:fs')).readdirSync(join(cellDir, 'node-dump'));
     expect(nodeDirs.sort()).toEqual([`${ok.clusterName}-control-plane`, `${ok.clusterName}-worker`]);
@@ -185,8 +191,9 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
         });
       expect(outcomes(c)).toMatchObject({
         uninstall: 'passed',
-        'deep-clean': 'passed',
         audit: 'passed',
+        'complete-uninstall': 'passed',
+        'final-audit': 'passed',
         teardown: 'passed',
       });
       expect(c.diagnostics).toBe(`cells/${c.cell.id}/diagnostics`);
@@ -202,30 +209,42 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
     });
     expect(phase(cellFor(5), 'teardown').outcome).toBe('passed');
 
-    // uninstall and deep clean failing: the cell fails, the audit still runs and sees the real leftovers
+    // an uninstall that fails: the cell fails; the audit still runs and finds, on the real nodes, exactly what
+    // the baseline expects Calico to leave (so no new leftover), and the real complete uninstall removes it all
     const un = cellFor(8);
     expect(outcomes(un)).toMatchObject({
       uninstall: 'failed',
-      'deep-clean': 'passed',
-      audit: 'failed',
+      audit: 'passed',
+      'complete-uninstall': 'passed',
+      'final-audit': 'passed',
       teardown: 'passed',
     });
-    expect(un.audit?.findings.filter((f) => f.category === 'interface').map((f) => f.name)).toEqual([
-      'vxlan.calico',
-      'vxlan.calico',
-    ]);
-    expect(un.audit?.findings.some((f) => f.category === 'iptables' && /cali-FORWARD/.test(f.detail))).toBe(
+    const left = un.audit?.afterUpstreamUninstall?.report.findings ?? [];
+    expect(left.map((f) => `${f.category} ${f.name} ${f.baseline}`).sort()).toEqual(
+      expect.arrayContaining([
+        'file /etc/cni/net.d/10-calico.conflist cni-config',
+        'interface vxlan.calico vxlan-device',
+      ]),
+    );
+    expect(left.some((f) => f.category === 'iptables' && /cali-FORWARD/.test(f.detail) && f.baseline)).toBe(
       true,
     );
+    expect(left.every((f) => f.baseline)).toBe(true);
+    expect(un.audit?.afterCompleteUninstall?.report.findings).toEqual([]);
     expect(outcomes(cellFor(9))).toMatchObject({
-      'deep-clean': 'error',
-      audit: 'passed',
+      'complete-uninstall': 'error',
+      'final-audit': 'passed',
       teardown: 'passed',
     });
     expect(cellFor(9).outcome).toBe('error');
 
     // an audit that cannot finish fails the cell; the cluster still goes
-    expect(outcomes(cellFor(10))).toMatchObject({ uninstall: 'passed', audit: 'failed', teardown: 'passed' });
+    expect(outcomes(cellFor(10))).toMatchObject({
+      uninstall: 'passed',
+      audit: 'failed',
+      'final-audit': 'passed',
+      teardown: 'passed',
+    });
     expect(phase(cellFor(10), 'audit').reason).toBe('audit failed (injected)');
 
     // teardown that cannot delete: an error, and the run names what it left behind
@@ -277,17 +296,23 @@ describeDocker('run end to end (doubled provider and API, real node containers)'
     expect(res.cells.map((c) => c.clusterName)).toEqual([deps.provider.created[0], deps.provider.created[0]]);
     expect(res.cells.map((c) => phase(c, 'create-cluster').outcome)).toEqual(['passed', 'skipped']);
     expect(res.cells.map((c) => phase(c, 'teardown').outcome)).toEqual(['skipped', 'passed']);
-    // the real audit of the real nodes finds the conflist on both nodes after the first cell …
+    // the real audit of the real nodes finds the leftover the baseline does not know on both nodes after
+    // the first cell …
     const [a, b] = res.cells;
     expect(a!.outcome).toBe('failed');
-    expect(phase(a!, 'audit').reason).toMatch(/^2 leftover\(s\) after uninstall \(file\)/);
-    expect(a!.audit?.findings.map((f) => f.name)).toEqual([
-      '/etc/cni/net.d/10-calico.conflist',
-      '/etc/cni/net.d/10-calico.conflist',
+    expect(phase(a!, 'audit').reason).toBe(
+      '2 new leftover(s) after uninstall, not in the known-leftovers baseline (nftables)',
+    );
+    expect(a!.audit?.afterUpstreamUninstall?.report.findings.map((f) => f.name)).toEqual([
+      'table ip calico',
+      'table ip calico',
     ]);
-    // … and the second cell installs over it, passes, and its complete uninstall leaves the nodes clean
+    // … its complete uninstall removes it from the real nodes, so the second cell installs on clean nodes,
+    // passes, and both of its audits are clean
+    expect(a!.audit?.afterCompleteUninstall?.passed).toBe(true);
     expect(b!.outcome).toBe('passed');
-    expect(b!.audit?.clean).toBe(true);
+    expect(b!.audit?.afterUpstreamUninstall?.report.findings).toEqual([]);
+    expect(b!.audit?.afterCompleteUninstall?.passed).toBe(true);
     expect(await clusterContainers(deps.provider.created[0]!)).toEqual([]);
   }, 120_000);
 

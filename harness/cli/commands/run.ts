@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { parseAllowList } from '../../audit/registry.js';
 import { EnvironmentError, ExitCode, UsageError } from '../../errors.js';
 import { defaultRunner, type ProcessRunner } from '../../exec/process.js';
 import type { PipelineDeps, ProgressSink } from '../../pipeline/deps.js';
@@ -25,8 +26,9 @@ import type { CliIO } from '../io.js';
 
 export const runHelp = `calico-conformance run [cell options] [run options]
   Runs every selected cell: preflight → create cluster → baseline node dump → install → verify mode →
-  connectivity suite → policy suite → uninstall → deep clean (optional) → audit → teardown, and writes
-  results.json, probes.jsonl, junit.xml, summary.md, report.html and cells/<cell-id>/ into the report dir.
+  connectivity suite → policy suite → uninstall → audit (against the known-leftovers baseline) → complete
+  uninstall → final audit (must be clean) → teardown, and writes results.json, probes.jsonl, junit.xml,
+  summary.md, report.html and cells/<cell-id>/ into the report dir.
 
 run options:
   --report-dir DIR        where results go (default results/<UTC timestamp>)
@@ -36,7 +38,10 @@ run options:
   --reuse-cluster         cells with the same cluster shape share one cluster, uninstalling in between
   --fail-fast             start no new cell after one failed
   --keep-cluster          leave the clusters up (prints how to reach them)
-  --deep-clean            after uninstall, remove Calico's node-level leftovers before the audit
+  --allow RULE|NAME,...   leftovers that count in neither audit: audit rule ids, by-design, or finding-name
+                          patterns (* matches anything; name:PATTERN); a mistyped rule is exit 2
+  --no-complete-uninstall audit only what the upstream uninstall leaves (no complete uninstall and no final
+                          audit: a --reuse-cluster cell then installs over those leftovers)
   --manifests-dir DIR     read upstream Calico files from DIR/<version>/<file> instead of downloading
   --allow-unpinned        accept manifests the sha256 lock does not pin (master)
   --preload-images        kind load the cell's Calico images from this host's docker before installing
@@ -63,7 +68,8 @@ const RUN_OPTIONS = {
   'reuse-cluster': { type: 'boolean' },
   'fail-fast': { type: 'boolean' },
   'keep-cluster': { type: 'boolean' },
-  'deep-clean': { type: 'boolean' },
+  allow: { type: 'string' },
+  'no-complete-uninstall': { type: 'boolean' },
   'manifests-dir': { type: 'string' },
   'allow-unpinned': { type: 'boolean' },
   'preload-images': { type: 'boolean' },
@@ -107,6 +113,7 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
   if (on('quiet') && on('verbose'))
     throw new UsageError('run: --quiet and --verbose exclude each other; pick one', 'quiet');
   const goldmaneWhisker = goldmaneWhiskerOption('run', raw);
+  const auditAllow = parseAllowList(str('allow'), 'run --allow');
   const parallel = parsePositiveInt(str('parallel'), '--parallel');
   const shard = parseShard(str('shard'));
   const cellsRe = parseCellsRegex(str('cells'));
@@ -256,7 +263,8 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       reuseCluster: on('reuse-cluster'),
       failFast: on('fail-fast'),
       keepCluster: on('keep-cluster'),
-      deepClean: on('deep-clean'),
+      completeUninstall: !on('no-complete-uninstall'),
+      ...(auditAllow.length ? { auditAllow } : {}),
       ...(kubeconfig ? { kubeconfig } : {}),
       skipInstall: on('skip-install'),
       ...(path('calicoctl') ? { calicoctl: path('calicoctl') as string } : {}),

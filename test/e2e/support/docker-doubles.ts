@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectBaseline } from '../../../harness/audit/collect.js';
+import { completeUninstallNode } from '../../../harness/audit/complete-uninstall.js';
 import {
   DUMP_COMMANDS,
   type DumpCommandFile,
@@ -36,7 +37,7 @@ export const TEST_IMAGE = process.env.TEST_NODE_IMAGE ?? 'calico-conformance-tes
 export const BED_LABEL = 'calico-conformance.test';
 export const CLUSTER_LABEL = 'calico-conformance.e2e-cluster';
 
-/** throw: the phase fails with an exception; hang: it waits until aborted; leave: uninstall leaves the conflist */
+/** throw: the phase fails with an exception; hang: it waits until aborted; leave: uninstall leaves a table ip calico */
 export type Injected = 'throw' | 'hang' | 'leave';
 export type Failures = Partial<Record<RunPhase, Injected>>;
 
@@ -292,17 +293,32 @@ export function bedDeps(
         '-c',
         'ip link del vxlan.calico 2>/dev/null; iptables -X cali-FORWARD 2>/dev/null; true',
       ]);
-      // the classic incomplete uninstall: the conflist stays and kubelet keeps pointing at Calico
-      if (failFor(step.cell.id).uninstall !== 'leave') await onEveryNode(step, ['rm', '-f', CONFLIST]);
+      await onEveryNode(step, ['rm', '-f', CONFLIST]);
+      // an uninstall that leaves what upstream's does not: Felix's nftables table (a regression)
+      if (failFor(step.cell.id).uninstall === 'leave')
+        await onEveryNode(step, ['nft', 'add', 'table', 'ip', 'calico']);
       return ['removed what install planted'];
     },
-    async deepClean(step) {
-      await gate('deep-clean', step);
-      await onEveryNode(step, ['rm', '-f', CONFLIST]);
-      return [`removed ${CONFLIST} on ${step.nodes.length} nodes`];
+    // the real complete uninstall on the real containers (no API here; kubelet is not running in them)
+    async completeUninstall(step, baseline) {
+      await gate('complete-uninstall', step);
+      const reports = await Promise.all(
+        step.nodes.map((n) => {
+          const b = baseline(n.name);
+          return completeUninstallNode(step.cluster.shell(n.name), {
+            restartKubelet: false,
+            collect: (shell) => batchedDump(shell, b),
+          });
+        }),
+      );
+      const lines = reports.flatMap((r) => r.steps.map((s) => `${r.node}: ${s.action}: ${s.outcome}`));
+      const incomplete = reports.filter((r) => !r.complete).map((r) => r.node);
+      if (incomplete.length) throw new Error(`complete uninstall incomplete on ${incomplete.join(', ')}`);
+      return lines;
     },
-    async audit(step, dumps) {
-      await gate('audit', step);
+    // both audits (the dump directory says which); the real rules on the real node dumps
+    async audit(step, dumps, dir) {
+      await gate(dir.endsWith('node-dump-final') ? 'final-audit' : 'audit', step);
       return auditReport({ dumps });
     },
     async collectDiagnostics(step, dir) {

@@ -40,14 +40,26 @@ const base = (extra: Partial<Parameters<typeof runCell>[2]> = {}) => ({
 });
 
 describe('one cell through the pipeline (in-memory doubles)', () => {
-  it('runs every phase in order and passes; deep clean is skipped unless asked for', async () => {
+  it('runs every phase in order and passes: both audits and the complete uninstall between them', async () => {
     const deps = memoryDeps();
     const r = await runCell(vxlan!, deps, base());
     expect(r.outcome).toBe('passed');
     expect(r.phases.map((p) => p.name)).toEqual([...RUN_PHASES]);
-    expect(r.phases.filter((p) => p.outcome !== 'passed').map((p) => [p.name, p.outcome])).toEqual([
-      ['deep-clean', 'skipped'],
+    expect(r.phases.filter((p) => p.outcome !== 'passed')).toEqual([]);
+    expect(deps.calls.filter((c) => /^(uninstall|audit|complete-uninstall|final-audit):/.test(c))).toEqual([
+      `uninstall:${vxlan!.id}`,
+      `audit:${vxlan!.id}`,
+      `complete-uninstall:${vxlan!.id}`,
+      `final-audit:${vxlan!.id}`,
     ]);
+    // both audits side by side in the result: an empty upstream audit passes, every expected leftover of
+    // the baseline for a manifest VXLAN cell reported as not seen
+    expect(r.audit?.afterUpstreamUninstall?.passed).toBe(true);
+    expect(r.audit?.afterUpstreamUninstall?.fixed.map((e) => e.id)).toContain('vxlan-device');
+    expect(r.audit?.afterCompleteUninstall?.passed).toBe(true);
+    expect(phase(r, 'audit').evidence.join('\n')).toMatch(
+      /left by upstream uninstall: 0 expected, 0 new, 0 allowed; \d+ baseline entries not seen/,
+    );
     expect(phase(r, 'verify').checks).toHaveLength(2);
     expect(phase(r, 'create-cluster').evidence.join('\n')).toMatch(/control-plane .*172\.18\.0\.2/);
     expect(deps.live.size).toBe(0);
@@ -59,7 +71,7 @@ describe('one cell through the pipeline (in-memory doubles)', () => {
   for (const failing of MAIN) {
     it(`a throwing ${failing} fails the cell, marks the later suites not-run, and still uninstalls, audits and tears down`, async () => {
       const deps = memoryDeps({ [failing]: 'throw' });
-      const r = await runCell(vxlan!, deps, base({ deepClean: true }));
+      const r = await runCell(vxlan!, deps, base());
       expect(r.outcome).toBe('failed');
       expect(phase(r, failing).outcome).toBe('failed');
       expect(phase(r, failing).reason).toMatch(/broke \(injected\)/);
@@ -68,7 +80,7 @@ describe('one cell through the pipeline (in-memory doubles)', () => {
         expect(phase(r, p).outcome).toBe('not-run');
         expect(phase(r, p).reason).toMatch(new RegExp(`^${failing} did not pass: .*injected`));
       }
-      for (const p of ['uninstall', 'deep-clean', 'audit', 'teardown'] as RunPhase[])
+      for (const p of ['uninstall', 'audit', 'complete-uninstall', 'final-audit', 'teardown'] as RunPhase[])
         expect(phase(r, p).outcome, p).toBe('passed');
       expect(r.diagnostics).toBe(`cells/${vxlan!.id}/diagnostics`);
       expect(deps.live.size).toBe(0);
@@ -106,12 +118,64 @@ describe('one cell through the pipeline (in-memory doubles)', () => {
     expect(phase(r, 'teardown').outcome).toBe('passed');
   });
 
-  it('leftovers found by the audit fail the cell with the categories in the reason', async () => {
+  it('a new leftover (not in the known-leftovers baseline) fails the cell with the categories in the reason', async () => {
     const r = await runCell(vxlan!, memoryDeps({ audit: 'fail-check' }), base());
     expect(r.outcome).toBe('failed');
-    expect(phase(r, 'audit').reason).toBe('1 leftover(s) after uninstall (interface)');
-    expect(r.audit?.clean).toBe(false);
+    expect(phase(r, 'audit').reason).toBe(
+      '1 new leftover(s) after uninstall, not in the known-leftovers baseline (interface)',
+    );
+    expect(r.audit?.afterUpstreamUninstall?.passed).toBe(false);
+    // the complete uninstall and the second audit still run, and pass
+    expect(phase(r, 'complete-uninstall').outcome).toBe('passed');
+    expect(phase(r, 'final-audit').outcome).toBe('passed');
     expect(phase(r, 'teardown').outcome).toBe('passed');
+  });
+
+  it('--allow RULE: a new leftover of an allowed rule is reported as allowed and does not fail the cell', async () => {
+    const r = await runCell(
+      vxlan!,
+      memoryDeps({ audit: 'fail-check' }),
+      base({ auditAllow: ['calico-device'] }),
+    );
+    expect(r.outcome).toBe('passed');
+    expect(r.audit?.afterUpstreamUninstall?.report.findings).toEqual([
+      expect.objectContaining({ name: 'wireguard.cali', allowed: true }),
+    ]);
+  });
+
+  it('a leftover after the complete uninstall fails the cell in the final audit', async () => {
+    const r = await runCell(vxlan!, memoryDeps({ 'final-audit': 'fail-check' }), base());
+    expect(r.outcome).toBe('failed');
+    expect(phase(r, 'audit').outcome).toBe('passed');
+    expect(phase(r, 'final-audit')).toMatchObject({
+      outcome: 'failed',
+      reason: '1 leftover(s) after the complete uninstall (interface)',
+    });
+    expect(r.audit?.afterCompleteUninstall?.passed).toBe(false);
+    expect(r.reason).toMatch(/^final-audit: 1 leftover/);
+  });
+
+  it('a complete uninstall that throws is an error, and the final audit still looks', async () => {
+    const deps = memoryDeps({ 'complete-uninstall': 'throw' });
+    const r = await runCell(vxlan!, deps, base());
+    expect(phase(r, 'complete-uninstall').outcome).toBe('error');
+    expect(phase(r, 'final-audit').outcome).toBe('passed');
+    expect(r.outcome).toBe('error');
+  });
+
+  it('--no-complete-uninstall: only the first audit; the complete uninstall and the final audit are skipped', async () => {
+    const deps = memoryDeps();
+    const r = await runCell(vxlan!, deps, base({ completeUninstall: false }));
+    expect(r.outcome).toBe('passed');
+    expect(phase(r, 'complete-uninstall')).toMatchObject({
+      outcome: 'skipped',
+      reason: 'not requested (--no-complete-uninstall)',
+    });
+    expect(phase(r, 'final-audit')).toMatchObject({ outcome: 'skipped' });
+    expect(deps.calls.some((c) => c.startsWith('complete-uninstall:') || c.startsWith('final-audit:'))).toBe(
+      false,
+    );
+    expect(r.audit?.afterCompleteUninstall).toBeUndefined();
   });
 
   it('an audit where a node produced nothing (every docker exec failed) fails the phase, never passes', async () => {
@@ -127,8 +191,8 @@ describe('one cell through the pipeline (in-memory doubles)', () => {
         })),
       });
     const r = await runCell(vxlan!, deps, base());
-    expect(r.audit?.clean).toBe(false);
-    expect(r.audit?.complete).toBe(false);
+    expect(r.audit?.afterUpstreamUninstall?.passed).toBe(false);
+    expect(r.audit?.afterUpstreamUninstall?.report.complete).toBe(false);
     expect(phase(r, 'audit').outcome).toBe('failed');
     expect(phase(r, 'audit').reason).toMatch(/^nothing could be collected on /);
     expect(phase(r, 'audit').evidence?.join('\n')).toMatch(
@@ -191,8 +255,9 @@ describe('one cell through the pipeline (in-memory doubles)', () => {
       connectivity: 'passed',
       policy: 'passed',
       uninstall: 'skipped',
-      'deep-clean': 'skipped',
       audit: 'skipped',
+      'complete-uninstall': 'skipped',
+      'final-audit': 'skipped',
       teardown: 'passed',
     });
     expect(deps.calls).toContain('attach:/tmp/k');
@@ -370,12 +435,13 @@ describe('the matrix', () => {
       ['verify', 'fail-check'],
       ['policy', 'throw'],
       ['uninstall', 'throw'],
-      ['deep-clean', 'throw'],
       ['audit', 'fail-check'],
+      ['complete-uninstall', 'throw'],
+      ['final-audit', 'fail-check'],
     ];
     for (const [p, f] of kinds) {
       const deps = memoryDeps({ [p]: f });
-      const res = await runMatrix([none!], deps, opts({ deepClean: true }));
+      const res = await runMatrix([none!], deps, opts());
       expect(res.cells[0]!.outcome, `${p} ${f}`).not.toBe('passed');
       expect(deps.live.size, `${p} ${f}`).toBe(0);
     }

@@ -106,22 +106,26 @@ export function memoryDeps(fail: Partial<Record<RunPhase, Failure>> = {}): Memor
       await act('uninstall', step);
       return ['uninstalled'];
     },
-    deepClean: async (step) => {
-      await act('deep-clean', step);
+    completeUninstall: async (step) => {
+      await act('complete-uninstall', step);
       return ['cleaned'];
     },
-    audit: async (step) => {
-      await act('audit', step);
-      return fail.audit === 'fail-check'
+    // both audits come here: the dump directory says which (node-dump, node-dump-final)
+    audit: async (step, _dumps, dir) => {
+      const phase: RunPhase = dir.endsWith('node-dump-final') ? 'final-audit' : 'audit';
+      await act(phase, step);
+      return fail[phase] === 'fail-check'
         ? {
             clean: false,
             findings: [
               {
+                // no known-leftovers baseline entry expects a WireGuard device: a new leftover
                 node: step.nodes[0]?.name ?? 'n',
                 category: 'interface',
-                name: 'vxlan.calico',
-                detail: 'vxlan id 4096',
-                remediation: 'ip link del vxlan.calico',
+                rule: 'calico-device',
+                name: 'wireguard.cali',
+                detail: 'wireguard flags <POINTOPOINT,NOARP,UP,LOWER_UP>',
+                remediation: 'ip link del wireguard.cali',
               },
             ],
             notChecked: [],

@@ -45,6 +45,12 @@ describe('run: bad usage is exit 2, before anything is created', () => {
     [['--cells', 'nomatch'], /--cells: nomatch matches none of the 10 planned cells/],
     [['--encapsulation', 'GRE'], /encapsulation/],
     [['--no-such-flag'], /Unknown option '--no-such-flag'/],
+    // a mistyped audit rule would allow nothing: refused, naming the valid rules
+    [
+      ['--allow', 'by-design,calico-rout'],
+      /run --allow: "calico-rout" is not an audit rule; valid rules: tunl0-configured, .*calico-route.*, by-design/,
+    ],
+    [['--allow', ''], /run --allow: empty list/],
   ];
   for (const [argv, message] of cases) {
     it(`run ${argv.join(' ')}`, async () => {
@@ -196,9 +202,26 @@ describe('run with the pipeline doubled', () => {
     );
     expect(code).toBe(1);
     expect(io.stdout).toMatch(
-      /failed {2}v3\.\d+\.\d+-manifest-vxlan: audit: 1 leftover\(s\) after uninstall \(interface\)/,
+      /failed {2}v3\.\d+\.\d+-manifest-vxlan: audit: 1 new leftover\(s\) after uninstall, not in the known-leftovers baseline \(interface\)/,
     );
     expect(results(dir).cells.every((c) => c.outcome === 'failed')).toBe(true);
+  });
+
+  it('--allow RULE reaches both audits: the allowed leftover is reported, not counted', async () => {
+    const dir = out();
+    const code = await runCommand(
+      ['--install', 'manifest', '--encapsulation', 'VXLAN', '--allow', 'calico-device', '--report-dir', dir],
+      memoryIO(),
+      inject(memoryDeps({ audit: 'fail-check', 'final-audit': 'fail-check' })),
+    );
+    expect(code).toBe(0);
+    const audit = results(dir).cells[0]!.audit!;
+    expect(audit.afterUpstreamUninstall?.report.findings.map((f) => [f.name, f.allowed])).toEqual([
+      ['wireguard.cali', true],
+    ]);
+    expect(audit.afterCompleteUninstall?.report.findings.map((f) => [f.name, f.allowed])).toEqual([
+      ['wireguard.cali', true],
+    ]);
   });
 
   it('--shard runs only its slice; an empty shard is not an error', async () => {

@@ -100,6 +100,99 @@ describe('JUnit', () => {
   });
 });
 
+describe('both audits side by side in every format', () => {
+  const results = loadFixture();
+  const ipip = results.cells[0]!;
+
+  it('results.json (the model): an older single audit reads as the upstream audit, every finding new', () => {
+    const old = results.cells[1]!.audit!;
+    expect(old.afterCompleteUninstall).toBeUndefined();
+    expect(old.afterUpstreamUninstall?.passed).toBe(false);
+    expect(old.afterUpstreamUninstall?.report.findings.every((f) => !f.baseline)).toBe(true);
+    expect(ipip.audit?.afterUpstreamUninstall?.fixed.map((e) => e.id)).toEqual(['var-run-nodeagent']);
+    expect(ipip.audit?.afterCompleteUninstall?.kernelKept).toHaveLength(1);
+  });
+
+  it('JUnit: expected leftovers pass naming their baseline entry, a baseline entry not seen is skipped, the final audit has its own cases', () => {
+    const cases = cellTestCases(ipip);
+    const tunl0 = cases.find(
+      (c) => c.classname === 'v3.30.7-manifest-ipip.audit' && c.name.endsWith(' interface tunl0'),
+    )!;
+    expect(tunl0.outcome).toBe('passed');
+    expect(tunl0.systemOut).toMatch(/^expected: known-leftovers baseline entry tunl0-configured/);
+    const allowed = cases.find((c) => c.name.endsWith('/opt/cni/bin/bandwidth'))!;
+    expect(allowed.systemOut).toMatch(/^allowed by configuration/);
+    expect(cases.find((c) => c.name === 'baseline entry var-run-nodeagent')).toMatchObject({
+      classname: 'v3.30.7-manifest-ipip.audit',
+      outcome: 'skipped',
+      message: expect.stringMatching(
+        /did not appear: upstream no longer leaves it\? update harness\/audit\/known-leftovers\.yaml/,
+      ),
+    });
+    expect(
+      cases
+        .filter((c) => c.classname === 'v3.30.7-manifest-ipip.final-audit')
+        .map((c) => [c.name, c.outcome]),
+    ).toEqual([
+      ['final-audit', 'passed'],
+      ['kept by the kernel: cc-v3-30-7-manifest-ipip-worker', 'passed'],
+    ]);
+    // a leftover after the complete uninstall fails there
+    const r = loadFixture();
+    r.cells[0]!.audit!.afterCompleteUninstall!.report.findings = [
+      {
+        node: 'w',
+        category: 'file',
+        rule: 'calico-state-dir',
+        name: '/var/lib/calico',
+        detail: 'd',
+        remediation: 'rm -rf --one-file-system /var/lib/calico',
+      },
+    ];
+    expect(
+      cellTestCases(r.cells[0]!).find(
+        (c) => c.classname.endsWith('.final-audit') && c.name === 'w file /var/lib/calico',
+      )?.outcome,
+    ).toBe('failed');
+  });
+
+  it('Markdown: one row per audited cell with both audits, and the baseline entries not seen', () => {
+    const md = renderMarkdown(results);
+    expect(md).toContain('### Leftover audit');
+    expect(md).toContain(
+      '| cell | left by upstream uninstall (expected / new / fixed) | after complete uninstall |',
+    );
+    expect(md).toContain(
+      '| v3.30.7-manifest-ipip | ✅ 3 expected / 0 new / 1 fixed \\(\\+1 allowed\\) | ✅ clean; 1 kept by the kernel |',
+    );
+    expect(md).toContain(
+      '| v3.30.7-operator-vxlan | ❌ 0 expected / 4 new / 0 fixed \\(\\+1 allowed\\) | · not run |',
+    );
+    expect(md).toMatch(
+      /- v3\.30\.7-manifest-ipip: ` var-run-nodeagent ` \(calico-state-dir; upstream-source-only; source: calico\.yaml hostPath policysync/,
+    );
+    // the failures list names the audit each leftover fails in
+    expect(md).toContain(
+      '| left by upstream uninstall: new | cc-v3-30-7-operator-vxlan-worker | interface | vxlan.calico |',
+    );
+  });
+
+  it('HTML: the overview puts both audits side by side; findings say which audit and how it judged them', () => {
+    const html = renderHtml(results);
+    expect(html).toContain(
+      '<th>left by upstream uninstall (expected / new / fixed)</th><th>after complete uninstall</th>',
+    );
+    expect(html).toMatch(
+      /<tr class="row-good" data-cell="v3\.30\.7-manifest-ipip"><td><code>v3\.30\.7-manifest-ipip<\/code><\/td><td class="audit-upstream">.*3 expected \/ 0 new \/ 1 fixed/,
+    );
+    expect(html).toMatch(
+      /data-stage="upstream" data-state="expected">.*tunl0.*expected \(baseline\): tunl0-configured/,
+    );
+    expect(html).toContain('<table id="audit-fixed">');
+    expect(html).toContain('<ul id="audit-kernel">');
+  });
+});
+
 describe('Markdown summary', () => {
   const results = loadFixture();
   const md = renderMarkdown(results);
@@ -175,7 +268,7 @@ describe('HTML report (as text; the browser test checks the rendered page)', () 
     const r = loadFixture();
     r.cells[0]!.cell = { ...r.cells[0]!.cell, id: HOSTILE };
     r.cells[1]!.policy[1]!.policyYaml = HOSTILE;
-    r.cells[1]!.audit!.findings[0]!.remediation = HOSTILE;
+    r.cells[1]!.audit!.afterUpstreamUninstall!.report.findings[0]!.remediation = HOSTILE;
     r.cells[3]!.upgrade!.violations = [HOSTILE];
     r.cells[1]!.diagnostics = 'javascript:alert(1)';
     const out = renderHtml(r);
