@@ -3,6 +3,8 @@
  * reads, probe engine, suites, uninstall, audit). The flow only ever talks to these, so its order and its
  * waits are tested with doubles; `realUpgradeDeps()` (real.ts) binds them to the live modules.
  */
+import type { NodeDump } from '../audit/dump.js';
+import type { AuditReport } from '../audit/finding.js';
 import type { Cell } from '../config/cell.js';
 import type { ProbeKey, ProbeRecord } from '../probe/types.js';
 import type { PhaseResult } from '../report/model.js';
@@ -107,6 +109,16 @@ export interface PodSnapshot {
 
 export type SuitePhase = 'verify' | 'connectivity' | 'policy';
 
+/** Which audit: after the upstream uninstall, or after the complete uninstall. */
+export type AuditStage = 'upstream' | 'complete';
+
+export interface StageAudit {
+  report: AuditReport;
+  dumps: NodeDump[];
+  /** where the dumps were written (evidence) */
+  where: string;
+}
+
 export interface UpgradeDeps {
   clock: Clock;
   /** one status line per step a person can follow */
@@ -121,6 +133,13 @@ export interface UpgradeDeps {
   readWorkloads(cluster: UpgradeCluster, namespaces: readonly string[]): Promise<WorkloadSnapshot[]>;
   runSuite(cluster: UpgradeCluster, phase: SuitePhase, cell: Cell): Promise<PhaseResult>;
   uninstall(cluster: UpgradeCluster, cell: Cell): Promise<PhaseResult>;
-  audit(cluster: UpgradeCluster, cell: Cell): Promise<PhaseResult>;
+  /**
+   * node dumps of every node (written under the cell's directory for `stage`) and the API state, audited
+   * (harness/audit); the flow judges the report: against the known-leftovers baseline after the upstream
+   * uninstall, as must-be-clean after the complete uninstall
+   */
+  audit(cluster: UpgradeCluster, cell: Cell, stage: AuditStage): Promise<StageAudit>;
+  /** the complete uninstall (harness/audit/complete-uninstall.ts): evidence lines; throws when incomplete */
+  completeUninstall(cluster: UpgradeCluster, cell: Cell): Promise<string[]>;
   deleteCluster(cluster: UpgradeCluster): Promise<void>;
 }

@@ -4,7 +4,8 @@
  *
  *   create-cluster → install A → upgrade [traffic up, policy converged (3 matching rounds), probers start,
  *   pre-upgrade window, apply B, wait until every component runs B and is ready, settle window, probers
- *   stop, analysis] → verify, connectivity, policy on B → uninstall → audit → teardown
+ *   stop, analysis] → verify, connectivity, policy on B → uninstall → audit (against the known-leftovers
+ *   baseline) → complete uninstall → final audit (must be clean) → teardown
  *
  * The steps per path follow Calico's upgrade and migration guides (docs.tigera.io/calico/latest/
  * operations/upgrading/kubernetes-upgrade, …/operator-migration):
@@ -22,10 +23,17 @@
  *   manifest-based installation"); with A ≠ B the flow measures an unsupported combination and says so.
  *
  * Every wait has a timeout and names what it waited for and what it saw last; later phases that would be
- * meaningless after a failure are recorded as not-run with the reason, but uninstall, audit and teardown
- * always run once the cluster exists.
+ * meaningless after a failure are recorded as not-run with the reason, but uninstall, both audits, the
+ * complete uninstall and teardown always run once the cluster exists.
  */
 
+import {
+  type CellAudit,
+  completePhase,
+  judgeComplete,
+  judgeUpstream,
+  upstreamPhase,
+} from '../audit/verdict.js';
 import { getVersion } from '../calico/catalogue.js';
 import type { Cell } from '../config/cell.js';
 import { formatDuration, WaitTimeoutError } from '../errors.js';
@@ -87,6 +95,10 @@ export interface UpgradeFlowOptions {
   probeMaxInFlight?: number;
   timeouts?: Partial<UpgradeTimeouts>;
   keepCluster?: boolean;
+  /** `--allow` items (validated by parseAllowList): allowed findings count in neither audit */
+  auditAllow?: readonly string[];
+  /** run the complete uninstall and the final audit (default true) */
+  completeUninstall?: boolean;
 }
 
 /** The steps that take the cluster from A to B on a path (pure; the deps carry them out in this order). */
@@ -364,6 +376,7 @@ export async function runUpgradeFlow(opts: UpgradeFlowOptions, deps: UpgradeDeps
   const cell: Cell = { ...opts.to, id: upgradeCellId(opts.from, opts.to, opts.path) };
   let cluster: UpgradeCluster | undefined;
   let upgrade: UpgradeResult | undefined;
+  const audit: CellAudit = {};
 
   const created = await rec.run('create-cluster', async (ev) => {
     cluster = await deps.createCluster(opts.from);
@@ -371,7 +384,17 @@ export async function runUpgradeFlow(opts: UpgradeFlowOptions, deps: UpgradeDeps
     return 'passed';
   });
   if (created.outcome !== 'passed' || !cluster) {
-    for (const p of ['install', 'upgrade', 'verify', 'connectivity', 'policy', 'uninstall', 'audit'] as const)
+    for (const p of [
+      'install',
+      'upgrade',
+      'verify',
+      'connectivity',
+      'policy',
+      'uninstall',
+      'audit',
+      'complete-uninstall',
+      'final-audit',
+    ] as const)
       rec.notRun(p, 'the cluster was not created');
   } else {
     const c = cluster;
@@ -417,13 +440,12 @@ export async function runUpgradeFlow(opts: UpgradeFlowOptions, deps: UpgradeDeps
         rec.record(errorPhase(phase, clock.iso(), err));
       }
     }
-    for (const phase of ['uninstall', 'audit'] as const) {
-      try {
-        rec.record(await (phase === 'uninstall' ? deps.uninstall(c, opts.to) : deps.audit(c, opts.to)));
-      } catch (err) {
-        rec.record(errorPhase(phase, clock.iso(), err));
-      }
+    try {
+      rec.record(await deps.uninstall(c, opts.to));
+    } catch (err) {
+      rec.record(errorPhase('uninstall', clock.iso(), err));
     }
+    await auditStages(c, opts, deps, rec, audit);
   }
   if (cluster) {
     const c = cluster;
@@ -447,8 +469,68 @@ export async function runUpgradeFlow(opts: UpgradeFlowOptions, deps: UpgradeDeps
     grids: [],
     probes: [],
     policy: [],
+    ...(audit.afterUpstreamUninstall || audit.afterCompleteUninstall ? { audit } : {}),
     ...(upgrade ? { upgrade } : {}),
   };
+}
+
+/**
+ * The two-stage audit on B, as `run` does it: what the upstream uninstall left, judged against the
+ * known-leftovers baseline; the complete uninstall; the final audit, which must be clean.
+ */
+async function auditStages(
+  c: UpgradeCluster,
+  opts: UpgradeFlowOptions,
+  deps: UpgradeDeps,
+  rec: PhaseRecorder,
+  audit: CellAudit,
+): Promise<void> {
+  const { clock } = deps;
+  const allow = opts.auditAllow ? { allow: opts.auditAllow } : {};
+  const summary = (
+    name: PhaseName,
+    startedAt: string,
+    t: number,
+    s: { passed: boolean; reason?: string; evidence: string[] },
+  ) =>
+    rec.record({
+      name,
+      outcome: s.passed ? 'passed' : 'failed',
+      startedAt,
+      durationMs: clock.now() - t,
+      ...(s.passed ? {} : { reason: s.reason ?? 'the audit is not clean' }),
+      evidence: s.evidence,
+      checks: [],
+    });
+  let startedAt = clock.iso();
+  let t = clock.now();
+  try {
+    const a = await deps.audit(c, opts.to, 'upstream');
+    const v = judgeUpstream(a.report, opts.to, allow);
+    audit.afterUpstreamUninstall = v;
+    summary('audit', startedAt, t, upstreamPhase(v, a.where));
+  } catch (err) {
+    rec.record(errorPhase('audit', startedAt, err));
+  }
+  if (opts.completeUninstall === false) {
+    rec.notRun('complete-uninstall', 'not requested (--no-complete-uninstall)');
+    rec.notRun('final-audit', 'the complete uninstall did not run');
+    return;
+  }
+  await rec.run('complete-uninstall', async (ev) => {
+    ev.push(...(await deps.completeUninstall(c, opts.to)));
+    return 'passed';
+  });
+  startedAt = clock.iso();
+  t = clock.now();
+  try {
+    const a = await deps.audit(c, opts.to, 'complete');
+    const v = judgeComplete(a.report, a.dumps, allow);
+    audit.afterCompleteUninstall = v;
+    summary('final-audit', startedAt, t, completePhase(v, a.where));
+  } catch (err) {
+    rec.record(errorPhase('final-audit', startedAt, err));
+  }
 }
 
 function errorPhase(name: PhaseName, startedAt: string, err: unknown): PhaseResult {

@@ -8,6 +8,9 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeClusterState } from '../audit/cluster-state.js';
+import { completeUninstallCluster } from '../audit/complete-uninstall.js';
+import { writeNodeDump } from '../audit/dump.js';
 import { collectBaselines, collectLiveCluster } from '../audit/live.js';
 import { auditReport } from '../audit/rules.js';
 import { getVersion } from '../calico/catalogue.js';
@@ -440,37 +443,30 @@ export async function realUpgradeDeps(opts: RealUpgradeOptions): Promise<Upgrade
       });
       return phase('uninstall', 'passed', started, startedAt, evidence);
     },
-    async audit(cluster) {
-      const started = Date.now();
-      const startedAt = new Date().toISOString();
+    async audit(cluster, cell, stage) {
       const { baselines } = get(cluster);
       const collected = await collectLiveCluster(cluster.name, { runner, baselines });
-      const report = auditReport(
-        { dumps: collected.dumps, ...(collected.cluster ? { cluster: collected.cluster } : {}) },
-        { nodeImage: opts.flow.to.nodeImage },
-      );
-      const bad = report.findings.filter((f) => f.allowed !== true);
+      const dir = join(cellDir, stage === 'upstream' ? 'node-dump' : 'node-dump-final');
+      for (const d of collected.dumps) writeNodeDump(dir, d);
+      if (collected.cluster) writeClusterState(dir, collected.cluster);
+      else if (collected.apiUnavailable) log(`  API state not read: ${collected.apiUnavailable}`);
       return {
-        ...phase(
-          'audit',
-          report.clean ? 'passed' : 'failed',
-          started,
-          startedAt,
-          [
-            `${collected.dumps.length} node dumps, ${report.findings.length} findings (${bad.length} not allowed), ${report.notChecked.length} not checked`,
-            ...bad.slice(0, 50).map((f) => `${f.node} ${f.category} ${f.name}: ${f.detail}`),
-            ...(report.uncollected ?? []).map((u) => `${u.node}: nothing could be collected (${u.reason})`),
-          ],
-          report.clean
-            ? undefined
-            : [
-                ...(bad.length ? [`${bad.length} leftover(s) after uninstall`] : []),
-                ...(report.uncollected?.length
-                  ? [`nothing could be collected on ${report.uncollected.map((u) => u.node).join(', ')}`]
-                  : []),
-              ].join('; ') || 'the audit is not clean',
+        report: auditReport(
+          { dumps: collected.dumps, ...(collected.cluster ? { cluster: collected.cluster } : {}) },
+          { nodeImage: cell.nodeImage },
         ),
+        dumps: collected.dumps,
+        where: `node dumps in ${dir}`,
       };
+    },
+    async completeUninstall(cluster) {
+      const { handle, baselines } = get(cluster);
+      const nodes = await handle.nodes();
+      return completeUninstallCluster({
+        kubeconfigPath: handle.kubeconfigPath,
+        nodes: nodes.map((n) => ({ name: n.name, shell: handle.shell(n.name) })),
+        baseline: (node) => baselines[node],
+      });
     },
     async deleteCluster(cluster) {
       const { handle } = get(cluster);

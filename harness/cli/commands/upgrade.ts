@@ -4,6 +4,7 @@
  * writes every report format. Exit 0 when the upgrade and the suites on B passed, 1 otherwise.
  */
 import { join, resolve } from 'node:path';
+import { parseAllowList } from '../../audit/registry.js';
 import { EnvironmentError, ExitCode, formatDuration } from '../../errors.js';
 import { defaultRunner, type ProcessRunner } from '../../exec/process.js';
 import { assertUsable, cellSkipReason, runPreflight } from '../../preflight/preflight.js';
@@ -18,7 +19,8 @@ import { toolVersion } from '../version.js';
 export const upgradeHelp = `calico-conformance upgrade --from A --to B [options]
   Installs Calico A, keeps probing pairs that must stay allowed and pairs a policy must keep denied while
   it takes the cluster to B, waits until every component runs B, then runs the verify, connectivity and
-  policy suites on B, uninstalls and audits.
+  policy suites on B, uninstalls, audits what the upstream uninstall left (against the known-leftovers
+  baseline), completes the uninstall and audits again (must be clean).
 
   --from V --to V                 catalogued versions; B newer than A unless --allow-downgrade
   --install PATH                  manifest | operator | manifest-to-operator (default operator)
@@ -34,6 +36,9 @@ export const upgradeHelp = `calico-conformance upgrade --from A --to B [options]
                                   upstream's custom-resources.yaml creates (installed by default)
   --keep-cluster                  leave the cluster running
   --allow-downgrade               allow B older than A
+  --allow RULE|NAME,...           leftovers that count in neither audit: audit rule ids, by-design, or
+                                  finding-name patterns (as audit --allow); a mistyped rule is exit 2
+  --no-complete-uninstall         audit only what the upstream uninstall leaves
   cell options (one value each): --encapsulation (default IPIP) --pod-cidr --service-cidr --ip-pool-cidr
   --block-size --nat-outgoing --workers --node-image --topology --image-registry --bgp --config FILE`;
 
@@ -52,6 +57,8 @@ export const UPGRADE_OPTIONS = {
   'no-goldmane-whisker': { type: 'boolean' },
   'keep-cluster': { type: 'boolean' },
   'allow-downgrade': { type: 'boolean' },
+  allow: { type: 'string' },
+  'no-complete-uninstall': { type: 'boolean' },
 } as const;
 
 /** How the upstream files are read and rendered. */
@@ -98,8 +105,14 @@ export async function runUpgradeCommand(
 ): Promise<number> {
   const { values } = parseCommandArgs('upgrade', argv, UPGRADE_OPTIONS);
   // 1. every option, before anything is created
-  const parsed = parseUpgradeOptions(values as UpgradeCliValues);
-  const { flow } = parsed;
+  const { allow: allowText, 'no-complete-uninstall': upstreamOnly, ...cellValues } = values;
+  const auditAllow = parseAllowList(typeof allowText === 'string' ? allowText : undefined, 'upgrade --allow');
+  const parsed = parseUpgradeOptions(cellValues as UpgradeCliValues);
+  const flow = {
+    ...parsed.flow,
+    ...(auditAllow.length ? { auditAllow } : {}),
+    ...(upstreamOnly ? { completeUninstall: false } : {}),
+  };
   for (const w of parsed.warnings) io.err(`note: ${w}`);
   const reportDir =
     typeof values['report-dir'] === 'string'

@@ -120,6 +120,11 @@ describe('upgrade: validation before anything is created', () => {
       ['--from', 'v3.31.7', '--to', 'v3.32.1', '--fast'],
       /upgrade: Unknown option '--fast'/,
     ],
+    [
+      'a mistyped --allow rule',
+      ['--from', 'v3.31.7', '--to', 'v3.32.1', '--allow', 'node-annotation'],
+      /upgrade --allow: "node-annotation" is not an audit rule; valid rules: .*node-annotations, network-unavailable, by-design/,
+    ],
   ];
   for (const [name, argv, message] of cases) {
     it(`${name}: exit 2, names the flag, runs nothing`, async () => {
@@ -263,6 +268,42 @@ describe('upgrade: a run with doubles', () => {
     expect(r.code).toBe(1);
     expect(r.written.cells[0]!.upgrade!.outcome).toBe('failed');
     expect(r.io.stdout).toMatch(/✗ .*fail-open: connected 2 times while a policy denies it/);
+  });
+
+  it('--allow reaches the flow and both audits of B, and the results carry both audits', async () => {
+    const wg = {
+      node: 'kind-worker',
+      category: 'interface' as const,
+      rule: 'calico-device',
+      name: 'wireguard.cali',
+      detail: 'wireguard',
+      remediation: 'ip link del wireguard.cali',
+    };
+    const sim = {
+      path: 'manifest' as const,
+      from: 'v3.31.7',
+      to: 'v3.32.1',
+      upstreamFindings: [wg],
+      finalFindings: [wg],
+    };
+    const failed = await runWith(sim);
+    expect(failed.code).toBe(1);
+    expect(failed.written.cells[0]!.audit?.afterUpstreamUninstall?.passed).toBe(false);
+    const r = await runWith(sim, ['--allow', 'calico-device']);
+    expect(r.code).toBe(0);
+    expect(r.flow.auditAllow).toEqual(['calico-device']);
+    const audit = r.written.cells[0]!.audit!;
+    expect(audit.afterUpstreamUninstall?.report.findings[0]).toMatchObject({
+      name: 'wireguard.cali',
+      allowed: true,
+    });
+    expect(audit.afterCompleteUninstall?.passed).toBe(true);
+    const only = await runWith(sim, ['--no-complete-uninstall', '--allow', 'calico-device']);
+    expect(only.written.cells[0]!.phases.find((p) => p.name === 'complete-uninstall')).toMatchObject({
+      outcome: 'not-run',
+      reason: 'not requested (--no-complete-uninstall)',
+    });
+    expect(only.sim.calls.some((c) => c.includes('completeUninstall'))).toBe(false);
   });
 
   it('a larger --max-fail-open lets the same run pass', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Finding } from '../../../harness/audit/finding.js';
 import { runUpgradeFlow, type UpgradeFlowOptions, upgradeActions } from '../../../harness/upgrade/flow.js';
 import type { UpgradePath } from '../../../harness/upgrade/timeline.js';
 import { cell, simulate } from './sim.js';
@@ -64,7 +65,9 @@ describe('runUpgradeFlow', () => {
       '107150 suite connectivity v3.32.1 manifest',
       '107150 suite policy v3.32.1 manifest',
       '107150 uninstall v3.32.1',
-      '107150 audit',
+      '107150 audit upstream',
+      '107150 completeUninstall',
+      '107150 audit complete',
       '107150 deleteCluster cc-upgrade-1',
     ]);
     expect(r.phases.map((p) => `${p.name}:${p.outcome}`)).toEqual([
@@ -76,6 +79,8 @@ describe('runUpgradeFlow', () => {
       'policy:passed',
       'uninstall:passed',
       'audit:passed',
+      'complete-uninstall:passed',
+      'final-audit:passed',
       'teardown:passed',
     ]);
     expect(r.outcome).toBe('passed');
@@ -161,9 +166,11 @@ describe('runUpgradeFlow', () => {
         }),
       ),
     );
-    expect(sim.calls.slice(-3)).toEqual([
+    expect(sim.calls.slice(-5)).toEqual([
       '187150 uninstall v3.32.1',
-      '187150 audit',
+      '187150 audit upstream',
+      '187150 completeUninstall',
+      '187150 audit complete',
       '187150 deleteCluster cc-upgrade-1',
     ]);
     expect(r.outcome).toBe('failed');
@@ -214,14 +221,69 @@ describe('runUpgradeFlow', () => {
     expect(sim.calls.at(-1)).toBe('120050 deleteCluster cc-upgrade-1');
   });
 
-  it('an install of A that fails: no upgrade or suites, but uninstall, audit and teardown still run', async () => {
+  it('audits B as run does: a new leftover fails the audit, a leftover after the complete uninstall fails the final audit, --allow allows', async () => {
+    const wg: Finding = {
+      node: 'kind-worker',
+      category: 'interface',
+      rule: 'calico-device',
+      name: 'wireguard.cali',
+      detail: 'wireguard',
+      remediation: 'ip link del wireguard.cali',
+    };
+    const tunl0: Finding = {
+      ...wg,
+      rule: 'tunl0-configured',
+      name: 'tunl0',
+      detail: 'UP; inet 192.168.1.0/32',
+    };
+    const sim = simulate({
+      path: 'manifest',
+      from: 'v3.31.7',
+      to: 'v3.32.1',
+      // tunl0 configured is expected after an IPIP cell; the WireGuard device is not
+      upstreamFindings: [tunl0, wg],
+      finalFindings: [wg],
+    });
+    const r = await runUpgradeFlow(options('manifest', 'v3.31.7', 'v3.32.1'), sim.deps);
+    expect(r.phases.find((p) => p.name === 'audit')).toMatchObject({
+      outcome: 'failed',
+      reason: '1 new leftover(s) after uninstall, not in the known-leftovers baseline (interface)',
+    });
+    expect(r.phases.find((p) => p.name === 'final-audit')).toMatchObject({
+      outcome: 'failed',
+      reason: '1 leftover(s) after the complete uninstall (interface)',
+    });
+    expect(r.audit?.afterUpstreamUninstall?.report.findings.map((f) => [f.name, f.baseline])).toEqual([
+      ['tunl0', 'tunl0-configured'],
+      ['wireguard.cali', undefined],
+    ]);
+    expect(r.outcome).toBe('failed');
+    const allowed = await runUpgradeFlow(
+      { ...options('manifest', 'v3.31.7', 'v3.32.1'), auditAllow: ['calico-device'] },
+      simulate({
+        path: 'manifest',
+        from: 'v3.31.7',
+        to: 'v3.32.1',
+        upstreamFindings: [tunl0, wg],
+        finalFindings: [wg],
+      }).deps,
+    );
+    expect(
+      allowed.phases.filter((p) => p.name.includes('audit')).map((p) => `${p.name}:${p.outcome}`),
+    ).toEqual(['audit:passed', 'final-audit:passed']);
+    expect(allowed.outcome).toBe('passed');
+  });
+
+  it('an install of A that fails: no upgrade or suites, but uninstall, both audits, the complete uninstall and teardown still run', async () => {
     const sim = simulate({ path: 'manifest', from: 'v3.31.7', to: 'v3.32.1', installFails: true });
     const r = await runUpgradeFlow(options('manifest', 'v3.31.7', 'v3.32.1'), sim.deps);
     expect(sim.calls).toEqual([
       '0 createCluster v3.31.7',
       '0 install v3.31.7 manifest',
       '0 uninstall v3.32.1',
-      '0 audit',
+      '0 audit upstream',
+      '0 completeUninstall',
+      '0 audit complete',
       '0 deleteCluster cc-upgrade-1',
     ]);
     expect(r.phases.find((p) => p.name === 'install')).toMatchObject({

@@ -1,4 +1,5 @@
 /** A cluster double for the upgrade flow: components flip from A to B after the apply; every call is logged with its virtual time. */
+import type { Finding } from '../../../harness/audit/finding.js';
 import type { Cell } from '../../../harness/config/cell.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 import type { ProbeKey, ProbeRecord } from '../../../harness/probe/types.js';
@@ -42,6 +43,9 @@ export interface SimOptions {
   /** the denied pair connects before the upgrade too (policy never programmed) */
   neverConverges?: boolean;
   installFails?: boolean;
+  /** what the audit after the upstream uninstall / after the complete uninstall finds */
+  upstreamFindings?: Finding[];
+  finalFindings?: Finding[];
 }
 
 /** A cluster double: the components flip from A to B `rolloutMs` after the upgrade; every call is logged. */
@@ -160,9 +164,18 @@ export function simulate(o: SimOptions) {
       at(`uninstall ${c.calicoVersion}`);
       return phase('uninstall');
     },
-    async audit() {
-      at('audit');
-      return phase('audit');
+    async audit(_cl, _c, stage) {
+      at(`audit ${stage}`);
+      const findings = (stage === 'upstream' ? o.upstreamFindings : o.finalFindings) ?? [];
+      return {
+        report: { clean: findings.length === 0, findings, notChecked: [], complete: true },
+        dumps: [],
+        where: `node dumps of the ${stage} audit`,
+      };
+    },
+    async completeUninstall() {
+      at('completeUninstall');
+      return ['cleaned every node'];
     },
     async deleteCluster(cl) {
       at(`deleteCluster ${cl.name}`);
