@@ -3,7 +3,7 @@
  * watch timeout and long watches drop (kind-clientnode-testcontainers.md §3.5); for readiness waits of seconds to
  * minutes a poll with a deadline is the reliable choice, and it always knows what it saw last.
  */
-import { WaitTimeoutError } from '../errors.js';
+import { formatDuration, WaitTimeoutError } from '../errors.js';
 
 export interface PollStep {
   done: boolean;
@@ -17,7 +17,17 @@ export interface PollOptions {
   signal?: AbortSignal;
   /** extra detail gathered once, only on timeout (pods, events, finalizers) */
   diagnose?: () => Promise<string>;
+  /**
+   * How long a look may go unanswered when less than that is left before the deadline (default 5 s): a look
+   * runs until the deadline or for this grace, whichever is later, and the diagnostics for this grace, so a
+   * waiter ends within timeoutMs + 2 × lookGraceMs even when the API server takes requests and never
+   * answers them (client-node sets no request timeout; a kube-apiserver whose etcd hangs answers only after
+   * its own 60 s request timeout).
+   */
+  lookGraceMs?: number;
 }
+
+const NO_ANSWER_YET = 'nothing yet (no answer from the API server)';
 
 export async function pollUntil(
   waitingFor: string,
@@ -25,15 +35,25 @@ export async function pollUntil(
   opts: PollOptions,
 ): Promise<string> {
   const interval = opts.intervalMs ?? 2000;
+  const grace = opts.lookGraceMs ?? 5000;
   const deadline = Date.now() + opts.timeoutMs;
-  let lastSeen = 'nothing yet (no answer from the API server)';
+  let lastSeen = NO_ANSWER_YET;
   for (;;) {
     opts.signal?.throwIfAborted();
+    const allowed = Math.max(deadline - Date.now(), grace);
     try {
-      const step = await look();
-      lastSeen = step.seen;
-      if (step.done) return step.seen;
+      const step = await within(look(), allowed, opts.signal);
+      if (step === undefined) {
+        lastSeen =
+          lastSeen === NO_ANSWER_YET
+            ? `no answer from the API server (a request still pending after ${formatDuration(allowed)})`
+            : `${lastSeen}; then no answer to the next look within ${formatDuration(allowed)}`;
+      } else {
+        lastSeen = step.seen;
+        if (step.done) return step.seen;
+      }
     } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
       // A transient API error (apiserver restarting, a webhook not yet serving) is something seen, not the end.
       lastSeen = `error: ${(err as Error).message}`;
     }
@@ -44,12 +64,43 @@ export async function pollUntil(
   let extra = '';
   if (opts.diagnose) {
     try {
-      extra = await opts.diagnose();
+      extra = (await within(opts.diagnose(), grace, opts.signal)) ?? '(diagnostics: no answer)';
     } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
       extra = `(diagnostics failed: ${(err as Error).message})`;
     }
   }
   throw new WaitTimeoutError(waitingFor, opts.timeoutMs, extra ? `${lastSeen}\n${extra}` : lastSeen);
+}
+
+/** `work`'s value, or undefined when it has not settled within `ms`; rejects at once when `signal` aborts. */
+function within<T>(work: Promise<T>, ms: number, signal?: AbortSignal): Promise<T | undefined> {
+  return new Promise<T | undefined>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const timer = setTimeout(() => {
+      done();
+      resolve(undefined);
+    }, ms);
+    const onAbort = () => {
+      done();
+      reject(signal?.reason);
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        done();
+        resolve(v);
+      },
+      (e: unknown) => {
+        done();
+        reject(e);
+      },
+    );
+  });
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
