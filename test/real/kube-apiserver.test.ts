@@ -1114,6 +1114,31 @@ describeLab(
       });
     });
 
+    describe('an API server that takes requests and answers none (its etcd frozen)', () => {
+      it('a waiter still ends at its timeout (plus the look grace), saying the API server did not answer', async () => {
+        // its own server: freezing the shared one's etcd would stall every other test
+        const hung = await RealApiServer.start({ etcd: bins.etcd, kubeApiserver: bins.kubeApiserver });
+        try {
+          const k = new ClientNodeKube(hung.kubeConfig());
+          await k.waitNodesReady({ timeoutMs: 300, intervalMs: 100 }).catch(() => undefined); // discovery cached
+          hung.freeze('etcd');
+          // the server really hangs: a plain request gets no answer in 10 s (it would answer after 60 s)
+          await expect(hung.api('GET', '/api/v1/nodes')).rejects.toThrow(/no answer to GET .* within 10 s/);
+          const started = Date.now();
+          const err = await k.waitNodesReady({ timeoutMs: 2000, intervalMs: 200 }).catch((e: unknown) => e);
+          const took = Date.now() - started;
+          expect(err).toBeInstanceOf(WaitTimeoutError);
+          expect((err as Error).message).toMatch(
+            /timed out after 2s waiting for all nodes to be Ready; last seen: no answer from the API server \(a request still pending after/,
+          );
+          // the deadline (2 s) or the 5 s grace for one look, never the API server's 60 s request timeout
+          expect(took).toBeLessThan(9000);
+        } finally {
+          await hung.stop();
+        }
+      }, 120_000);
+    });
+
     describe('exec: what the API server decides before it would reach a kubelet', () => {
       it('no container named on a two-container pod, a container the pod lacks: HTTP 400; no such pod: HTTP 404 — failures, not exit codes', async () => {
         const ns = await namespace('exec');

@@ -144,6 +144,24 @@ export class RealApiServer {
     return this.signClient(safe, subject);
   }
 
+  /**
+   * Freezes a component (SIGSTOP) until thaw: with etcd frozen the API server still takes requests but
+   * answers none until its own 60 s request timeout — a real slow answer, on demand.
+   */
+  freeze(component: 'etcd' | 'kube-apiserver' | 'kube-controller-manager'): void {
+    this.child(component).proc.kill('SIGSTOP');
+  }
+
+  thaw(component: 'etcd' | 'kube-apiserver' | 'kube-controller-manager'): void {
+    this.child(component).proc.kill('SIGCONT');
+  }
+
+  private child(name: string): Child {
+    const c = this.children.find((x) => x.name === name);
+    if (!c || c.exited) throw new Error(`${name} is not running`);
+    return c;
+  }
+
   /** The last lines of every component's log, for a failure message. */
   logTails(lines = 15): string {
     return this.children
@@ -167,6 +185,7 @@ export class RealApiServer {
     this.stopped = true;
     for (const c of [...this.children].reverse()) {
       if (!c.exited) {
+        c.proc.kill('SIGCONT'); // a frozen one would not see the SIGTERM
         c.proc.kill('SIGTERM');
         const killed = await Promise.race([c.proc.then(() => true), sleep(10_000).then(() => false)]);
         if (!killed) {
