@@ -29,9 +29,22 @@ export interface Step {
   build: (ctx: StepContext) => Promise<void>;
   /** docker images the step provides (checked by lab:status) */
   images?: (ctx: StepContext) => string[];
+  /**
+   * Set on a part the lab is complete without: why it may be missing. Only the cells that need it are
+   * refused without it (the operator path needs the operator).
+   */
+  optional?: string;
 }
 
 const GO = '/usr/local/go/bin/go';
+
+/**
+ * Measured here: the proxy serves tigera/operator v1.40.0 but its nested api module only at the commit
+ * Calico v3.31.0 requires (2025-08-07), which lacks fields v1.40.0 uses (ManagementClusterConnectionSpec
+ * .Impersonation); the api at v1.40.0's own commit answers 403. So the operator path may not build.
+ */
+export const OPERATOR_OPTIONAL =
+  'the operator path only: tigera/operator v1.40.0 needs its api module at its own commit, which the Go module proxy does not serve here';
 
 /** The upstream manifests a cell of the lab's Calico version reads (harness/calico/catalogue.ts files). */
 export const MANIFEST_FILES = ['calico.yaml', 'calico-vxlan.yaml', 'tigera-operator.yaml', 'operator-crds.yaml', 'custom-resources.yaml', 'custom-resources-bpf.yaml'];
@@ -319,6 +332,7 @@ function goSteps(): Step[] {
     },
     {
       name: 'operator',
+      optional: OPERATOR_OPTIONAL,
       key: (c) => c.lock.operator,
       outputs: (c) => [bin(c, 'operator')],
       build: async (c) => {

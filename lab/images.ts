@@ -9,7 +9,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, r
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { LAB_SOURCE_DIR, agnhostImage, controlPlaneImages, labNodeImage } from '../harness/lab/lock.js';
-import type { Step, StepContext } from './build.js';
+import { OPERATOR_OPTIONAL, type Step, type StepContext } from './build.js';
 
 const NODE_PACKAGES = [
   'systemd', 'systemd-sysv', 'dbus', 'containerd', 'runc', 'iptables', 'nftables', 'conntrack', 'iproute2', 'ipset',
@@ -196,6 +196,11 @@ function calicoStep(): Step {
           'COPY confd /etc/calico/confd',
           'COPY felix.cfg /etc/calico/felix.cfg',
           'ENV CALICO_DISABLE_FILE_LOGGING=true',
+          // Measured: calico-node built without cgo (no libbpf: its cgo wrapper needs libbpf's private
+          // headers, which neither a Go module nor Debian's libbpf-dev ships) panics at Felix start in
+          // iptables mode ("LIBBPF syscall stub" in the BPF connect-time-LB cleanup). Felix's own switch
+          // skips that cleanup, which on a node that never ran the eBPF dataplane has nothing to clean.
+          'ENV FELIX_DebugSkipCTLBCleanup=true',
           'CMD ["/usr/local/bin/lab-calico-node-start"]',
           '',
         ].join('\n'),
@@ -226,7 +231,7 @@ function calicoStep(): Step {
       await buildImage(
         ctx,
         [imgs.kubeControllers],
-        `FROM scratch\n${SCRATCH_PATH}COPY kube-controllers /usr/bin/kube-controllers\nCOPY check-status /usr/bin/check-status\nCOPY status /status\nCOPY tmp /tmp\nENTRYPOINT ["/usr/bin/kube-controllers"]\n`,
+        `FROM scratch\n${SCRATCH_PATH}COPY kube-controllers /usr/bin/kube-controllers\nCOPY check-status /usr/bin/check-status\nCOPY status /status\nCOPY tmp /tmp\n# upstream's image runs as this uid: the manifest's runAsNonRoot refuses root\nUSER 999\nENTRYPOINT ["/usr/bin/kube-controllers"]\n`,
         (d) => {
           copyExec(cbin(ctx, 'kube-controllers'), join(d, 'kube-controllers'));
           copyExec(cbin(ctx, 'check-status'), join(d, 'check-status'));
@@ -251,6 +256,7 @@ function calicoStep(): Step {
 function operatorStep(): Step {
   return {
     name: 'images-operator',
+    optional: OPERATOR_OPTIONAL,
     key: (ctx) => ({ img: calicoImages(ctx).operator, bins: binHashes(ctx, [join(ctx.paths.bin, 'operator')]) }),
     outputs: () => [],
     images: (ctx) => [calicoImages(ctx).operator],

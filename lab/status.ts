@@ -5,10 +5,13 @@
 import { labStatus } from '../harness/lab/status.js';
 
 const status = await labStatus();
-for (const p of status.parts) console.log(`${p.built ? 'built  ' : 'MISSING'} ${p.name}${p.detail ? ` — ${p.detail}` : ''}`);
+for (const p of status.parts) {
+  const state = p.built ? 'built   ' : p.optional ? 'optional' : 'MISSING ';
+  console.log(`${state} ${p.name}${p.detail ? ` — ${p.detail}` : ''}${!p.built && p.optional ? `; ${p.optional}` : ''}`);
+}
 console.log(
   status.complete
     ? `lab complete (${status.root})`
-    : `lab incomplete: ${status.parts.filter((p) => !p.built).length} of ${status.parts.length} part(s) missing; build with: npm run lab:build`,
+    : `lab incomplete: ${status.parts.filter((p) => !p.built && !p.optional).length} of ${status.parts.length} part(s) missing; build with: npm run lab:build`,
 );
 process.exit(status.complete ? 0 : 1);

@@ -8,7 +8,7 @@ import { delimiter, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
 import { agnhostImage, LAB_SOURCE_DIR, type LabLock, labNodeImage, labPaths, readLabLock } from './lock.js';
-import { requireLab } from './status.js';
+import { missingForCells, requireLab } from './status.js';
 
 /** kind's docker network in the lab, created by the lab on a subnet clear of every default pod, service and test range. */
 export const LAB_NETWORK = 'cc-lab';
@@ -84,10 +84,16 @@ export function labEnvironment(lock: LabLock, base: NodeJS.ProcessEnv = process.
 }
 
 export async function enterLab(
-  opts: { runner?: ProcessRunner; log?: (line: string) => void } = {},
+  opts: { runner?: ProcessRunner; log?: (line: string) => void; cells?: readonly { install: string }[] } = {},
 ): Promise<Lab> {
   const lock = readLabLock();
-  await requireLab();
+  const status = await requireLab();
+  const missing = missingForCells(status, opts.cells ?? []);
+  if (missing.length > 0)
+    throw new EnvironmentError(
+      `--lab: operator cells need parts this lab does not have: ${missing.join('; ')}. Run the manifest path (--install manifest)`,
+      ['lab operator'],
+    );
   const env = labEnvironment(lock);
   Object.assign(process.env, env);
   opts.log?.(await ensureLabNetwork(opts.runner ?? defaultRunner));

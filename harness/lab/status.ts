@@ -11,6 +11,8 @@ export interface LabPart {
   name: string;
   built: boolean;
   detail?: string;
+  /** why the lab is complete without this part (only the cells that need it are refused) */
+  optional?: string;
 }
 
 export interface LabStatus {
@@ -40,16 +42,31 @@ export async function labStatus(): Promise<LabStatus> {
     } catch (err) {
       detail = `cannot tell: ${(err as Error).message.split('\n')[0]}`;
     }
-    parts.push({ name: step.name, built, ...(detail ? { detail } : {}) });
+    parts.push({
+      name: step.name,
+      built,
+      ...(detail ? { detail } : {}),
+      ...(step.optional ? { optional: step.optional } : {}),
+    });
   }
-  return { root: paths.root, complete: parts.every((p) => p.built), parts };
+  return { root: paths.root, complete: parts.every((p) => p.built || p.optional !== undefined), parts };
+}
+
+/** The optional parts a set of cells needs that are not built: `part — why` lines (the operator path). */
+export function missingForCells(s: LabStatus, cells: readonly { install: string }[]): string[] {
+  if (!cells.some((c) => c.install === 'operator')) return [];
+  return s.parts
+    .filter((p) => !p.built && p.optional && p.name.includes('operator'))
+    .map((p) => `${p.name} (${p.optional})`);
 }
 
 /** For `--lab`: the lab's status, or exit 3 naming what is missing and how to build it. */
 export async function requireLab(): Promise<LabStatus> {
   const s = await labStatus();
   if (!s.complete) {
-    const missing = s.parts.filter((p) => !p.built).map((p) => `${p.name} (${p.detail ?? 'missing'})`);
+    const missing = s.parts
+      .filter((p) => !p.built && !p.optional)
+      .map((p) => `${p.name} (${p.detail ?? 'missing'})`);
     throw new EnvironmentError(
       `--lab: the lab is not complete in ${s.root}: missing ${missing.join(', ')}. Build it with \`npm run lab:build\` (a cold build takes about an hour on 2 cores; see README "The lab")`,
       ['lab'],
