@@ -149,12 +149,24 @@ export class RealApiServer {
    * answers none until its own 60 s request timeout — a real slow answer, on demand.
    */
   freeze(component: 'etcd' | 'kube-apiserver' | 'kube-controller-manager'): void {
-    this.child(component).proc.kill('SIGSTOP');
+    const c = this.child(component);
+    // a frozen process ignores the SIGTERM the worker's exit sends its children: thaw it on exit first
+    if (this.frozen.size === 0) process.on('exit', this.thawAll);
+    this.frozen.add(c);
+    c.proc.kill('SIGSTOP');
   }
 
   thaw(component: 'etcd' | 'kube-apiserver' | 'kube-controller-manager'): void {
-    this.child(component).proc.kill('SIGCONT');
+    const c = this.child(component);
+    c.proc.kill('SIGCONT');
+    this.frozen.delete(c);
+    if (this.frozen.size === 0) process.off('exit', this.thawAll);
   }
+
+  private readonly frozen = new Set<Child>();
+  private readonly thawAll = () => {
+    for (const c of this.frozen) c.proc.kill('SIGCONT');
+  };
 
   private child(name: string): Child {
     const c = this.children.find((x) => x.name === name);
@@ -183,6 +195,9 @@ export class RealApiServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.thawAll();
+    this.frozen.clear();
+    process.off('exit', this.thawAll);
     for (const c of [...this.children].reverse()) {
       if (!c.exited) {
         c.proc.kill('SIGCONT'); // a frozen one would not see the SIGTERM
