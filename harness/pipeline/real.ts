@@ -59,6 +59,8 @@ export interface RealDepsOptions {
   testNamePattern?: string;
   /** `kind load` the cell's Calico images from the host's docker before installing (offline runs) */
   preloadImages?: boolean;
+  /** images loaded into every cluster besides the cell's Calico images (the lab's agnhost) */
+  extraImages?: string[];
   /** audit allow-list (rule ids, `by-design`, finding names) */
   auditAllow?: string[];
   /**
@@ -185,7 +187,7 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
       const ctx = await flowContext(step, 'install');
       const preloaded: string[] = [];
       if (opts.preloadImages) {
-        const images = imagesForCell(step.cell, ctx.rendered, ctx.version);
+        const images = [...imagesForCell(step.cell, ctx.rendered, ctx.version), ...(opts.extraImages ?? [])];
         const r = await preloadImages({
           clusterName: step.cluster.name,
           images,

@@ -17,7 +17,9 @@ import type { ScenarioInput } from './runner.js';
 import { type PolicyScenario, resolvePlaceholders } from './scenarios.js';
 import type { PolicyModel } from './types.js';
 
-export const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
+export { AGNHOST_IMAGE } from '../probe/workloads.js';
+
+import { AGNHOST_IMAGE } from '../probe/workloads.js';
 export const POLICY_PURPOSE_LABEL = 'calico-conformance/purpose';
 
 /** The name of the model pod's container serving `port`. */

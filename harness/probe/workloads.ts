@@ -8,7 +8,12 @@
  * port pair therefore gives TCP+UDP on 80 and 81 from a single pod (containers share the pod's network).
  */
 
-export const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
+/**
+ * The probe pods' image: upstream agnhost, or CALICO_CONFORMANCE_AGNHOST_IMAGE (set by `run --lab` to the
+ * lab's agnhost, built from the Kubernetes module it runs; also for a mirror).
+ */
+export const AGNHOST_IMAGE =
+  process.env.CALICO_CONFORMANCE_AGNHOST_IMAGE || 'registry.k8s.io/e2e-test-images/agnhost:2.53';
 export const PROBE_PORTS = [80, 81] as const;
 /** where the hostNetwork pod listens (TCP+UDP) on each node: free on kind nodes (kubelet 10250, kube-proxy 10249/10256) */
 export const HOST_PROBE_PORT = 18080;

@@ -45,6 +45,8 @@ run options:
   --manifests-dir DIR     read upstream Calico files from DIR/<version>/<file> instead of downloading
   --allow-unpinned        accept manifests the sha256 lock does not pin (master)
   --preload-images        kind load the cell's Calico images from this host's docker before installing
+  --lab                   run on this machine's lab (npm run lab:build): its kind, node image, Calico and
+                          agnhost images, loaded into each cluster; never a registry (exit 3 if not built)
   --no-goldmane-whisker   operator cells (v3.30+): leave out the Goldmane and Whisker that upstream's
                           custom-resources.yaml creates (installed and waited for by default)
   --kubeconfig FILE       run against this existing cluster instead of creating one (implies --skip-create)
@@ -73,6 +75,7 @@ const RUN_OPTIONS = {
   'manifests-dir': { type: 'string' },
   'allow-unpinned': { type: 'boolean' },
   'preload-images': { type: 'boolean' },
+  lab: { type: 'boolean' },
   'no-goldmane-whisker': { type: 'boolean' },
   kubeconfig: { type: 'string' },
   'skip-create': { type: 'boolean' },
@@ -139,7 +142,28 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       'run --kubeconfig: every cell runs on the one existing cluster, so --reuse-cluster and --parallel do not apply',
       'kubeconfig',
     );
-  const manifestsDir = path('manifests-dir');
+  // --lab: the lab's Calico version and node image unless given (another version is refused: it is not built)
+  const labLock = on('lab') ? (await import('../../lab/lock.js')).readLabLock() : undefined;
+  if (labLock) {
+    const given = raw['calico-version'];
+    if (typeof given === 'string' && given.split(',').some((v) => v.trim() !== labLock.calico.version))
+      throw new UsageError(
+        `run --lab: --calico-version ${given}: the lab provides ${labLock.calico.version} only`,
+        'calico-version',
+      );
+    if (str('manifests-dir') !== undefined)
+      throw new UsageError(
+        'run --lab: --manifests-dir does not apply (the lab brings its own manifests)',
+        'manifests-dir',
+      );
+    (raw as Record<string, unknown>)['calico-version'] = labLock.calico.version;
+    (raw as Record<string, unknown>)['node-image'] ??= (await import('../../lab/lock.js')).labNodeImage(
+      labLock,
+    );
+  }
+  const manifestsDir = labLock
+    ? (await import('../../lab/lock.js')).labPaths().manifests
+    : path('manifests-dir');
   if (manifestsDir && !existsSync(manifestsDir))
     throw new UsageError(`run --manifests-dir: ${manifestsDir} does not exist`, 'manifests-dir');
   const tests = str('tests');
@@ -170,6 +194,13 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
 
   // ---- the machine (exit 3)
   const runner = inject.runner ?? defaultRunner;
+  const lab = labLock
+    ? await (await import('../../lab/env.js')).enterLab({
+        runner,
+        cells,
+        log: (l) => progress.log('info', `lab: ${l}`),
+      })
+    : undefined;
   const needKind = !kubeconfig;
   const preflight = inject.preflight
     ? await inject.preflight(needKind)
@@ -207,7 +238,8 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       teardown,
       ...(manifestsDir ? { manifestsDir } : {}),
       allowUnpinned: on('allow-unpinned'),
-      preloadImages: on('preload-images'),
+      preloadImages: on('preload-images') || lab !== undefined,
+      ...(lab ? { extraImages: lab.extraImages } : {}),
       ...goldmaneWhisker,
       warn: (l) => progress.log('warn', l),
       log: (l) => progress.log('debug', l),
