@@ -1,9 +1,10 @@
 /**
  * No dead weight: every dependency in package.json is used (imported by the sources, or a tool the scripts
- * run). A dependency kept ahead of its first user says so in KEPT, with the reason.
+ * run), and every symbol the harness exports is referenced somewhere else in the repository or inside its
+ * own file. A dependency kept ahead of its first user says so in KEPT, with the reason.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -95,5 +96,38 @@ describe('dependencies', () => {
     for (const p of ['@kubernetes/client-node', 'execa', 'yaml', 'ajv', 'vitest', 'tsx', 'testcontainers'])
       expect(used).toContain(p);
     expect(used.has('ajv-formats')).toBe(false);
+  });
+});
+
+/** `export function|const|class|… Name` declarations of one file. */
+function exportedNames(text: string): string[] {
+  const re =
+    /^export\s+(?:declare\s+)?(?:async\s+)?(?:function\*?|const|let|var|class|abstract\s+class|interface|type|enum)\s+([A-Za-z_$][\w$]*)/gm;
+  return [...text.matchAll(re)].map((m) => m[1]!);
+}
+
+function occurrences(text: string, name: string): number {
+  return text.match(new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`, 'g'))?.length ?? 0;
+}
+
+describe('dead code', () => {
+  it('every symbol exported by harness/ is used: elsewhere in the repository or inside its own file', () => {
+    const dead: string[] = [];
+    for (const f of FILES.filter((x) => x.path.startsWith('harness/') && !x.path.endsWith('.test.ts'))) {
+      for (const name of exportedNames(f.text)) {
+        if (occurrences(f.text, name) > 1) continue;
+        if (FILES.some((o) => o !== f && occurrences(o.text, name) > 0)) continue;
+        dead.push(`${relative(ROOT, join(ROOT, f.path))}: ${name}`);
+      }
+    }
+    expect(dead, 'exported and referenced nowhere: delete them').toEqual([]);
+  });
+
+  it('the scan finds an export nothing references', () => {
+    expect(exportedNames('export function used() {}\nexport const unusedThing = 1;\nused();')).toEqual([
+      'used',
+      'unusedThing',
+    ]);
+    expect(occurrences('export const unusedThing = 1; // unusedThingy', 'unusedThing')).toBe(1);
   });
 });
