@@ -246,28 +246,31 @@ function goSteps(): Step[] {
         });
       },
     },
-    {
-      name: 'cni-plugins',
-      key: (c) => c.lock.cniPlugins,
-      outputs: (c) => c.lock.cniPlugins.plugins.map((p) => bin(c, 'cni', p)),
-      build: async (c) => {
-        const p = c.lock.cniPlugins;
-        const dirs: Record<string, string> = {
-          loopback: 'main/loopback',
-          'host-local': 'ipam/host-local',
-          portmap: 'meta/portmap',
-          ptp: 'main/ptp',
-          bandwidth: 'meta/bandwidth',
-          tuning: 'meta/tuning',
-        };
-        const pkgs = p.plugins.map((n) => {
-          const d = dirs[n];
-          if (!d) throw new Error(`lab.lock.json cniPlugins.plugins: unknown plugin ${n}`);
-          return `${p.module}/plugins/${d}@${p.version}`;
-        });
-        await c.go(['install', '-ldflags', '-s -w', ...pkgs], { cwd: c.paths.root, env: { GOBIN: bin(c, 'cni') } });
-      },
-    },
+    ...(['node', 'calico'] as const).map(
+      (set): Step => ({
+        name: `cni-plugins-${set}`,
+        key: (c) => [c.lock.cniPlugins.module, c.lock.cniPlugins[set]],
+        outputs: (c) => c.lock.cniPlugins[set].plugins.map((p) => bin(c, `cni-${set}`, p)),
+        build: async (c) => {
+          const { module } = c.lock.cniPlugins;
+          const { version, plugins } = c.lock.cniPlugins[set];
+          const dirs: Record<string, string> = {
+            loopback: 'main/loopback',
+            'host-local': 'ipam/host-local',
+            portmap: 'meta/portmap',
+            ptp: 'main/ptp',
+            bandwidth: 'meta/bandwidth',
+            tuning: 'meta/tuning',
+          };
+          const pkgs = plugins.map((n) => {
+            const d = dirs[n];
+            if (!d) throw new Error(`lab.lock.json cniPlugins.${set}.plugins: unknown plugin ${n}`);
+            return `${module}/plugins/${d}@${version}`;
+          });
+          await c.go(['install', '-ldflags', '-s -w', ...pkgs], { cwd: c.paths.root, env: { GOBIN: bin(c, `cni-${set}`) } });
+        },
+      }),
+    ),
     {
       name: 'calico',
       key: (c) => c.lock.calico,
@@ -423,9 +426,10 @@ async function main(argv: string[]): Promise<number> {
       writeFileSync(join(ctx.paths.stamps, `${step.name}.json`), JSON.stringify({ key: hashKey(step.key(ctx)), builtAt: new Date().toISOString(), seconds: (Date.now() - s0) / 1000 }));
       console.log(`lab:build ${step.name}: done in ${((Date.now() - s0) / 1000).toFixed(0)} s`);
     } catch (err) {
-      failed++;
+      if (!step.optional) failed++;
       const msg = (err as Error).message.split('\n').slice(0, 8).map((l) => l.slice(0, 400)).join('\n');
-      console.error(`lab:build ${step.name}: FAILED after ${((Date.now() - s0) / 1000).toFixed(0)} s: ${msg}`);
+      const what = step.optional ? `not built (optional: ${step.optional})` : 'FAILED';
+      console.error(`lab:build ${step.name}: ${what} after ${((Date.now() - s0) / 1000).toFixed(0)} s: ${msg}`);
     }
   }
   console.log(`lab:build: ${failed === 0 ? 'complete' : `${failed} step(s) failed`} in ${((Date.now() - t0) / 1000).toFixed(0)} s (cache ${ctx.paths.root})`);

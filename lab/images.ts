@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { LAB_SOURCE_DIR, agnhostImage, controlPlaneImages, labNodeImage } from '../harness/lab/lock.js';
 import { OPERATOR_OPTIONAL, type Step, type StepContext } from './build.js';
@@ -36,6 +37,9 @@ function debianMirror(): string {
   }
   throw new Error('no Debian mirror found in /etc/apt (set DEBIAN_MIRROR)');
 }
+
+/** This file: the Dockerfiles and contexts are written here, so any edit to it rebuilds the images. */
+const RECIPES = sha(readFileSync(fileURLToPath(import.meta.url)));
 
 function sha(...parts: Array<string | Buffer>): string {
   const h = createHash('sha256');
@@ -115,6 +119,7 @@ function controlPlaneStep(): Step {
   return {
     name: 'images-control-plane',
     key: (ctx) => ({
+      recipes: RECIPES,
       imgs: controlPlaneImages(ctx.lock),
       bins: binHashes(ctx, [
         ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((n) => join(ctx.paths.bin, 'k8s', n)),
@@ -173,10 +178,11 @@ function calicoStep(): Step {
   return {
     name: 'images-calico',
     key: (ctx) => ({
+      recipes: RECIPES,
       imgs: calicoImages(ctx),
       bins: binHashes(ctx, [
         ...['calico-node', 'calico', 'install', 'kube-controllers', 'check-status', 'calico-typha', 'apiserver'].map((n) => cbin(ctx, n)),
-        ...ctx.lock.cniPlugins.plugins.map((p) => join(ctx.paths.bin, 'cni', p)),
+        ...ctx.lock.cniPlugins.calico.plugins.map((p) => join(ctx.paths.bin, 'cni-calico', p)),
       ]),
       start: readFileSync(join(LAB_SOURCE_DIR, 'images/calico-node/start'), 'utf8'),
       net: baseImage('net'),
@@ -195,6 +201,9 @@ function calicoStep(): Step {
           'COPY start /usr/local/bin/lab-calico-node-start',
           'COPY confd /etc/calico/confd',
           'COPY felix.cfg /etc/calico/felix.cfg',
+          // Debian's BIRD 1.6 ships birdc (the readline client) but no birdcl, which Calico's image has and
+          // probes use; both speak the same control-socket protocol
+          'RUN ln -s birdc /usr/sbin/birdcl',
           'ENV CALICO_DISABLE_FILE_LOGGING=true',
           // Measured: calico-node built without cgo (no libbpf: its cgo wrapper needs libbpf's private
           // headers, which neither a Go module nor Debian's libbpf-dev ships) panics at Felix start in
@@ -224,14 +233,14 @@ function calicoStep(): Step {
           copyExec(cbin(ctx, 'calico'), join(d, 'bin', 'calico'));
           copyExec(cbin(ctx, 'calico'), join(d, 'bin', 'calico-ipam'));
           copyExec(cbin(ctx, 'install'), join(d, 'bin', 'install'));
-          for (const p of ctx.lock.cniPlugins.plugins.filter((n) => n !== 'ptp')) copyExec(join(ctx.paths.bin, 'cni', p), join(d, 'bin', p));
+          for (const p of ctx.lock.cniPlugins.calico.plugins) copyExec(join(ctx.paths.bin, 'cni-calico', p), join(d, 'bin', p));
           mkdirSync(join(d, 'tmp'));
         },
       );
       await buildImage(
         ctx,
         [imgs.kubeControllers],
-        `FROM scratch\n${SCRATCH_PATH}COPY kube-controllers /usr/bin/kube-controllers\nCOPY check-status /usr/bin/check-status\nCOPY status /status\nCOPY tmp /tmp\n# upstream's image runs as this uid: the manifest's runAsNonRoot refuses root\nUSER 999\nENTRYPOINT ["/usr/bin/kube-controllers"]\n`,
+        `FROM scratch\n${SCRATCH_PATH}COPY kube-controllers /usr/bin/kube-controllers\nCOPY check-status /usr/bin/check-status\nCOPY --chown=999:999 status /status\nCOPY --chown=999:999 tmp /tmp\n# upstream's image runs as this uid: the manifest's runAsNonRoot refuses root\nUSER 999\nENTRYPOINT ["/usr/bin/kube-controllers"]\n`,
         (d) => {
           copyExec(cbin(ctx, 'kube-controllers'), join(d, 'kube-controllers'));
           copyExec(cbin(ctx, 'check-status'), join(d, 'check-status'));
@@ -257,7 +266,9 @@ function operatorStep(): Step {
   return {
     name: 'images-operator',
     optional: OPERATOR_OPTIONAL,
-    key: (ctx) => ({ img: calicoImages(ctx).operator, bins: binHashes(ctx, [join(ctx.paths.bin, 'operator')]) }),
+    key: (ctx) => ({
+      recipes: RECIPES,
+      img: calicoImages(ctx).operator, bins: binHashes(ctx, [join(ctx.paths.bin, 'operator')]) }),
     outputs: () => [],
     images: (ctx) => [calicoImages(ctx).operator],
     build: async (ctx) => {
@@ -273,7 +284,7 @@ function operatorStep(): Step {
 function agnhostStep(): Step {
   return {
     name: 'images-agnhost',
-    key: (ctx) => ({ img: agnhostImage(ctx.lock), bins: binHashes(ctx, [join(ctx.paths.bin, 'agnhost')]), net: baseImage('net') }),
+    key: (ctx) => ({ recipes: RECIPES, img: agnhostImage(ctx.lock), bins: binHashes(ctx, [join(ctx.paths.bin, 'agnhost')]), net: baseImage('net') }),
     outputs: () => [],
     images: (ctx) => [agnhostImage(ctx.lock)],
     build: async (ctx) => {
@@ -301,11 +312,12 @@ function nodeStep(): Step {
   return {
     name: 'image-node',
     key: (ctx) => ({
+      recipes: RECIPES,
       img: labNodeImage(ctx.lock),
       bins: binHashes(ctx, [
         ...['kubelet', 'kubeadm', 'kubectl'].map((n) => join(ctx.paths.bin, 'k8s', n)),
         join(ctx.paths.bin, 'crictl'),
-        ...['loopback', 'host-local', 'portmap', 'ptp'].map((p) => join(ctx.paths.bin, 'cni', p)),
+        ...ctx.lock.cniPlugins.node.plugins.map((p) => join(ctx.paths.bin, 'cni-node', p)),
       ]),
       files: nodeFiles.map((f) => readFileSync(join(LAB_SOURCE_DIR, 'images/node', f), 'utf8')),
       cp: controlPlaneImages(ctx.lock),
@@ -352,7 +364,7 @@ function nodeStep(): Step {
           for (const n of ['kubelet', 'kubeadm', 'kubectl']) copyExec(join(ctx.paths.bin, 'k8s', n), join(d, 'bin', n));
           copyExec(join(ctx.paths.bin, 'crictl'), join(d, 'crictl'));
           copyExec(join(src, 'lab-preload-images'), join(d, 'lab-preload-images'));
-          for (const p of ['loopback', 'host-local', 'portmap', 'ptp']) copyExec(join(ctx.paths.bin, 'cni', p), join(d, 'cni', p));
+          for (const p of ctx.lock.cniPlugins.node.plugins) copyExec(join(ctx.paths.bin, 'cni-node', p), join(d, 'cni', p));
           copyExec(join(src, 'entrypoint'), join(d, 'entrypoint'));
           mkdirSync(join(d, 'kind', 'manifests'), { recursive: true });
           mkdirSync(join(d, 'kind', 'images'), { recursive: true });

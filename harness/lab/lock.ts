@@ -20,7 +20,13 @@ export interface LabLock {
   etcd: { module: string; version: string; imageTag: string };
   coredns: { module: string; version: string };
   criTools: { module: string; version: string };
-  cniPlugins: { module: string; version: string; plugins: string[] };
+  cniPlugins: {
+    module: string;
+    /** kind's set, in the node image */
+    node: { version: string; plugins: string[] };
+    /** Calico's set, in calico/cni (installed over the node's by install-cni) */
+    calico: { version: string; plugins: string[] };
+  };
   pause: { version: string };
   calico: {
     version: string;
