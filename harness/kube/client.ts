@@ -15,6 +15,7 @@ import {
   PatchStrategy,
   type V1Status,
 } from '@kubernetes/client-node';
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import {
   conditionIs,
   describeDeletion,
@@ -203,7 +204,7 @@ export class ClientNodeKube implements KubeClient {
       for (;;) {
         try {
           await this.objects.patch(
-            d,
+            typedForWrite(d),
             undefined,
             undefined,
             opts.fieldManager ?? FIELD_MANAGER,
@@ -236,7 +237,7 @@ export class ClientNodeKube implements KubeClient {
     const out: ObjectRef[] = [];
     for (const d of docs) {
       try {
-        await this.objects.create(d, undefined, undefined, FIELD_MANAGER);
+        await this.objects.create(typedForWrite(d), undefined, undefined, FIELD_MANAGER);
       } catch (err) {
         if (statusOf(err) !== 409)
           throw new KubeRequestError('creating', refOf(d), statusOf(err), serverMessage(err));
@@ -702,4 +703,21 @@ function headerOf(ref: ObjectRef) {
     kind: ref.kind,
     metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
   };
+}
+
+/**
+ * The object client-node's KubernetesObjectApi expects for a write. Its create/patch/replace serialise the
+ * body with the generated model of the kind (`V1NetworkPolicy` for networking.k8s.io/v1 NetworkPolicy),
+ * which reads the model's property names, not the wire names: a NetworkPolicy rule's `from` is `_from`
+ * there, a CRD schema's `x-kubernetes-int-or-string` is `xKubernetesIntOrString`. A plain object parsed
+ * from YAML therefore lost them on the wire — found on the lab, where every policy with a `from` peer was
+ * applied as "allow from everywhere". Deserialising first turns the wire object into the model the
+ * serialiser reads (kinds without a model, such as Calico's, pass through unchanged).
+ */
+export function typedForWrite(obj: KubernetesObject): KubernetesObject {
+  if (!obj.apiVersion || !obj.kind) return obj;
+  const version = obj.apiVersion.split('/').pop() ?? '';
+  // the model's name as client-node derives it (util.js getSerializationType); an unknown one is returned as is
+  const type = `${version.charAt(0).toUpperCase()}${version.slice(1)}${obj.kind}`;
+  return ObjectSerializer.deserialize(obj, type, '') as KubernetesObject;
 }

@@ -436,6 +436,100 @@ describeLab(
       });
     });
 
+    describe('what reaches the server is the manifest (client-node model names differ from wire names)', () => {
+      // Found on the lab: client-node serialises a write with the kind's generated model, whose property for
+      // a rule's `from` is `_from`; a NetworkPolicy parsed from YAML went out without its peers and the real
+      // server stored "allow from everywhere". The object is read back raw (kubectl -o json), not through the
+      // client under test.
+      const rawGet = async (args: string[]) =>
+        JSON.parse(
+          (
+            await execa(bins.kubectl, ['--kubeconfig', server.kubeconfigPath, 'get', '-o', 'json', ...args], {
+              timeout: 60_000,
+            })
+          ).stdout,
+        );
+      const policy = (ns: string) => ({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'peers', namespace: ns },
+        spec: {
+          podSelector: { matchLabels: { pod: 'a' } },
+          policyTypes: ['Ingress', 'Egress'],
+          ingress: [
+            { from: [{ podSelector: {} }] },
+            {
+              from: [
+                {
+                  namespaceSelector: { matchLabels: { ns: 'y' } },
+                  podSelector: { matchLabels: { pod: 'b' } },
+                },
+              ],
+            },
+            {
+              from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }],
+              ports: [{ port: 'serve-80', protocol: 'TCP' }],
+            },
+          ],
+          egress: [{ to: [{ namespaceSelector: {} }], ports: [{ port: 53, endPort: 54, protocol: 'UDP' }] }],
+        },
+      });
+
+      it.each(['applyServerSide', 'create'] as const)(
+        '%s: a NetworkPolicy keeps every from/to peer, port and selector',
+        async (how) => {
+          const ns = fresh(`wire-${how.toLowerCase()}`);
+          await kube.applyServerSide([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }]);
+          const doc = policy(ns);
+          if (how === 'applyServerSide') await kube.applyServerSide([doc]);
+          else await kube.create([doc]);
+          const stored = await rawGet(['-n', ns, 'networkpolicy', 'peers']);
+          expect(stored.spec).toEqual(doc.spec);
+        },
+      );
+
+      it('applyServerSide: a CRD keeps its x-kubernetes-* schema extensions', async () => {
+        const group = 'wire.conformance.test';
+        const crd = {
+          apiVersion: 'apiextensions.k8s.io/v1',
+          kind: 'CustomResourceDefinition',
+          metadata: { name: `gizmos.${group}` },
+          spec: {
+            group,
+            scope: 'Cluster',
+            names: { plural: 'gizmos', singular: 'gizmo', kind: 'Gizmo', listKind: 'GizmoList' },
+            versions: [
+              {
+                name: 'v1',
+                served: true,
+                storage: true,
+                schema: {
+                  openAPIV3Schema: {
+                    type: 'object',
+                    properties: {
+                      spec: {
+                        type: 'object',
+                        'x-kubernetes-preserve-unknown-fields': true,
+                        properties: {
+                          port: {
+                            'x-kubernetes-int-or-string': true,
+                            anyOf: [{ type: 'integer' }, { type: 'string' }],
+                          },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            ],
+          },
+        };
+        await kube.applyServerSide([crd]);
+        const stored = await rawGet(['crd', crd.metadata.name]);
+        expect(stored.spec.versions[0].schema).toEqual(crd.spec.versions[0]!.schema);
+      });
+    });
+
     describe('create, get, list', () => {
       it('create treats 409 AlreadyExists as done', async () => {
         const name = fresh('twice');
