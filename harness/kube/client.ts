@@ -715,6 +715,9 @@ function headerOf(ref: ObjectRef) {
  * serialiser reads (kinds without a model, such as Calico's, pass through unchanged).
  */
 export function typedForWrite(obj: KubernetesObject): KubernetesObject {
+  // already a model instance (parseManifest's loadYaml makes those): deserialising again would read the
+  // wire names off the model and lose them the other way round
+  if (Object.getPrototypeOf(obj) !== Object.prototype) return obj;
   if (!obj.apiVersion || !obj.kind) return obj;
   const version = obj.apiVersion.split('/').pop() ?? '';
   // the model's name as client-node derives it (util.js getSerializationType); an unknown one is returned as is

@@ -527,6 +527,19 @@ describeLab(
         await kube.applyServerSide([crd]);
         const stored = await rawGet(['crd', crd.metadata.name]);
         expect(stored.spec.versions[0].schema).toEqual(crd.spec.versions[0]!.schema);
+        // the same CRD as the install flow reads it (parseManifest: client-node's typed loadYaml), in another group
+        const group2 = 'wire2.conformance.test';
+        const typed = parseManifest(
+          JSON.stringify({
+            ...crd,
+            metadata: { name: `gizmos.${group2}` },
+            spec: { ...crd.spec, group: group2 },
+          }),
+        );
+        expect(Object.getPrototypeOf(typed[0])).not.toBe(Object.prototype);
+        await kube.applyServerSide(typed);
+        const stored2 = await rawGet(['crd', `gizmos.${group2}`]);
+        expect(stored2.spec.versions[0].schema).toEqual(crd.spec.versions[0]!.schema);
       });
     });
 
