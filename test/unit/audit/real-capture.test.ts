@@ -1,0 +1,75 @@
+/**
+ * The audit and the known-leftovers baseline against real leftovers: the node dumps and API state that the
+ * first real cell on the lab captured (test/fixtures/real/v3.31.0-manifest-vxlan: manifest path, VXLAN,
+ * Calico v3.31.0, after the upstream uninstall and after the complete uninstall). The ground truth here is
+ * what real Calico left, not what the rules were written to expect.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { entriesFor } from '../../../harness/audit/baseline.js';
+import { readClusterStateFile } from '../../../harness/audit/cluster-state.js';
+import { readDumpDir } from '../../../harness/audit/dump.js';
+import { auditReport } from '../../../harness/audit/rules.js';
+import { judgeComplete, judgeUpstream } from '../../../harness/audit/verdict.js';
+import { buildMatrix } from '../../../harness/config/matrix.js';
+
+const CAPTURE = join(import.meta.dirname, '../../fixtures/real/v3.31.0-manifest-vxlan');
+const kindConfig = readFileSync(join(CAPTURE, 'kind-config.yaml'), 'utf8');
+const cell = buildMatrix({
+  flags: { calicoVersion: 'v3.31.0', install: 'manifest', encapsulation: 'VXLAN', workers: '1' },
+})[0]!;
+
+describe('the audit on real leftovers (lab, manifest VXLAN, Calico v3.31.0)', () => {
+  const dumps = readDumpDir(join(CAPTURE, 'node-dump'));
+  const cluster = readClusterStateFile(join(CAPTURE, 'node-dump'));
+  const upstream = judgeUpstream(auditReport({ dumps, ...(cluster ? { cluster } : {}) }), cell);
+
+  it('reads both nodes and the API state the run captured', () => {
+    expect(kindConfig).toContain('disableDefaultCNI: true');
+    expect(dumps.map((d) => d.node).sort()).toEqual([
+      expect.stringMatching(/-control-plane$/),
+      expect.stringMatching(/-worker$/),
+    ]);
+    expect(cluster).toBeDefined();
+    expect(upstream.report.complete).toBe(true);
+  });
+
+  it('finds what real Calico left, every finding explained by the baseline (no new leftover)', () => {
+    const byRule = new Set(upstream.report.findings.map((f) => f.rule));
+    // what a VXLAN manifest uninstall really left on both nodes
+    for (const rule of [
+      'calico-device',
+      'calico-route',
+      'blackhole-route',
+      'cali-iptables',
+      'calico-ipset',
+      'calico-cni-config',
+      'calico-cni-binary',
+      'calico-state-dir',
+      'node-annotations',
+    ])
+      expect(byRule, rule).toContain(rule);
+    expect(upstream.report.findings.filter((f) => !f.baseline)).toEqual([]);
+    expect(upstream.passed).toBe(true);
+  });
+
+  it('every entry marked seen-on-lab that applies to this cell matched a real finding, and none is reported fixed', () => {
+    const seenOnLab = entriesFor(cell).filter((e) => e.evidence === 'seen-on-lab');
+    expect(seenOnLab.length).toBeGreaterThan(10);
+    const matched = new Set(upstream.report.findings.map((f) => f.baseline));
+    for (const e of seenOnLab) if (!e.optional) expect(matched, e.id).toContain(e.id);
+    expect(upstream.fixed.filter((f) => f.evidence === 'seen-on-lab')).toEqual([]);
+  });
+
+  it('after the complete uninstall the real nodes audit clean', () => {
+    const finalDumps = readDumpDir(join(CAPTURE, 'node-dump-final'));
+    const finalCluster = readClusterStateFile(join(CAPTURE, 'node-dump-final'));
+    const v = judgeComplete(
+      auditReport({ dumps: finalDumps, ...(finalCluster ? { cluster: finalCluster } : {}) }),
+      finalDumps,
+    );
+    expect(v.report.findings).toEqual([]);
+    expect(v.passed).toBe(true);
+  });
+});
