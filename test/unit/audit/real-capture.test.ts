@@ -14,13 +14,21 @@ import { auditReport } from '../../../harness/audit/rules.js';
 import { judgeComplete, judgeUpstream } from '../../../harness/audit/verdict.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 
-const CAPTURE = join(import.meta.dirname, '../../fixtures/real/v3.31.0-manifest-vxlan');
-const kindConfig = readFileSync(join(CAPTURE, 'kind-config.yaml'), 'utf8');
-const cell = buildMatrix({
-  flags: { calicoVersion: 'v3.31.0', install: 'manifest', encapsulation: 'VXLAN', workers: '1' },
-})[0]!;
+const REAL = join(import.meta.dirname, '../../fixtures/real');
+const CAPTURES = [
+  { dir: 'v3.31.0-manifest-vxlan', flags: { encapsulation: 'VXLAN' } },
+  {
+    dir: 'v3.31.0-manifest-vxlancrosssubnet-split',
+    flags: { encapsulation: 'VXLANCrossSubnet', topology: 'split-subnet' },
+  },
+] as const;
 
-describe('the audit on real leftovers (lab, manifest VXLAN, Calico v3.31.0)', () => {
+describe.each(CAPTURES)('the audit on real leftovers: $dir (lab, Calico v3.31.0)', ({ dir, flags }) => {
+  const CAPTURE = join(REAL, dir);
+  const kindConfig = readFileSync(join(CAPTURE, 'kind-config.yaml'), 'utf8');
+  const cell = buildMatrix({
+    flags: { calicoVersion: 'v3.31.0', install: 'manifest', workers: '1', ...flags },
+  })[0]!;
   const dumps = readDumpDir(join(CAPTURE, 'node-dump'));
   const cluster = readClusterStateFile(join(CAPTURE, 'node-dump'));
   const upstream = judgeUpstream(auditReport({ dumps, ...(cluster ? { cluster } : {}) }), cell);
@@ -57,6 +65,7 @@ describe('the audit on real leftovers (lab, manifest VXLAN, Calico v3.31.0)', ()
   it('every entry marked seen-on-lab that applies to this cell matched a real finding, and none is reported fixed', () => {
     const seenOnLab = entriesFor(cell).filter((e) => e.evidence === 'seen-on-lab');
     expect(seenOnLab.length).toBeGreaterThan(10);
+    expect(cell.encapsulation).toBe(flags.encapsulation);
     const matched = new Set(upstream.report.findings.map((f) => f.baseline));
     for (const e of seenOnLab) if (!e.optional) expect(matched, e.id).toContain(e.id);
     expect(upstream.fixed.filter((f) => f.evidence === 'seen-on-lab')).toEqual([]);
