@@ -1,6 +1,7 @@
 /**
  * The API rules (pure): cluster.json (API state after the uninstall) in, findings out. What Calico and the
- * Tigera operator create in the API and what survives an uninstall (calico-tests-uninstall.md §2.2–2.4).
+ * Tigera operator create in the API and what survives an uninstall (docs/calico-facts.md, "Uninstall order"
+ * and "What an uninstall leaves").
  */
 import type { ClusterState } from './cluster-state.js';
 import type { Finding } from './finding.js';

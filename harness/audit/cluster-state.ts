@@ -1,8 +1,8 @@
 /**
- * API-level state the leftover audit reads (`cluster.json` in a dump directory): what Calico and the
- * Tigera operator create in the API and what survives an uninstall (calico-tests-uninstall.md §2.2–2.4).
- * Read through the small ClusterStateReader interface; the client-node implementation is below, tests use a
- * double.
+ * API-level state the leftover audit reads (`cluster.json` in a dump directory): what Calico and the Tigera
+ * operator create in the API and what survives an uninstall (docs/calico-facts.md, "Uninstall order" and
+ * "What an uninstall leaves"). Read through the small ClusterStateReader interface; the client-node
+ * implementation is below, tests use a double.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,14 +1,14 @@
 /**
- * Collects a node dump through a NodeShell: each DESIGN.md command runs inside the node (its network
- * namespace), and its stdout is stored verbatim. A command the node lacks leaves its file absent, with the
- * reason in the notes, so the audit says "not checked" instead of "clean".
+ * Collects a node dump through a NodeShell: each command of the node dump (docs/contracts.md, "Node dump")
+ * runs inside the node (its network namespace), and its stdout is stored verbatim. A command the node lacks
+ * leaves its file absent, with the reason in the notes, so the audit says "not checked" instead of "clean".
  *
- * ipsets: the kind base image ships no `ipset` binary (kind `images/base/Dockerfile` package list;
- * calico-tests-uninstall.md §2.4). ipsets live in the kernel per network namespace, so any `ipset` binary
- * running in the node's netns sees them. When the node lacks the binary, the collector runs the one in a
- * helper image in a throw-away container that joins the node container's network namespace
- * (`docker run --rm --network container:<node> --cap-add NET_ADMIN --entrypoint ipset <image> list -n`):
- * no host tool, no host namespace, nothing installed into the node.
+ * ipsets: the kind base image ships no `ipset` binary (kind `images/base/Dockerfile` package list). ipsets
+ * live in the kernel per network namespace, so any `ipset` binary running in the node's netns sees them. When
+ * the node lacks the binary, the collector runs the one in a helper image in a throw-away container that
+ * joins the node container's network namespace (`docker run --rm --network container:<node> --cap-add
+ * NET_ADMIN --entrypoint ipset <image> list -n`): no host tool, no host namespace, nothing installed into the
+ * node.
  */
 import { DockerNodeShell, type NodeShell } from '../cluster/node-shell.js';
 import { defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';

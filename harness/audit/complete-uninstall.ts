@@ -1,11 +1,13 @@
 /**
- * The complete uninstall: the user guide's uninstall steps 2–4 (user-guide.md) made safe for kind and
- * extended to every leftover the audit knows, so that a second audit can demand a clean cluster.
+ * The complete uninstall: the steps users are commonly told to run on every host after `kubectl delete -f
+ * calico.yaml` (`modprobe -r ipip`, `rm -rf /var/lib/cni/ /etc/cni/net.d/*`, `systemctl restart kubelet`),
+ * made safe for kind and extended to every leftover the audit knows, so that a second audit can demand a
+ * clean cluster.
  *
  * Nodes — inside each node only (`docker exec`; ipsets with an `ipset` in the node's own network
  * namespace), never on the host: kind nodes share the host's kernel, so nothing here loads or unloads a
  * module (`modprobe -r ipip` would act on the host and every other cluster, and usually fails; the next
- * IPIP install reloads it anyway: calico-tests-uninstall.md §3.3). What is removed is exactly what the node
+ * IPIP install reloads it anyway: docs/calico-facts.md, "tunl0"). What is removed is exactly what the node
  * rules find in a fresh node dump, by each finding's `fix` steps, in the rules' order: routes, devices
  * (tunl0 flushed and set down: it is the kernel's fallback device and cannot be deleted), Calico veths,
  * iptables (one iptables-restore transaction per backend and table), nftables, ipsets, BPF pins, the bpffs
@@ -170,7 +172,9 @@ async function restartKubelet(shell: NodeShell): Promise<CleanStep> {
 // ---------------------------------------------------------------------------------------------------------
 // the API part
 
-/** What the API part needs from the cluster (client-node below; tests use a double or the fake API server). */
+/**
+ * What the API part needs from the cluster (client-node below; tests use a double or the fake API server).
+ */
 export interface ApiCleaner {
   listNodes(): Promise<ClusterState['nodes']>;
   removeNodeAnnotations(node: string, keys: readonly string[]): Promise<void>;

@@ -1,8 +1,8 @@
 /**
- * The node rules (pure): one node dump in, findings out. Every finding carries the evidence, why it
- * matters, the exact command that removes it (run inside the node) and the same command as argv steps
- * (`fix`), which the complete uninstall runs. Facts are from calico-tests-uninstall.md (§2.4 inventory, §3
- * tunl0, §5 checker) and calico-manifests.md (§2.6 node-side artifacts) unless noted.
+ * The node rules (pure): one node dump in, findings out. Every finding carries the evidence, why it matters,
+ * the exact command that removes it (run inside the node) and the same command as argv steps (`fix`), which
+ * the complete uninstall runs. Facts, with their upstream sources, are in docs/calico-facts.md ("What an
+ * uninstall leaves", "tunl0", "Node-side paths") unless noted.
  */
 import { BASELINE_FILE, type DumpFile, type NodeDump } from './dump.js';
 import type { Finding, FindingCategory, FixStep, NotChecked } from './finding.js';
@@ -349,9 +349,10 @@ function auditInterfaces(
   const tunl0 = links.find((l) => l.ifname === 'tunl0');
   if (tunl0) {
     // The kernel creates a fallback tunl0 (DOWN, no address, qdisc noop) in every netns once `ipip` is
-    // loaded, and it cannot be deleted (§3.1); Calico re-configures that same device (§3.2). So the
-    // leftover is its configuration: an IPv4 address, UP, or routes through it (§3.4). MTU is no
-    // discriminator: Felix's 1480 on a 1500 eth0 equals the fallback's.
+    // loaded, and it cannot be deleted (kernel net/ipv4/ipip.c, ip_tunnel.c); Calico re-configures that same
+    // device (Felix route_mgr.go). So the leftover is its configuration: an IPv4 address, UP, or routes
+    // through it (docs/calico-facts.md, "tunl0"). MTU is no discriminator: Felix's 1480 on a 1500 eth0
+    // equals the fallback's.
     const inet = hasInet(addrs, 'tunl0');
     const up = tunl0.flags.includes('UP');
     const via = tunnelRoutes(routes, 'tunl0');

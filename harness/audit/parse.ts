@@ -75,8 +75,9 @@ export function parseIpRoutes(text: string, file = 'ip-route.json'): IpRoute[] {
 }
 
 /**
- * iproute2 prints protocol 12 as "bird" where /etc/iproute2/rt_protos names it (Debian, kind's Ubuntu
- * base), else as "12"; Felix's protocol 80 has no name ("80"). calico-tests-uninstall.md §1.4.
+ * iproute2 prints protocol 12 as "bird" where /etc/iproute2/rt_protos names it (Debian, kind's Ubuntu base),
+ * else as "12"; Felix's protocol 80 has no name ("80"); Calico's own route tests (projectcalico/calico
+ * node/tests/k8st cluster_routes_test.go) classify routes by these two numbers.
  */
 export function routeProtocolNumber(protocol: string | undefined): number | undefined {
   if (protocol === undefined) return undefined;

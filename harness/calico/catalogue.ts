@@ -1,7 +1,7 @@
 /**
  * The version catalogue: every fact about Calico that differs per version lives in this one table
- * (STYLE.md: "a fact that differs per Calico version lives in one table"). Sources for each column are in
- * ../shared/reference/calico-manifests.md (sections named per field) and the fixtures' SOURCES.md.
+ * (a house rule: no per-version `if`s spread through the code). The facts behind each column, with their
+ * upstream sources, are in docs/calico-facts.md (sections named per field) and the fixtures' SOURCES.md.
  */
 import { UsageError } from '../errors.js';
 
@@ -11,7 +11,7 @@ export type Encapsulation = (typeof ENCAPSULATIONS)[number];
 export const INSTALL_PATHS = ['manifest', 'operator'] as const;
 export type InstallPath = (typeof INSTALL_PATHS)[number];
 
-/** How calico-node's liveness/readiness probes name BIRD (calico-manifests.md §2.3). */
+/** How calico-node's liveness/readiness probes name BIRD (docs/calico-facts.md, "Probes"). */
 export type ProbeStyle =
   /** `- -bird-live` list items indented 14 spaces (≤ v3.30) */
   | 'flag-list'
@@ -27,42 +27,60 @@ export interface CalicoVersion {
   readonly stable: boolean;
   /** git ref the upstream files are read from */
   readonly gitRef: string;
-  /** tigera/operator release shipped in this version's tigera-operator.yaml (§1) */
+  /**
+   * tigera/operator release shipped in this version's tigera-operator.yaml (docs/calico-facts.md, "Versions
+   * and images")
+   */
   readonly operatorVersion: string;
-  /** registry of the images named in calico.yaml (§2.4) */
+  /** registry of the images named in calico.yaml (docs/calico-facts.md, "Versions and images") */
   readonly manifestRegistry: 'docker.io' | 'quay.io';
-  /** registry the operator pulls Calico images from (§5: docker.io in v1.28–v1.34, quay.io from v1.38) */
+  /**
+   * registry the operator pulls Calico images from (docs/calico-facts.md, "Operator files": docker.io in
+   * v1.28–v1.34, quay.io from v1.38)
+   */
   readonly operatorImageRegistry: 'docker.io' | 'quay.io';
   readonly probeStyle: ProbeStyle;
-  /** operator-crds.yaml is a separate file to apply first; ≤ v3.29 the CRDs are inline in tigera-operator.yaml (§4.1) */
+  /**
+   * operator-crds.yaml is a separate file to apply first; ≤ v3.29 the CRDs are inline in tigera-operator.yaml
+   * (calico-facts "Operator files")
+   */
   readonly operatorCrdsSeparate: boolean;
-  /** the Installation's ipPools[] takes `name` (custom-resources.yaml from v3.28, §4.2) */
+  /**
+   * the Installation's ipPools[] takes `name` (custom-resources.yaml from v3.28, calico-facts "Operator
+   * files")
+   */
   readonly ipPoolNameSupported: boolean;
-  /** Goldmane and Whisker CRs exist (v3.30+, §4.2) */
+  /** Goldmane and Whisker CRs exist (v3.30+, calico-facts "Operator files") */
   readonly goldmaneWhisker: boolean;
   /**
-   * The custom resources upstream's custom-resources.yaml creates, in its order (§4.2): Installation and
-   * APIServer; from v3.30 also Goldmane and Whisker. An operator cell installs the same set by default.
+   * The custom resources upstream's custom-resources.yaml creates, in its order (calico-facts "Operator
+   * files"): Installation and APIServer; from v3.30 also Goldmane and Whisker. An operator cell installs the
+   * same set by default.
    */
   readonly customResources: readonly OperatorCustomResource[];
-  /** TigeraStatus objects that must be Available after an operator install, without optional components (§7) */
+  /**
+   * TigeraStatus objects that must be Available after an operator install, without optional components
+   * (calico-facts "TigeraStatus")
+   */
   readonly tigeraStatuses: readonly string[];
-  /** namespace of the calico-apiserver Deployment in operator mode (§5) */
+  /** namespace of the calico-apiserver Deployment in operator mode (calico-facts "Operator files") */
   readonly apiServerNamespace: 'calico-apiserver' | 'calico-system';
   /**
-   * Encapsulations the operator accepts with `calicoNetwork.bgp: Disabled` (§6.1). ≤ v3.31 rejects IPIP and
-   * None without BGP; v3.32 accepts IPIP without BGP only with clusterRoutingMode Felix; master also None.
+   * Encapsulations the operator accepts with `calicoNetwork.bgp: Disabled` (docs/calico-facts.md,
+   * "Operator validation without BGP"). ≤ v3.31 rejects IPIP and None without BGP; v3.32 accepts IPIP
+   * without BGP only with clusterRoutingMode Felix; master also None.
    */
   readonly operatorBgpDisabledAllows: readonly Encapsulation[];
   /** encapsulations that need `clusterRoutingMode: Felix` when BGP is Disabled (v3.32+) */
   readonly operatorFelixRoutingFor: readonly Encapsulation[];
-  /** name of calico-node's eBPF init container (§2.4) */
+  /** name of calico-node's eBPF init container (calico-facts "Versions and images") */
   readonly bpfInitContainer: 'mount-bpffs' | 'ebpf-bootstrap';
   /** files published under manifests/ for this version (the fixture set) */
   readonly files: readonly CalicoFile[];
   /**
-   * Repositories of the Calico images calico.yaml runs (§2.4), under `manifestRegistry`, tagged with the
-   * version: cni, node, kube-controllers up to v3.32; master has the unified `calico/calico` image plus node.
+   * Repositories of the Calico images calico.yaml runs (calico-facts "Versions and images"), under
+   * `manifestRegistry`, tagged with the version: cni, node, kube-controllers up to v3.32; master has the
+   * unified `calico/calico` image plus node.
    */
   readonly manifestImages: readonly string[];
   /**
@@ -73,13 +91,22 @@ export interface CalicoVersion {
   readonly manifestOrigin: 'github' | 'go-module';
   /** the operator image tigera-operator.yaml deploys (SOURCES.md operator pairing) */
   readonly operatorImage: string;
-  /** operator.tigera.io CRDs (plural names) shipped by tigera-operator.yaml / operator-crds.yaml (§4.1) */
+  /**
+   * operator.tigera.io CRDs (plural names) shipped by tigera-operator.yaml / operator-crds.yaml (calico-facts
+   * "Operator files")
+   */
   readonly operatorCrds: readonly string[];
-  /** crd.projectcalico.org CRDs (plural names) shipped by calico.yaml and the operator files (§2.5) */
+  /**
+   * crd.projectcalico.org CRDs (plural names) shipped by calico.yaml and the operator files (calico-facts
+   * "CRDs")
+   */
   readonly calicoCrds: readonly string[];
-  /** policy.networking.k8s.io CRDs (network-policy-api) shipped alongside (§2.5) */
+  /** policy.networking.k8s.io CRDs (network-policy-api) shipped alongside (calico-facts "CRDs") */
   readonly policyApiCrds: readonly string[];
-  /** TigeraStatus names added when the Goldmane and Whisker CRs are applied (§7, v3.30+) */
+  /**
+   * TigeraStatus names added when the Goldmane and Whisker CRs are applied (v3.30+, calico-facts
+   * "TigeraStatus")
+   */
   readonly goldmaneWhiskerStatuses: readonly string[];
 }
 
@@ -90,7 +117,7 @@ export function upstreamUrl(entry: CalicoVersion, file: CalicoFile): string {
   return `${UPSTREAM_RAW_BASE}/${entry.gitRef}/manifests/${file}`;
 }
 
-/** The 17 crd.projectcalico.org CRDs every catalogued version ships (§2.5). */
+/** The 17 crd.projectcalico.org CRDs every catalogued version ships (docs/calico-facts.md, "CRDs"). */
 const CALICO_CRDS_BASE = [
   'bgpconfigurations',
   'bgppeers',
@@ -216,7 +243,7 @@ export const CATALOGUE: readonly CalicoVersion[] = [
     probeStyle: 'component-health',
     operatorBgpDisabledAllows: [...ENCAPSULATIONS],
     operatorFelixRoutingFor: ['IPIP', 'IPIPCrossSubnet', 'None'],
-    // master ships the unified `calico/calico` image for cni and kube-controllers (§2.4)
+    // master ships the unified `calico/calico` image for cni and kube-controllers (calico-facts "Versions and images")
     manifestImages: ['calico/calico', 'calico/node'],
   }),
 ];

@@ -4,8 +4,8 @@
  * Every edit changes the AST; where the edited node still carries its source range, the same edit is also
  * recorded as a patch at the node's position, so the document can be written as upstream wrote it plus the
  * edit (re-serialising the whole document would re-indent lists: ≤ v3.30 calico.yaml mixes both list styles
- * in one document, calico-manifests.md §2.3). The patched text is only used when it parses back to exactly
- * the edited AST; otherwise the edited AST is serialised.
+ * in one document; docs/calico-facts.md, "Probes"). The patched text is only used when it parses back to
+ * exactly the edited AST; otherwise the edited AST is serialised.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { type Document, isMap, parseDocument, Scalar, stringify, type YAMLMap, type YAMLSeq } from 'yaml';
