@@ -2,10 +2,11 @@
  * The two Calico install paths, rendered for one cell from the real upstream files.
  *
  * Manifest path: calico.yaml with AST edits of the parsed YAML (eemeli/yaml Documents), never text
- * substitution. Documents that need no edit are written back byte-for-byte; edited documents are written
- * as upstream's text plus each edit at its AST node's position (doc-editor.ts), checked to parse back to the
- * edited AST, so a rendered file differs from upstream by exactly the intended edits. The per-mode edit table is calico-manifests.md §3, proven against
- * upstream's own calico-vxlan.yaml (= VXLANCrossSubnet with BIRD off).
+ * substitution. Documents that need no edit are written back byte-for-byte; edited documents are written as
+ * upstream's text plus each edit at its AST node's position (doc-editor.ts), checked to parse back to the
+ * edited AST, so a rendered file differs from upstream by exactly the intended edits. The per-mode edit table
+ * (docs/calico-facts.md, "Encapsulation on the manifest path") is proven against upstream's own
+ * calico-vxlan.yaml (= VXLANCrossSubnet with BIRD off).
  *
  * Operator path: tigera-operator.yaml (and operator-crds.yaml from v3.30) as upstream wrote them, apart from
  * the operator image when a registry is given, plus custom resources generated from the cell and validated
@@ -89,8 +90,8 @@ export function renderManifest(
     typeof upstreamCalicoYaml === 'string' ? parseStream(upstreamCalicoYaml, file) : upstreamCalicoYaml;
   const modes = poolModes(cell.encapsulation);
   // BIRD distributes routes for IPIP and unencapsulated pools (≤ v3.30 Felix cannot program them:
-  // calico-manifests.md §3 notes); the VXLAN modes run the `vxlan` backend when BGP is off, as upstream's
-  // calico-vxlan.yaml does.
+  // ProgramClusterRoutes first appears in v3.31, felix/config/config_params.go); the VXLAN modes run the
+  // `vxlan` backend when BGP is off, as upstream's calico-vxlan.yaml does.
   const backend = cell.bgp === 'Enabled' ? 'bird' : 'vxlan';
   if (backend === 'vxlan' && modes.vxlanMode === 'Never') {
     throw new ConfigError(
@@ -128,10 +129,11 @@ export function renderManifest(
     if (!isSeq(env)) throw new ManifestError(`${file}: calico-node container has no env list`, file);
     setEnv(ed, env, 'CALICO_IPV4POOL_IPIP', modes.ipipMode, file, true);
     setEnv(ed, env, 'CALICO_IPV4POOL_VXLAN', modes.vxlanMode, file, true);
-    // upstream's calico-vxlan.yaml switches the IPv6 pool's VXLAN mode with the IPv4 one (§3); it only acts
+    // upstream's calico-vxlan.yaml switches the IPv6 pool's VXLAN mode with the IPv4 one; it only acts
     // where IPv6 is enabled, but matching it keeps the render equal to upstream's own VXLAN variant
     setEnv(ed, env, 'CALICO_IPV6POOL_VXLAN', modes.vxlanMode, file, true);
-    // commented out upstream, so the pool would follow kubeadm's podSubnet (§2.2); the cell's pool is explicit
+    // commented out upstream, so the pool would follow kubeadm's podSubnet (calico.yaml env); the cell's pool
+    // is explicit
     setEnv(ed, env, 'CALICO_IPV4POOL_CIDR', cell.ipPoolCIDR, file);
     setEnv(ed, env, 'CALICO_IPV4POOL_BLOCK_SIZE', String(cell.blockSize), file);
     setEnv(ed, env, 'CALICO_IPV4POOL_NAT_OUTGOING', String(cell.natOutgoing), file);
@@ -161,8 +163,9 @@ export function renderManifest(
 }
 
 /**
- * An edited document in upstream's style: no line folding, and list items indented under their key or not
- * as most lists of the original document are (upstream moved from one style to the other in v3.31, §2.3).
+ * An edited document in upstream's style: no line folding, and list items indented under their key or not as
+ * most lists of the original document are (upstream moved from one style to the other in v3.31;
+ * docs/calico-facts.md, "Probes").
  */
 function stringifyDoc(doc: Document, range: [number, number], text: string): string {
   const original = text.slice(range[0], range[1]);
@@ -234,7 +237,8 @@ function setEnv(
 /** The CIDRs Calico's node address autodetection must pick from, for the split-subnet topology. */
 export function autodetectionCidrs(cell: Cell): string[] | undefined {
   // flat: upstream's default (first-found) already picks eth0, the only non-loopback interface of a kind
-  // node (kind-clientnode-testcontainers.md §1.4: every node joins exactly one network)
+  // node (kind attaches every node to exactly one docker network, `kind`: kind
+  // pkg/cluster/internal/providers/docker/network.go)
   return cell.topology === 'split-subnet' ? [...SPLIT_SUBNET_RANGES] : undefined;
 }
 
@@ -249,7 +253,7 @@ const PROBE_FAMILY: Record<ProbeStyle, ProbeForm['style']> = {
   'component-health': 'component-health',
 };
 
-/** Recognises the probe command forms of calico-manifests.md §2.3; anything else is an error. */
+/** Recognises the probe command forms listed in docs/calico-facts.md, "Probes"; anything else is an error. */
 export function probeForm(command: readonly unknown[], kind: 'live' | 'ready'): ProbeForm | undefined {
   if (!command.every((s) => typeof s === 'string')) return undefined;
   const words = command as string[];
@@ -297,7 +301,9 @@ function editProbe(
     );
   }
   if (keepBird) return;
-  // the vxlan backend runs no BIRD, so a BIRD health check would never pass (§3, users' guide step 4)
+  // the vxlan backend runs no BIRD, so a BIRD health check would never pass (upstream's calico-vxlan.yaml
+  // drops the BIRD flags too, as does Calico's install doc
+  // getting-started/kubernetes/installation/config-options.md)
   for (const item of cmd.items) {
     if (isScalar(item) && item.value === form.birdFlag) ed.removeItem(cmd, item);
   }
@@ -402,7 +408,8 @@ export function renderOperatorResources(
     nodeSelector: 'all()',
   };
   const calicoNetwork: Record<string, unknown> = { bgp: cell.bgp };
-  // v3.32+ operators accept IPIP (master also None) without BGP only when Felix programs the routes (§6.1)
+  // v3.32+ operators accept IPIP (master also None) without BGP only when Felix programs the routes
+  // (operator pkg/controller/installation/validation.go)
   if (cell.bgp === 'Disabled' && entry.operatorFelixRoutingFor.includes(cell.encapsulation)) {
     calicoNetwork.clusterRoutingMode = 'Felix';
   }
@@ -529,7 +536,7 @@ export async function renderCell(
         ]
       : []),
     // installations.operator.tigera.io is 336–666 KB of JSON, over the 262144-byte last-applied annotation
-    // limit of client-side apply (§4.1), so the operator file goes server-side
+    // limit of client-side apply, so the operator file goes server-side
     {
       file: 'tigera-operator.yaml',
       serverSide: true,
@@ -546,8 +553,9 @@ export async function renderCell(
       tigeraStatuses: resources.tigeraStatuses,
     },
   ];
-  // deletion order (§8): the custom resources first so the operator can remove what it made, then the
-  // operator, then the CRDs (which also removes the IPPools)
+  // deletion order (operator finalizers; docs/calico-facts.md, "Uninstall order"): the custom resources first
+  // so the operator can remove what it made, then the operator, then the CRDs (which also removes the
+  // IPPools)
   const objects = [
     ...resources.objects,
     ...operator.objects.filter((o) => o.kind !== 'CustomResourceDefinition'),

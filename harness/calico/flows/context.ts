@@ -1,7 +1,7 @@
 /**
  * What the install and uninstall flows share: the cell, the Kubernetes client, the rendered cell, the version's
  * catalogue entry, the waits' time limits, and a status callback that gets one start and one end per step
- * (kind's "✓ Installing CNI 🔌" status lines; STYLE.md).
+ * (as kind prints "✓ Installing CNI 🔌": kubernetes-sigs/kind pkg/cluster/internal/create/actions).
  */
 import type { Cell } from '../../config/cell.js';
 import type { KubeClient } from '../../kube/client.js';
@@ -13,13 +13,19 @@ export interface FlowTimeouts {
   crdsMs: number;
   /** the tigera-operator Deployment Available */
   operatorMs: number;
-  /** every TigeraStatus Available; Calico's own CI allows 1200s (calico-tests-uninstall.md §1.3) */
+  /**
+   * every TigeraStatus Available; Calico's own kind CI allows 1200s (projectcalico/calico
+   * hack/test/kind/deploy_resources.sh, TIGERASTATUS_WAIT_TIMEOUT)
+   */
   tigeraStatusMs: number;
   /** calico-node rolled out and calico-kube-controllers Available (Calico's k8st waits 300s per wait) */
   calicoNodeMs: number;
   nodesReadyMs: number;
   corednsMs: number;
-  /** the Installation gone after deleting the CRs; the helm pre-delete hook allows 5 minutes (§2.2) */
+  /**
+   * the Installation gone after deleting the CRs; tigera-operator's helm pre-delete hook allows 5 minutes
+   * (charts/tigera-operator/templates/tigera-operator/00-uninstall.yaml)
+   */
   installationGoneMs: number;
   /** calico-system (and calico-apiserver ≤ v3.30) gone after the Installation: its pods must terminate first */
   namespacesGoneMs: number;

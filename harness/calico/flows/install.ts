@@ -2,7 +2,8 @@
  * Installing Calico on a fresh cluster, by either path, in the order of the rendered cell's apply plan.
  *
  * Manifest: apply calico.yaml; wait for calico-node rolled out, calico-kube-controllers Available, every node
- * Ready, CoreDNS Ready (Calico's k8st install waits for the same three workloads, calico-tests-uninstall.md §1.3).
+ * Ready, CoreDNS Ready (Calico's k8st install waits for the same three workloads: projectcalico/calico
+ * node/tests/k8st/deploy_resources_on_kind_cluster.sh; docs/calico-facts.md, "Readiness in Calico's own CI").
  * Operator: CRDs (Established) → operator (Available) → custom resources → every TigeraStatus of the version
  * Available → nodes Ready, CoreDNS Ready.
  *
@@ -75,7 +76,10 @@ export async function installCalico(ctx: FlowContext): Promise<void> {
 
 type Wait = { signal: AbortSignal | undefined; intervalMs?: number };
 
-/** The version's TigeraStatus names, plus goldmane and whisker when the rendered cell creates those CRs (§7). */
+/**
+ * The version's TigeraStatus names, plus goldmane and whisker when the rendered cell creates those CRs
+ * (docs/calico-facts.md, "TigeraStatus").
+ */
 function statusesOf(ctx: FlowContext): string[] {
   const creates = (kind: string) =>
     ctx.rendered.objects.some((o) => o.apiVersion.startsWith('operator.tigera.io/') && o.kind === kind);

@@ -1,16 +1,17 @@
 /**
  * Uninstalling Calico, in the order that lets every controller finish its own cleanup.
  *
- * Operator path (tigera/operator's helm pre-delete hook and finalizer choreography, calico-tests-uninstall.md
- * §2.2): delete the APIServer, Goldmane, Whisker and Installation CRs → wait until they are gone (≤ 5 minutes, as
- * the hook does) → wait until the namespaces of Calico's components are gone (calico-system, garbage-collected
- * once the Installation is; calico-apiserver up to v3.30; calico-manifests.md §8: both stay Terminating while
- * their pods — calico-node, kube-controllers, Goldmane, Whisker, the API server — shut down, and what those pods
- * leave is what the audit must not see half-way) → delete the operator manifest → delete the CRDs → delete
- * leftover IPPools if their CRD remains (IPPools carry no owner reference, pool_controller.go). Deleting the
- * operator first leaves the Installation stuck on its finalizers (tigera/operator#2031, projectcalico/calico#9066).
+ * Operator path (tigera/operator's helm pre-delete hook and finalizer choreography; docs/calico-facts.md,
+ * "Uninstall order"): delete the APIServer, Goldmane, Whisker and Installation CRs → wait until they are gone
+ * (≤ 5 minutes, as the hook does) → wait until the namespaces of Calico's components are gone (calico-system,
+ * garbage-collected once the Installation is; calico-apiserver up to v3.30; tigera/operator
+ * core_controller.go: both stay Terminating while their pods — calico-node, kube-controllers, Goldmane,
+ * Whisker, the API server — shut down, and what those pods leave is what the audit must not see half-way) →
+ * delete the operator manifest → delete the CRDs → delete leftover IPPools if their CRD remains (IPPools
+ * carry no owner reference, pool_controller.go). Deleting the operator first leaves the Installation stuck on
+ * its finalizers (tigera/operator#2031, projectcalico/calico#9066).
  *
- * Manifest path (`kubectl delete -f calico.yaml`, §2.3) with one change: calico-node and calico-kube-controllers
+ * Manifest path (`kubectl delete -f calico.yaml`) with one change: calico-node and calico-kube-controllers
  * go first and are waited for, while the CNI's RBAC still exists — deleting everything at once lets the RBAC
  * vanish before pod-networked pods are torn down, and their CNI DEL then fails "connection is unauthorized"
  * and the pods stick in Terminating (projectcalico/calico#4857).
