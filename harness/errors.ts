@@ -1,5 +1,5 @@
 /**
- * Errors that carry the exit code of the command-line contract (DESIGN.md):
+ * Errors that carry the exit code of the command-line contract (docs/contracts.md):
  * 0 passed/clean, 1 tests failed or leftovers found, 2 bad usage or config, 3 environment not usable.
  */
 export const ExitCode = {

@@ -3,7 +3,7 @@
  * them into every node of a cluster. Saves registry pulls across cells (Docker Hub rate limits; the user guide's
  * ImagePullBackOff), and a slow pull stops counting against the install waits. Pods use the loaded copies because
  * Calico's images carry version tags, not `:latest` (kind loads are ignored for `:latest` with the default pull
- * policy — kind quick-start, kind-clientnode-testcontainers.md §1.6).
+ * policy — kind's quick-start, site/content/docs/user/quick-start.md).
  */
 
 import type { CalicoVersion } from '../calico/catalogue.js';

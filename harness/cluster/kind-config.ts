@@ -1,7 +1,9 @@
 /**
  * The kind cluster config of a cell, from the template in kind-configs/cluster.yaml: default CNI disabled,
  * the cell's pod and service subnets, one control plane plus `cell.workers` workers, every node on the
- * cell's pinned node image. Field names and rules: kind-clientnode-testcontainers.md §1.1–§1.2, §1.7.
+ * cell's pinned node image. Field names and rules: kind's v1alpha4 `Cluster` types and defaults
+ * (kubernetes-sigs/kind pkg/apis/config/v1alpha4/types.go, default.go) and its private-registries recipe
+ * (site/content/docs/user/private-registries.md).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -29,7 +31,7 @@ export interface KindConfigOptions {
   clusterName: string;
   /**
    * A registry mirror host (e.g. `kind-registry:5000`). The nodes then read registry hosts from
-   * /etc/containerd/certs.d: set here for node images older than kind v0.27 (newer ones already do, §1.7);
+   * /etc/containerd/certs.d: set here for node images older than kind v0.27 (newer ones already do);
    * the cluster driver writes `certs.d/<registry>/hosts.toml` (see mirrorHostsToml) on every node, as kind's
    * kind-with-registry.sh does. The old inline `mirrors` table is not used: containerd rejects it when
    * config_path is set, which is the case on every current node image.
@@ -94,7 +96,8 @@ export function renderKindConfig(cell: Cell, opts: KindConfigOptions): string {
 
 /**
  * `/etc/containerd/certs.d/<registry>/hosts.toml` that sends pulls of `registry` to `mirror` (plain HTTP,
- * as a local registry container on the kind network serves): kind's private-registries recipe (§1.7).
+ * as a local registry container on the kind network serves): kind's private-registries recipe
+ * (site/content/docs/user/private-registries.md, site/static/examples/kind-with-registry.sh).
  */
 export function mirrorHostsToml(registry: string, mirror: string): { path: string; content: string } {
   const url = /^https?:\/\//.test(mirror) ? mirror : `http://${mirror}`;

@@ -1,6 +1,7 @@
 /**
  * kind node containers of a cluster, found by the labels kind's docker provider puts on them
- * (`io.x-k8s.kind.cluster=<name>`, `io.x-k8s.kind.role=<role>`; kind-clientnode-testcontainers.md §1.5).
+ * (`io.x-k8s.kind.cluster=<name>`, `io.x-k8s.kind.role=<role>`; kind
+ * pkg/cluster/internal/providers/docker/constants.go).
  * The container name equals the hostname and the Kubernetes node name.
  */
 import { EnvironmentError, UsageError } from '../errors.js';

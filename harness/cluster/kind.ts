@@ -3,8 +3,9 @@
  * and every created thing recorded (state file + teardown) before it exists, so an interrupted run still
  * removes it. All commands go through a ProcessRunner with argument arrays.
  *
- * CLI facts (kind-clientnode-testcontainers.md §1.6): `--wait` defaults to 0s; deleting a missing cluster is
- * not an error; node containers are named `<cluster>-<role>[N]` and carry `io.x-k8s.kind.cluster=<cluster>`.
+ * CLI facts (kubernetes-sigs/kind pkg/cmd/kind/**, common/namer.go, docker/constants.go): `--wait` defaults
+ * to 0s; deleting a missing cluster is not an error; node containers are named `<cluster>-<role>[N]` and
+ * carry `io.x-k8s.kind.cluster=<cluster>`.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -190,7 +191,8 @@ class KindClusterHandle implements ClusterHandle {
   }
 
   shell(nodeName: string): NodeShell {
-    // kind names the node container after the Kubernetes node (§1.5).
+    // kind names the node container after the Kubernetes node (kind
+    // pkg/cluster/internal/providers/common/namer.go).
     return new DockerNodeShell(nodeName, nodeName, this.runner, this.opts.dockerCommand ?? 'docker');
   }
 

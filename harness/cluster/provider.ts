@@ -1,6 +1,7 @@
 /**
  * The cluster provider: the pipeline creates a cluster through this interface and gets back a handle it must
- * dispose (STYLE.md: testcontainers-style started handles; kind's provider interface hides the runtime).
+ * dispose (as testcontainers-node's started containers are; as kind's provider interface,
+ * pkg/cluster/internal/providers, hides the container runtime).
  * KindProvider (kind.ts) implements it with the kind CLI.
  */
 import type { KindNode } from './kind-nodes.js';

@@ -1,9 +1,9 @@
 /**
  * Registry mirror on the kind nodes: containerd on current node images reads per-registry host files from
- * /etc/containerd/certs.d (config_path; kind ≥ v0.27, kind-clientnode-testcontainers.md §1.7), so pointing
- * a registry at a mirror is one `hosts.toml` per node, written after the nodes exist and before any Calico image
- * is pulled. containerd reads these files on every pull: no restart. The file's content comes from
- * kind-config.ts (mirrorHostsToml); this module only puts it on each node through its NodeShell.
+ * /etc/containerd/certs.d (config_path; kind ≥ v0.27, kind site/content/docs/user/private-registries.md), so
+ * pointing a registry at a mirror is one `hosts.toml` per node, written after the nodes exist and before any
+ * Calico image is pulled. containerd reads these files on every pull: no restart. The file's content comes
+ * from kind-config.ts (mirrorHostsToml); this module only puts it on each node through its NodeShell.
  */
 import { dirname } from 'node:path';
 import { mirrorHostsToml } from './kind-config.js';

@@ -1,11 +1,12 @@
 /**
  * The split-subnet topology. On kind every node shares one subnet, so Calico's CrossSubnet modes never
- * encapsulate and look exactly like None (calico-tests-uninstall.md §1.4: Felix `noEncapRoute()` and
- * BIRD's `krt_tunnel=""` when the peer is in the node's subnet). Here each node gets a secondary address
- * on eth0 in one of two ranges (SPLIT_SUBNET_RANGES, assigned alternately: control plane A, workers B, A, …)
- * plus an on-link route to the other range, so the ranges reach each other directly over the shared docker
- * bridge without a router. Calico's address autodetection by CIDR then picks the secondary address, and
- * CrossSubnet must encapsulate between the ranges and route natively within one.
+ * encapsulate and look exactly like None (Felix `noEncapRoute()` in felix/dataplane/linux/route_mgr.go and
+ * BIRD's `krt_tunnel=""` in confd's bird_ipam.cfg.template when the peer is in the node's subnet;
+ * docs/calico-facts.md, "CrossSubnet on one subnet"). Here each node gets a secondary address on eth0 in one
+ * of two ranges (SPLIT_SUBNET_RANGES, assigned alternately: control plane A, workers B, A, …) plus an on-link
+ * route to the other range, so the ranges reach each other directly over the shared docker bridge without a
+ * router. Calico's address autodetection by CIDR then picks the secondary address, and CrossSubnet must
+ * encapsulate between the ranges and route natively within one.
  *
  * Every command runs INSIDE the node containers through the NodeShell, never on the host.
  */

@@ -31,7 +31,10 @@ export interface Cell {
   bgp: BgpMode;
 }
 
-/** kind v0.31.0's default node image, pinned by digest (kind-clientnode-testcontainers.md §1.2). */
+/**
+ * kind v0.31.0's default node image, pinned by digest (kind release notes; kubernetes-sigs/kind
+ * pkg/apis/config/defaults/image.go at v0.31.0).
+ */
 export const DEFAULT_NODE_IMAGE =
   'kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f';
 
@@ -93,7 +96,10 @@ export function poolModes(e: Encapsulation): {
   }
 }
 
-/** The fields `plan --output json` publishes per cell (DESIGN.md contract), in contract order, then additions. */
+/**
+ * The fields `plan --output json` publishes per cell (docs/contracts.md, "Command line"), in contract order,
+ * then additions.
+ */
 export function planView(cell: Cell): Record<string, unknown> {
   return {
     id: cell.id,

@@ -8,7 +8,7 @@
  * Layout under outDir:
  *   kind-logs/                          `kind export logs` (node journals, containerd, kubelet, pod logs)
  *   logs/<component>/<ns>_<pod>_<container>[.previous].log
- *   node-dump/<node>/                   the DESIGN.md node dump (written by the injected nodeDumps)
+ *   node-dump/<node>/                   the node dump of docs/contracts.md (written by the injected nodeDumps)
  *   objects/<resource>.yaml             pods, events, TigeraStatus, IPPools, Installation, nodes
  *   index.json                          {written, failed, notPresent}
  */

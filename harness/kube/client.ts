@@ -1,6 +1,6 @@
 /**
  * The Kubernetes layer: a small interface the install/uninstall flows and suites use, and its implementation on
- * @kubernetes/client-node 1.4.0 (ESM, object-parameter API; facts in kind-clientnode-testcontainers.md §3).
+ * @kubernetes/client-node 1.4.0 (ESM, object-parameter API; kubernetes-client/javascript at 1.4.0).
  *
  * Every waiter polls with a deadline and, when time runs out, throws WaitTimeoutError carrying what it last saw:
  * conditions, pod phases, container waiting reasons with the image, recent events, and finalizers.
@@ -660,7 +660,10 @@ export function execRefusal(err: unknown): string {
   return `the API server refused the exec with HTTP ${m[1]}${meaning[m[1] ?? ''] ?? ''} (${message})`;
 }
 
-/** The exit code in an exec status frame: 0 on Success, `details.causes[reason=ExitCode]` otherwise (§3.4). */
+/**
+ * The exit code in an exec status frame: 0 on Success, `details.causes[reason=ExitCode]` otherwise
+ * (client-node `Exec` status callback; the API server's remotecommand status).
+ */
 export function exitCodeFromStatus(st: V1Status): number {
   if (st.status === 'Success') return 0;
   const cause = st.details?.causes?.find((c) => c.reason === 'ExitCode');

@@ -1,8 +1,8 @@
 /**
- * What a waiter saw last, in words a person can act on: conditions, pod phases, container waiting reasons with
- * the image (an ImagePullBackOff names the image that could not be pulled — the failure in the user guide's
- * operator install, user-guide.md), recent events, and finalizers that hold up a deletion. Pure functions over
- * API objects; the client gathers the objects.
+ * What a waiter saw last, in words a person can act on: conditions, pod phases, container waiting reasons
+ * with the image (an ImagePullBackOff names the image that could not be pulled — the failure a common
+ * operator install hits when calico-system's images cannot be pulled from docker.io), recent events, and
+ * finalizers that hold up a deletion. Pure functions over API objects; the client gathers the objects.
  */
 
 interface Condition {

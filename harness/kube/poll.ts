@@ -1,6 +1,7 @@
 /**
  * Poll with a deadline. A watch would be quicker to notice changes, but client-node 1.4.0 has no client-side
- * watch timeout and long watches drop (kind-clientnode-testcontainers.md §3.5); for readiness waits of seconds to
+ * watch timeout and long watches drop (client-node src/watch.ts at 1.4.0; issues
+ * kubernetes-client/javascript#596, #958, #1496); for readiness waits of seconds to
  * minutes a poll with a deadline is the reliable choice, and it always knows what it saw last.
  */
 import { formatDuration, WaitTimeoutError } from '../errors.js';

@@ -2,10 +2,11 @@
  * Multi-document YAML → Kubernetes objects, the way @kubernetes/client-node 1.4.0 needs them.
  *
  * Why not `loadAllYaml` on the whole text: it throws on an empty or comment-only document (a trailing `---`),
- * and Calico's manifests have those (kind-clientnode-testcontainers.md §3.7 pitfall 2). Why `loadYaml` per
- * document rather than another parser: KubernetesObjectApi re-serialises built-in kinds through its typed model
- * and drops keys it does not know (`x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`, which
- * Calico's CRDs use) unless the object came from the library's own typed `loadYaml` (§3.7 pitfall 1).
+ * and Calico's manifests have those (client-node src/yaml.ts: it reads `apiVersion` of a null document). Why
+ * `loadYaml` per document rather than another parser: KubernetesObjectApi re-serialises built-in kinds
+ * through its typed model and drops keys it does not know (`x-kubernetes-int-or-string`,
+ * `x-kubernetes-preserve-unknown-fields`, which Calico's CRDs use) unless the object came from the library's
+ * own typed `loadYaml` (kubernetes-client/javascript#2483; the 1.4.0 fix covers the loadYaml path only).
  */
 import { type KubernetesObject, loadYaml } from '@kubernetes/client-node';
 

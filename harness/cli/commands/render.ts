@@ -1,6 +1,6 @@
 /**
- * `render --out DIR [--manifests-dir DIR] [--allow-unpinned]` + cell options (DESIGN.md contract): writes
- * kind-config.yaml and the Calico files of one cell, validated, and prints what it wrote.
+ * `render --out DIR [--manifests-dir DIR] [--allow-unpinned]` + cell options (docs/contracts.md, "Command
+ * line"): writes kind-config.yaml and the Calico files of one cell, validated, and prints what it wrote.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
