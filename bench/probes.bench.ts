@@ -4,10 +4,10 @@
  * port/protocol combinations (TCP/UDP × 80/81), with about a third of the pairs denied by planted
  * iptables DROP rules (a deny costs a full probe timeout, the expensive case).
  *
- * The baseline runs the very same in-pod script with one probe per exec and, like the Kubernetes netpol
- * e2e (getWorkers() = 3, conformance-anchors.md §3.3), 3 execs at a time; BASELINE_CONCURRENCY overrides.
- * Both runs must observe the same verdict matrix (denied pairs: timeout; others: connected with the right
- * name), or the bench fails.
+ * The baseline runs the very same in-pod script with one probe per exec and, like the Kubernetes netpol e2e
+ * (getWorkers() = 3, kubernetes test/e2e/network/netpol/probe.go), 3 execs at a time; BASELINE_CONCURRENCY
+ * overrides. Both runs must observe the same verdict matrix (denied pairs: timeout; others: connected with
+ * the right name), or the bench fails.
  *
  * Last line: `probes=N batched_s=X per_probe_s=Y speedup=Z`.
  */
@@ -16,7 +16,7 @@ import type { ProbeRecord, Protocol } from '../harness/probe/types.js';
 import { PodBed } from '../test/docker/probe/pod-bed.js';
 
 // 2 s: an allowed probe must answer within it while 288 probes start at once on a shared 2-core machine
-// (the anchors' advice for kind: about 1 s for a deny, 2–3 s for an allow; conformance-anchors.md §5.8)
+// (on kind about 1 s suffices for a deny and 2–3 s for an allow; the netpol e2e uses 1 s)
 const PROBE_TIMEOUT_MS = Number(process.env.PROBE_TIMEOUT_MS ?? 2000);
 const BASELINE_CONCURRENCY = Number(process.env.BASELINE_CONCURRENCY ?? 3);
 const ROUNDS = Number(process.env.BATCHED_ROUNDS ?? 3);

@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // The conformance suites: run against one live cell by `calico-conformance run` through vitest's Node API
 // (harness/pipeline/suites.ts), which provides the cell under `cellContext` (suites/context.ts) and adds
 // the JSON and JUnit reporters. The suites share one cluster, so files run one after another
-// (`fileParallelism: false`; kind-clientnode-testcontainers.md §5 "Sequencing").
+// (`fileParallelism: false`; vitest docs/config/fileparallelism.md).
 export default defineConfig({
   test: {
     include: ['suites/**/*.test.ts'],

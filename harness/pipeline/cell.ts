@@ -1,9 +1,10 @@
 /**
  * One cell through the pipeline: preflight → create cluster → baseline node dump → install → verify mode →
  * connectivity suite → policy suite → uninstall → audit (what the upstream uninstall left, against the
- * known-leftovers baseline) → complete uninstall → final audit (must be clean) → teardown. Each phase is
- * a small unit with one `execute` over a shared context (kind's create actions, STYLE.md), records its
- * start, duration, outcome and evidence, and runs under a timeout that names what it waits for.
+ * known-leftovers baseline) → complete uninstall → final audit (must be clean) → teardown. Each phase is a
+ * small unit with one `execute` over a shared context (as kind's create actions, kubernetes-sigs/kind
+ * pkg/cluster/internal/create/actions), records its start, duration, outcome and evidence, and runs under a
+ * timeout that names what it waits for.
  *
  * Gates: once a main phase fails, the main phases after it are `not-run` with the reason; the cleanup
  * phases (uninstall, both audits, the complete uninstall, teardown) still run when there is a cluster to run them on, because
@@ -78,7 +79,8 @@ const CLEANUP_PHASES: ReadonlySet<RunPhase> = new Set([
 /**
  * Default time limits per phase. kind create of a 3-node cluster: 30–60 s with a cached image, plus up to
  * 90 s for the image pull on a fresh runner; Calico ready: 1–3 min, and Calico's own kind CI waits up to
- * 600 s for TigeraStatus Available (kind-clientnode-testcontainers.md §1.8, §1.9).
+ * 600 s for TigeraStatus Available (kind create times: kubernetes-sigs/kind#2893, helm/kind-action#28; Calico:
+ * projectcalico/calico hack/test/kind/deploy_resources.sh).
  */
 export const DEFAULT_LIMITS: Record<RunPhase, PhaseLimits> = {
   preflight: { timeoutMs: 60_000, waitingFor: 'the host checks (docker, kind, ipip)' },

@@ -3,8 +3,9 @@
  * `--reuse-cluster` runs the cells that can share a cluster (same nodes, image, CIDRs, topology) on one
  * cluster, uninstalling between them. Reuse doubles as an uninstall test: a mode change after an incomplete
  * uninstall is a classic real failure (a stale IPPool keeps the old encapsulation, a leftover
- * 10-calico.conflist points kubelet at a plugin whose datastore is gone; calico-tests-uninstall.md §2.4).
- * `--fail-fast` starts no new cell once one failed; the cells it did not start are `not-run` with the reason.
+ * 10-calico.conflist points kubelet at a plugin whose datastore is gone; docs/calico-facts.md, "What an
+ * uninstall leaves"). `--fail-fast` starts no new cell once one failed; the cells it did not start are
+ * `not-run` with the reason.
  */
 import type { Cell } from '../config/cell.js';
 import type { PreflightReport } from '../preflight/preflight.js';

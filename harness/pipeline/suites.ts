@@ -3,7 +3,7 @@
  * SuiteContext is provided under `cellContext` (suites/context.ts reads it with inject), the JUnit and
  * JSON reporters write their files into the cell's directory, and the JSON report (Jest-compatible
  * `testResults[].assertionResults[]`) becomes the phase's CheckResults.
- * (vitest `docs/config/provide.md`, `docs/guide/reporters.md`; kind-clientnode-testcontainers.md §5.)
+ * (vitest `docs/config/provide.md`, `docs/guide/reporters.md` in vitest-dev/vitest.)
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';

@@ -612,7 +612,7 @@ export function compilePolicies(model: PolicyModel, policies: readonly PolicyDoc
 }
 
 /**
- * The expected truth table (DESIGN.md "Policy model and truth table"). `policies` must be valid (see
+ * The expected truth table (docs/contracts.md, "Policy model and truth table"). `policies` must be valid (see
  * parse.ts `validatePolicies`); Kubernetes and Calico documents may be mixed.
  */
 export function expectTruthTable(model: PolicyModel, policies: readonly PolicyDocument[]): TruthTable {

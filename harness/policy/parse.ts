@@ -1,7 +1,7 @@
 /**
- * Reading and validating the oracle's inputs: the model file and the policies file (DESIGN.md "Policy
- * model and truth table"). Every problem is a UsageError (exit 2) that names the document (its index in the
- * file, kind and name) and the field, so a user can find the line to fix.
+ * Reading and validating the oracle's inputs: the model file and the policies file (docs/contracts.md,
+ * "Policy model and truth table"). Every problem is a UsageError (exit 2) that names the document (its index
+ * in the file, kind and name) and the field, so a user can find the line to fix.
  */
 import { LineCounter, parseAllDocuments, parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';

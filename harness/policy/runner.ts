@@ -4,9 +4,10 @@
  * the policies, probe until every pair is reachable again, record time-to-restore.
  *
  * Why a stability window instead of a fixed sleep: Calico exposes no per-policy "realized" status, so the
- * honest measure is to probe continuously and require agreement several rounds in a row (conformance-anchors
- * §5.3: cyclonus' fixed 5 s sleep is either too short or wasteful; the e2e retries hide unprotected windows).
- * A round that matched and a later one that does not is a flap: the streak restarts and the flap is counted.
+ * honest measure is to probe continuously and require agreement several rounds in a row (cyclonus' fixed 5 s
+ * sleep is either too short or wasteful; the e2e's per-probe retries hide unprotected windows,
+ * kubernetes-sigs/network-policy-api#273). A round that matched and a later one that does not is a flap: the
+ * streak restarts and the flap is counted.
  *
  * Verdicts: `connected` is allowed; refused/timeout/unreachable/dns-failure are denied; `error` is an
  * infrastructure failure (exec broke, prober died) and never counts as a deny: such a round neither

@@ -1,9 +1,10 @@
 /**
- * The scenario catalogue, as data (STYLE.md: Cilium's scenarios-as-data, the e2e's expectations-as-data).
- * Every scenario targets the netpol e2e model (namespaces x,y,z labelled `ns: <name>`, pods a,b,c labelled
- * `pod: <name>`, ports 80/81 TCP/UDP named `serve-<port>-<proto>`). The runner computes each expected table
- * with the oracle; `expect` holds hand-checked cells that the unit tests compare with the oracle, so the
- * Calico ordering semantics are checked by hand and not only by the oracle itself.
+ * The scenario catalogue, as data (as Cilium's connectivity test declares scenarios,
+ * cilium-cli/connectivity/, and the Kubernetes netpol e2e its expectations, test/e2e/network/netpol/). Every
+ * scenario targets the netpol e2e model (namespaces x,y,z labelled `ns: <name>`, pods a,b,c labelled `pod:
+ * <name>`, ports 80/81 TCP/UDP named `serve-<port>-<proto>`). The runner computes each expected table with
+ * the oracle; `expect` holds hand-checked cells that the unit tests compare with the oracle, so the Calico
+ * ordering semantics are checked by hand and not only by the oracle itself.
  *
  * Live-cluster safety: every GlobalNetworkPolicy limits itself to the model's namespaces with
  * `namespaceSelector: has(ns)` (no system namespace carries the `ns` label), so a Deny can never reach DNS,

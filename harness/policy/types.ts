@@ -26,7 +26,7 @@ export interface ModelPort {
   name?: string;
 }
 
-/** DESIGN.md "Policy model and truth table": every pod serves every port listed. */
+/** docs/contracts.md, "Policy model and truth table": every pod serves every port listed. */
 export interface PolicyModel {
   namespaces: ModelNamespace[];
   pods: ModelPod[];

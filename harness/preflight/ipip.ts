@@ -1,8 +1,7 @@
 /**
- * Does the host kernel support IPIP? kind nodes are containers that share the host's kernel, so Calico's
- * IPIP modes need the host's `ipip` module (kind-clientnode-testcontainers.md §1.9: "IPIP mode needs the
- * ipip kernel module on the host kernel"; kind mounts /lib/modules read-only into the nodes so calico-node
- * can load a module that exists but is not loaded yet).
+ * Does the host kernel support IPIP? kind nodes are containers that share the host's kernel, so Calico's IPIP
+ * modes need the host's `ipip` module (kind mounts /lib/modules read-only into the nodes so calico-node can
+ * load a module that exists but is not loaded yet).
  *
  * Everything here READS: /proc, /sys, the kernel config and /lib/modules, and `modinfo` (which only reads
  * the module index). It never loads a module (no modprobe: the host kernel is shared with everything else
@@ -65,7 +64,7 @@ function readText(path: string): string | undefined {
  * 2. `/sys/module/ipip` exists → loaded or built in (a built-in module with parameters, as ipip has
  *    `log_ecn_error`, also appears there);
  * 3. `/proc/net/dev` has `tunl0` → the ipip driver is live (it creates the fallback device `tunl0` in every
- *    network namespace once loaded; calico-tests-uninstall.md §3);
+ *    network namespace once loaded: kernel net/ipv4/ipip.c);
  * 4. the kernel config says `CONFIG_NET_IPIP=y` (built in), `=m` (a module: look for it), or "is not set"
  *    (absent: conclusive);
  * 5. `modules.builtin` / `modules.dep` under /lib/modules/<release>, then `modinfo ipip`.

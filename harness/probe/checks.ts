@@ -75,7 +75,9 @@ export const MTU_TRANSFER_BYTES = 1024 * 1024;
 /** IPv4 header (20) + ICMP header (8): an echo of (MTU − 28) payload bytes is exactly one MTU-sized packet */
 export const ICMP_OVERHEAD = 28;
 
-/** Encapsulation overhead on the pod MTU (Calico: IPIP −20, VXLAN −50; calico-manifests.md veth_mtu). */
+/**
+ * Encapsulation overhead on the pod MTU (Calico: IPIP −20, VXLAN −50; the veth_mtu comment in calico.yaml).
+ */
 export function tunnelMtuFor(nodeMtu: number, encapsulation: string): number {
   if (encapsulation.startsWith('IPIP')) return nodeMtu - 20;
   if (encapsulation.startsWith('VXLAN')) return nodeMtu - 50;

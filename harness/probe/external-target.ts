@@ -3,8 +3,7 @@
  * testcontainers, that answers with its name and tells the prober which source IP it saw (agnhost netexec
  * `/clientip`). With natOutgoing on, Calico masquerades pod traffic leaving the IP pools, so it must see the
  * node's IP; with it off it sees the pod IP, and the reply needs a route back to the pod through a node —
- * as Calico's own CI "external node" on the kind network (calico hack/test/kind/external-node.sh,
- * kind-clientnode-testcontainers.md §4).
+ * as Calico's own CI "external node" on the kind network (calico hack/test/kind/external-node.sh).
  *
  * That route must lead to the node that runs the pod (podReturnRoutes). A reply sent through another node
  * reaches it as a SYN-ACK of a connection it never saw; conntrack marks it INVALID and kube-proxy's

@@ -1,7 +1,7 @@
 /**
  * The Kubernetes PodExecutor: an adapter over harness/kube's exec (client-node `Exec`, exit code from the
- * status channel — kind-clientnode-testcontainers.md §3.4). Anything that is not a real exit of the
- * command — the exec could not start (-1), no status arrived, the client deadline fired — becomes a
+ * status channel, `details.causes[reason=ExitCode]`). Anything that is not a real exit of the command — the
+ * exec could not start (-1), no status arrived, the client deadline fired — becomes a
  * ProbeInfrastructureError, so a lost websocket is never read as a "deny".
  */
 import type { ExecResult, KubeClient } from '../kube/client.js';

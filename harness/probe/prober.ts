@@ -1,9 +1,9 @@
 /**
- * The batched prober: a round groups the requested probes by source pod and runs ONE exec per source
- * (all sources concurrently, up to a limit); inside the pod every probe runs in parallel with its own
- * timeout. A 9-pod × 4-port matrix is therefore 9 execs per round instead of 288 (the per-probe design of
- * the netpol e2e and cyclonus, conformance-anchors.md §2.2, §3.3), and a round costs about one probe
- * timeout plus exec setup, whatever the number of denied cells.
+ * The batched prober: a round groups the requested probes by source pod and runs ONE exec per source (all
+ * sources concurrently, up to a limit); inside the pod every probe runs in parallel with its own timeout. A
+ * 9-pod × 4-port matrix is therefore 9 execs per round instead of 288 (the per-probe design of the netpol
+ * e2e, kubernetes test/e2e/network/netpol/probe.go, and cyclonus, pkg/connectivity/probe/job.go), and a round
+ * costs about one probe timeout plus exec setup, whatever the number of denied cells.
  */
 import { type PodExecutor, type PodRef, ProbeInfrastructureError, podKey } from './executor.js';
 import { formatGrids, gridsFromRecords } from './reachability.js';

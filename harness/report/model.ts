@@ -1,6 +1,6 @@
 /**
- * The one results model: every phase writes into it, every report format reads it (STYLE.md: reports
- * read the results model, never recompute).
+ * The one results model: every phase writes into it, every report format reads it (reports read the
+ * results model, never recompute).
  */
 import type { CellAudit } from '../audit/verdict.js';
 import type { Cell } from '../config/cell.js';

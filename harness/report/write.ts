@@ -12,7 +12,7 @@
  *     report.html         the self-contained HTML report
  *     cells/<cell-id>/    per-cell data, referenced by relative paths from results.json:
  *       suite-data/       what the suites recorded (suites/context.ts recordSuiteData)
- *       node-dump/        node dumps (DESIGN.md "Node dump" layout)
+ *       node-dump/        node dumps (docs/contracts.md, "Node dump" layout)
  *       diagnostics/      the diagnostics bundle of a failed cell (CellResult.diagnostics points here)
  *
  * `report --from A B --out C` copies each shard's cells/ into C so the HTML report's links keep working.

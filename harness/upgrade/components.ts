@@ -2,12 +2,12 @@
  * "Every component runs B and is ready", decided from DaemonSet/Deployment snapshots (pure).
  *
  * A workload is a Calico component when its pod template runs a Calico image (`…/calico/<name>`) or the
- * operator (`…/tigera/operator`). Calico tags every image of a release with the release version
- * (calico-manifests.md §2.4: `calico/cni|node|kube-controllers:<v>`; master uses `:master` and the unified
- * `calico/calico` image), and tigera-operator.yaml pins the operator image to the operator release the
- * catalogue records (§1, e.g. `quay.io/tigera/operator:v1.42.3` in v3.32.1). The registry is ignored
- * (docker.io became quay.io in v3.31 for manifests and operator v1.38 for the operator, and
- * `--image-registry` rewrites it); the tag decides.
+ * operator (`…/tigera/operator`). Calico tags every image of a release with the release version (calico.yaml:
+ * `calico/cni|node|kube-controllers:<v>`; master uses `:master` and the unified `calico/calico` image), and
+ * tigera-operator.yaml pins the operator image to the operator release the catalogue records
+ * (docs/calico-facts.md, "Versions and images"; e.g. `quay.io/tigera/operator:v1.42.3` in v3.32.1). The
+ * registry is ignored (docker.io became quay.io in v3.31 for manifests and operator v1.38 for the operator,
+ * and `--image-registry` rewrites it); the tag decides.
  *
  * A component is on B when: the controller observed the newest spec (observedGeneration ≥ generation),
  * updated = ready = desired > 0, every Calico image of the template carries B's tag, and every pod that
@@ -41,10 +41,10 @@ const CS = 'calico-system';
 /**
  * What must run B after the upgrade, per path.
  * - manifest: calico.yaml runs calico-node (DaemonSet) and calico-kube-controllers (Deployment) in
- *   kube-system; Typha is disabled there (`typha_service_name: "none"`, calico-manifests.md §2.1), so it is
- *   checked only if present.
+ *   kube-system; Typha is disabled there (`typha_service_name: "none"` in calico.yaml's calico-config), so
+ *   it is checked only if present.
  * - operator / migration: the operator runs calico-node, calico-typha and calico-kube-controllers in
- *   calico-system (calico-manifests.md §5); csi-node-driver, the API server (calico-apiserver or
+ *   calico-system (operator pkg/render); csi-node-driver, the API server (calico-apiserver or
  *   calico-system by version), Goldmane and Whisker are checked when present (the catalogue does not record
  *   from which release each exists, and the Installation stays, so the upgrade creates no new optional CRs).
  * - migration: the operator "will have automatically cleaned up any Calico resources in the kube-system

@@ -2,8 +2,8 @@
  * Continuous probers: several probe rounds a second over the pairs that must stay allowed and the pairs a
  * policy must keep denied, from `start()` until `stop()` or a hard maximum duration, recording (t, verdict)
  * per pair. Calico's own felix FVs check disruption the same way (`ExpectContinuously`-style probing while
- * something restarts; conformance-anchors.md §5.4); the timeline analysis (timeline.ts) turns the record
- * into outage and fail-open windows.
+ * something restarts); the timeline analysis (timeline.ts) turns the record into outage and fail-open
+ * windows.
  *
  * Bounded by construction: the loop ends on stop, on the abort signal or at `maxDurationMs`; at most
  * `maxInFlight` rounds run at once (a tick that finds them all busy is skipped and counted, so a slow

@@ -11,9 +11,9 @@
  * operations/upgrading/kubernetes-upgrade, …/operator-migration):
  * - manifest: `kubectl apply --server-side --force-conflicts -f calico.yaml` of B: a rolling update of
  *   kube-system's calico-node and calico-kube-controllers.
- * - operator: apply B's operator-crds.yaml (v3.30+; ≤ v3.29 the CRDs are inside tigera-operator.yaml,
- *   calico-manifests.md §4.1), then B's tigera-operator.yaml; the Installation stays and the new operator
- *   rolls calico-system to B.
+ * - operator: apply B's operator-crds.yaml (v3.30+; ≤ v3.29 the CRDs are inside tigera-operator.yaml;
+ *   docs/calico-facts.md, "Operator files"), then B's tigera-operator.yaml; the Installation stays and the
+ *   new operator rolls calico-system to B.
  * - manifest-to-operator: a manifest install of A; then B's operator (CRDs, operator) and an Installation
  *   `default` with `spec: {}`: the operator detects the kube-system calico-node, fills the spec from it,
  *   moves Calico to calico-system node by node (it labels migrated nodes
@@ -79,7 +79,10 @@ export const DEFAULT_TIMEOUTS: UpgradeTimeouts = {
   settleMs: 15_000,
 };
 
-/** matching rounds in a row before the traffic counts as converged (conformance-anchors.md §5.3) */
+/**
+ * matching rounds in a row before the traffic counts as converged (a stability window, as
+ * network-policy-api's conformance suite verifies once more)
+ */
 export const CONVERGED_ROUNDS = 3;
 
 export interface UpgradeFlowOptions {

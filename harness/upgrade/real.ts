@@ -64,7 +64,10 @@ export interface RealUpgradeOptions {
   /** false: operator cells without the Goldmane and Whisker CRs (unset: what upstream's custom-resources.yaml creates) */
   goldmaneWhisker?: boolean;
   env?: NodeJS.ProcessEnv;
-  /** in-pod timeout of one probe: a denied probe costs this much (default 1 s, conformance-anchors.md §5.8) */
+  /**
+   * in-pod timeout of one probe: a denied probe costs this much (default 1 s, as the netpol e2e's
+   * `agnhost connect --timeout=1s`)
+   */
   probeTimeoutMs?: number;
 }
 

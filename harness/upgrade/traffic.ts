@@ -5,7 +5,7 @@
  * One client pod on the first node probes the server on its own node (same-node path: veth to veth) and
  * the server on the next node (cross-node path: the encapsulation or BGP route under test), each on TCP and
  * UDP port 80 (allowed) and port 81 (denied by a NetworkPolicy that admits only port 80 to the servers) —
- * the canary set conformance-anchors.md §5.4 recommends: allowed/denied × same/cross node × TCP/UDP.
+ * a canary set for disruption testing: allowed/denied × same/cross node × TCP/UDP.
  */
 import type { ProbeRequest } from '../probe/prober.js';
 import type { Protocol } from '../probe/types.js';

@@ -1,8 +1,9 @@
 /**
  * Post-install verification that the requested encapsulation is what the dataplane really does (pure).
  * Inputs are API objects (IPPools, BlockAffinities, pods) and per-node dumps (the audit's node dump: the
- * same `ip -j` files) plus, for BGP, BIRD's `show protocols` output. Expectations per mode are from
- * calico-tests-uninstall.md §1.4 and §5 ("Per-mode assertions on kind"):
+ * same `ip -j` files) plus, for BGP, BIRD's `show protocols` output. Expectations per mode follow
+ * Calico's own kind tests (projectcalico/calico node/tests/k8st encap and route tests; docs/calico-facts.md,
+ * "CrossSubnet on one subnet"):
  *
  * | mode              | remote-block route                                | tunnel device        | BGP          |
  * | IPIP              | via <node> dev tunl0 onlink                        | tunl0 UP, /32 in pool| Established  |
@@ -316,7 +317,7 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
       continue;
     }
     // tunl0: configured exactly in IPIP modes. Its mere existence says nothing: the kernel's fallback
-    // tunl0 (DOWN, no address) is in every netns once ipip is loaded (§3.1).
+    // tunl0 (DOWN, no address) is in every netns once ipip is loaded (docs/calico-facts.md, "tunl0").
     const tunl0 = links.find((l) => l.ifname === 'tunl0');
     const tunl0Inet = inet(addrs, 'tunl0');
     const tunl0Problems: string[] = [];
