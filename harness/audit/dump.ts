@@ -1,5 +1,5 @@
 /**
- * The node dump (DESIGN.md "Node dump"): the exact output of a fixed list of commands, one file each,
+ * The node dump (docs/contracts.md, "Node dump"): the exact output of a fixed list of commands, one file each,
  * per node. `collect` writes it, the live audit collects the same files in memory, and both are read by
  * the same parsers (parse.ts) and rules (rules.ts). A file that is absent means the command was not
  * available on that node: the checks that need it are reported as "not checked", never as clean.

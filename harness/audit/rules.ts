@@ -84,8 +84,8 @@ export function auditReport(
       what: 'API-level leftovers (CRDs, namespaces, RBAC, webhooks, APIService, IPPools, node annotations/conditions)',
       reason: 'no cluster.json (API state) available',
     });
-  // nothing audited at all (no node, no API state) is not "clean": the audit could not look (DESIGN.md:
-  // an unavailable command is "not checked", never clean)
+  // nothing audited at all (no node, no API state) is not "clean": the audit could not look
+  // (docs/contracts.md: an unavailable command is "not checked", never clean)
   const nothingAudited = (parts.dumps ?? []).length === 0 && !parts.cluster;
   return {
     clean: !nothingAudited && uncollected.length === 0 && findings.every((f) => f.allowed === true),

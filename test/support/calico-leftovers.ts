@@ -1,8 +1,8 @@
 /**
  * Plants, with the real commands, what an upstream Calico uninstall leaves in a kind node
- * (calico-tests-uninstall.md §2.4, calico-manifests.md §2.6) into a docker-backed test node, so the audit
- * and the complete uninstall work on real kernel state. tunl0 and wireguard.cali cannot be created on this
- * kernel (no ipip, no wireguard module); unit tests cover them on captured output.
+ * (docs/calico-facts.md, "What an uninstall leaves" and "Node-side paths") into a docker-backed test node, so
+ * the audit and the complete uninstall work on real kernel state. tunl0 and wireguard.cali cannot be created
+ * on this kernel (no ipip, no wireguard module); unit tests cover them on captured output.
  */
 import type { TestNode } from './docker.js';
 import { vxlanAddArgv } from './docker.js';

@@ -1,9 +1,9 @@
 /**
- * The leftover audit on real kernel state: every artifact Calico leaves (calico-tests-uninstall.md §2.4)
- * is planted with the real command in a docker-backed node, collected through the NodeShell with the
- * DESIGN.md commands, and must be found with the right category; non-Calico look-alikes in a second node
- * must not be. (tunl0 and wireguard.cali cannot be created on this kernel: test/unit/audit covers them on
- * captured output.)
+ * The leftover audit on real kernel state: every artifact Calico leaves (docs/calico-facts.md, "What an
+ * uninstall leaves") is planted with the real command in a docker-backed node, collected through the
+ * NodeShell with the node dump's commands (docs/contracts.md), and must be found with the right category;
+ * non-Calico look-alikes in a second node must not be. (tunl0 and wireguard.cali cannot be created on this
+ * kernel: test/unit/audit covers them on captured output.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

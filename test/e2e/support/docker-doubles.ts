@@ -349,9 +349,9 @@ export function bedPreflight(): PreflightReport {
 const sq = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
 /**
- * The node dump of DESIGN.md, every command of harness/audit/dump.ts run in the node as one `docker exec`
- * (the harness's collector runs one exec per command; under --parallel on a 2-CPU runner that is most of
- * the test's time). Same commands, same files, same parsers and rules downstream.
+ * The node dump (docs/contracts.md), every command of harness/audit/dump.ts run in the node as one
+ * `docker exec` (the harness's collector runs one exec per command; under --parallel on a 2-CPU runner that is most
+ * of the test's time). Same commands, same files, same parsers and rules downstream.
  */
 export async function batchedDump(shell: NodeShell, baseline: string | undefined): Promise<NodeDump> {
   const entries = Object.entries(DUMP_COMMANDS) as [DumpCommandFile, readonly string[]][];

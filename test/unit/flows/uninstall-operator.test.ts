@@ -1,11 +1,12 @@
 /**
  * The operator uninstall against the real Kubernetes client and a fake API server whose controllers behave as
- * the operator and Kubernetes do (calico-manifests.md §8): deleting the Installation only marks it; the operator
- * drops its finalizers once it has torn its components down; the `calico-system` Namespace is owned by the
- * Installation and garbage-collected only when the Installation is gone, then stays Terminating while the
- * namespace controller deletes its pods (calico-node, kube-controllers, Goldmane, Whisker, csi-node-driver);
- * up to v3.30 the APIServer's `calico-apiserver` Namespace is removed by the API server controller the same way.
- * Every step takes time; nothing is gone the moment it is deleted.
+ * the operator and Kubernetes do (tigera/operator core_controller.go; docs/calico-facts.md, "Uninstall
+ * order"): deleting the Installation only marks it; the operator drops its finalizers once it has torn its
+ * components down; the `calico-system` Namespace is owned by the Installation and garbage-collected only when
+ * the Installation is gone, then stays Terminating while the namespace controller deletes its pods
+ * (calico-node, kube-controllers, Goldmane, Whisker, csi-node-driver); up to v3.30 the APIServer's
+ * `calico-apiserver` Namespace is removed by the API server controller the same way. Every step takes time;
+ * nothing is gone the moment it is deleted.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CalicoVersion, getVersion } from '../../../harness/calico/catalogue.js';

@@ -1,7 +1,7 @@
 /**
  * Synthetic node dumps of each mode's expected state, in iproute2's `-j` shapes (captured from
  * `ip -d -j link` / `ip -j addr` / `ip -j route` in the test node image; tunl0 shapes from iproute2's
- * link_iptnl.c printer and calico-tests-uninstall.md §3.1–3.2). Used by the verification tests.
+ * link_iptnl.c printer; docs/calico-facts.md, "tunl0"). Used by the verification tests.
  */
 import type { NodeDump } from '../../../harness/audit/dump.js';
 import type { Encapsulation } from '../../../harness/calico/catalogue.js';
@@ -91,7 +91,10 @@ const sameSubnet = (a: string, b: string) => {
   return (n(a) & mask) >>> 0 === (n(b) & mask) >>> 0;
 };
 
-/** The kernel's fallback tunl0: `tunl0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN … link/ipip 0.0.0.0` (§3.1). */
+/**
+ * The kernel's fallback tunl0: `tunl0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN … link/ipip 0.0.0.0`
+ * (kernel net/ipv4/ipip.c; docs/calico-facts.md, "tunl0").
+ */
 export function tunl0Link(configured: boolean, mtu = 1480): Record<string, unknown> {
   return {
     ifindex: 2,
