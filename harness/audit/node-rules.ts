@@ -74,7 +74,7 @@ export const NODE_RULES = [
     why: 'host side of a pod veth wired by the Calico CNI plugin: the pod still runs with a Calico address and no Calico to route or police it',
     remediation: 'ip link del <veth> (the pod keeps no network until it is recreated under the next CNI)',
     source:
-      'cni-plugin internal/pkg/utils (host veth MAC ee:ee:ee:ee:ee:ee, name cali + hash); calico-tests-uninstall.md §2.4 (pods running through the uninstall keep their veths)',
+      'cni-plugin internal/pkg/utils (host veth MAC ee:ee:ee:ee:ee:ee, name cali + hash); docs/calico-facts.md "What an uninstall leaves" (pods running through the uninstall keep their veths)',
   },
   {
     id: 'calico-route',
@@ -144,7 +144,7 @@ export const NODE_RULES = [
     why: "calico-node's init container (`calico-node -init -best-effort`: mount-bpffs up to v3.30, ebpf-bootstrap from v3.31) mounts bpffs on the node's /sys/fs/bpf; kind does not, and nothing unmounts it",
     remediation: 'umount /sys/fs/bpf inside the node (its own mount namespace; never on the host)',
     source:
-      'calico.yaml initContainers mount-bpffs / ebpf-bootstrap and hostPath bpffs /sys/fs/bpf (calico-manifests.md §2.4, §2.6)',
+      'calico.yaml initContainers mount-bpffs / ebpf-bootstrap and hostPath bpffs /sys/fs/bpf (docs/calico-facts.md "Node-side paths")',
   },
   {
     id: 'calico-cgroup-mount',
@@ -155,7 +155,7 @@ export const NODE_RULES = [
     remediation:
       'umount /run/calico/cgroup inside the node, before removing /var/run/calico with rm --one-file-system',
     source:
-      'calico.yaml hostPath var-run-calico (calico-manifests.md §2.6: "the cgroup mount made by the init container")',
+      'calico.yaml hostPath var-run-calico (it holds the cgroup mount the init container makes; docs/calico-facts.md "Node-side paths")',
   },
   {
     id: 'calico-state-dir',
@@ -165,7 +165,7 @@ export const NODE_RULES = [
     why: 'hostPath directories of calico-node outlive the pods that wrote them',
     remediation: 'rm -rf --one-file-system <dir> (after unmounting /run/calico/cgroup)',
     source:
-      'calico.yaml hostPath volumes var-lib-calico, var-run-calico, cni-log-dir, policysync (calico-manifests.md §2.6); operator pkg/render/node.go',
+      'calico.yaml hostPath volumes var-lib-calico, var-run-calico, cni-log-dir, policysync (docs/calico-facts.md "Node-side paths"); operator pkg/render/node.go',
   },
   {
     id: 'calico-cni-config',
@@ -371,7 +371,7 @@ function auditInterfaces(
           inet.length ? `inet ${inet.join(', ')}` : 'no IPv4 address',
           ...via.map((r) => `route ${formatRoute(r)}`),
         ].join('; '),
-        why: `${RULE['tunl0-configured'].why} (calico-tests-uninstall.md §3.3)`,
+        why: `${RULE['tunl0-configured'].why} (docs/calico-facts.md "tunl0")`,
         remediation: shellText(fix),
         fix,
       });
@@ -411,7 +411,7 @@ function auditInterfaces(
         rule: 'cali-veth',
         name: l.ifname,
         detail: `${l.linkinfo?.info_kind ?? 'link'} ${l.ifname}${l.link ? `@${l.link}` : ''} link/ether ${l.address} state ${l.operstate ?? '?'}`,
-        why: `${RULE['cali-veth'].why} (§2.4)`,
+        why: `${RULE['cali-veth'].why} (docs/calico-facts.md "What an uninstall leaves")`,
         remediation: shellText(fix),
         fix,
       });
@@ -548,7 +548,7 @@ function auditFiles(dump: NodeDump, text: string): Finding[] {
                   .join(', ')}`
               : ''
           }`,
-          `${what}; ${RULE['calico-state-dir'].why} (§2.4)`,
+          `${what}; ${RULE['calico-state-dir'].why} (docs/calico-facts.md "What an uninstall leaves")`,
           rmTree(dir),
         ),
       );
@@ -569,7 +569,7 @@ function auditFiles(dump: NodeDump, text: string): Finding[] {
           e.path,
           `${e.type} ${e.path}`,
           base.endsWith('.conflist')
-            ? 'the runtime uses the first CNI config in lexical order: a leftover 10-calico.conflist keeps new pods on a CNI that is gone (pods stuck ContainerCreating, §4.4–4.5)'
+            ? 'the runtime uses the first CNI config in lexical order: a leftover 10-calico.conflist keeps new pods on a CNI that is gone (pods stuck ContainerCreating; docs/calico-facts.md "What an uninstall leaves")'
             : 'Calico CNI credentials (calico-kubeconfig holds a token) left on the host',
           rmTree(e.path),
         ),
@@ -602,7 +602,7 @@ function auditFiles(dump: NodeDump, text: string): Finding[] {
             'calico-bpf-pin',
             e.path,
             `${e.type} ${e.path}`,
-            `${RULE['calico-bpf-pin'].why} (§2.4); \`calico-bpf cleanup\` is the upstream tool when its image is at hand`,
+            `${RULE['calico-bpf-pin'].why} (docs/calico-facts.md "What an uninstall leaves"); \`calico-bpf cleanup\` is the upstream tool when its image is at hand`,
             ['rm', '-rf', e.path],
             'bpf',
           ),

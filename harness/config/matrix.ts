@@ -245,7 +245,7 @@ function toCell(c: Partial<Record<CellField, RawValue>>): Cell {
     throw new ConfigError(
       c.podCIDR!.label,
       podCIDR,
-      'allowed: a pod CIDR of /24 or larger (a smaller one makes kind hang; kind-clientnode-testcontainers.md §1.9)',
+      'allowed: a pod CIDR of /24 or larger (a smaller one makes kind hang; the controller manager gives each node a /24 of it)',
     );
   }
   if (cidrsOverlap(pod, svc)) {

@@ -10,7 +10,7 @@ import { parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
 
 export const collectHelp = `calico-conformance collect --cluster NAME --out DIR [--ipset-helper-image IMAGE] [--baseline-dir DIR]
-  Writes a node dump of a live kind cluster: DIR/<node>/<file> per node (DESIGN.md "Node dump"), and
+  Writes a node dump of a live kind cluster: DIR/<node>/<file> per node (docs/contracts.md "Node dump"), and
   DIR/cluster.json when \`kind get kubeconfig\` answers. A baseline already in DIR/<node>/ (or in
   --baseline-dir) is kept. kind nodes have no ipset binary: the sets are listed by IMAGE's ipset in a
   throw-away container that joins the node's network namespace (never pulled). Exit 1 when nothing could be
