@@ -47,7 +47,14 @@ export const OPERATOR_OPTIONAL =
   'the operator path only: tigera/operator v1.40.0 needs its api module at its own commit, which the Go module proxy does not serve here';
 
 /** The upstream manifests a cell of the lab's Calico version reads (harness/calico/catalogue.ts files). */
-export const MANIFEST_FILES = ['calico.yaml', 'calico-vxlan.yaml', 'tigera-operator.yaml', 'operator-crds.yaml', 'custom-resources.yaml', 'custom-resources-bpf.yaml'];
+export const MANIFEST_FILES = [
+  'calico.yaml',
+  'calico-vxlan.yaml',
+  'tigera-operator.yaml',
+  'operator-crds.yaml',
+  'custom-resources.yaml',
+  'custom-resources-bpf.yaml',
+];
 
 function goEnv(paths: LabPaths): Record<string, string> {
   return {
@@ -240,10 +247,13 @@ function goSteps(): Step[] {
       key: (c) => c.lock.criTools,
       outputs: (c) => [bin(c, 'crictl')],
       build: async (c) => {
-        await c.go(['install', '-ldflags', '-s -w', `${c.lock.criTools.module}/cmd/crictl@${c.lock.criTools.version}`], {
-          cwd: c.paths.root,
-          env: { GOBIN: c.paths.bin },
-        });
+        await c.go(
+          ['install', '-ldflags', '-s -w', `${c.lock.criTools.module}/cmd/crictl@${c.lock.criTools.version}`],
+          {
+            cwd: c.paths.root,
+            env: { GOBIN: c.paths.bin },
+          },
+        );
       },
     },
     ...(['node', 'calico'] as const).map(
@@ -267,7 +277,10 @@ function goSteps(): Step[] {
             if (!d) throw new Error(`lab.lock.json cniPlugins.${set}.plugins: unknown plugin ${n}`);
             return `${module}/plugins/${d}@${version}`;
           });
-          await c.go(['install', '-ldflags', '-s -w', ...pkgs], { cwd: c.paths.root, env: { GOBIN: bin(c, `cni-${set}`) } });
+          await c.go(['install', '-ldflags', '-s -w', ...pkgs], {
+            cwd: c.paths.root,
+            env: { GOBIN: bin(c, `cni-${set}`) },
+          });
         },
       }),
     ),
@@ -275,9 +288,16 @@ function goSteps(): Step[] {
       name: 'calico',
       key: (c) => c.lock.calico,
       outputs: (c) =>
-        ['calico-node', 'calico', 'install', 'kube-controllers', 'check-status', 'calicoctl', 'apiserver', 'calico-typha'].map(
-          (n) => bin(c, 'calico', n),
-        ),
+        [
+          'calico-node',
+          'calico',
+          'install',
+          'kube-controllers',
+          'check-status',
+          'calicoctl',
+          'apiserver',
+          'calico-typha',
+        ].map((n) => bin(c, 'calico', n)),
       build: async (c) => {
         const cal = c.lock.calico;
         const cdir = await downloadModule(c, cal.module, cal.pseudoVersion);
@@ -290,7 +310,10 @@ function goSteps(): Step[] {
         mkdirSync(stub, { recursive: true });
         // lib/httpmachinery is only imported by whisker-backend, which the lab does not build, and the proxy
         // does not serve it at this commit: an empty module satisfies the module graph.
-        writeFileSync(join(stub, 'go.mod'), 'module github.com/projectcalico/calico/lib/httpmachinery\n\ngo 1.24\n');
+        writeFileSync(
+          join(stub, 'go.mod'),
+          'module github.com/projectcalico/calico/lib/httpmachinery\n\ngo 1.24\n',
+        );
         const ld = [
           `-X github.com/projectcalico/calico/pkg/buildinfo.Version=${cal.version}`,
           `-X github.com/projectcalico/calico/pkg/buildinfo.GitRevision=${cal.pseudoVersion.split('-').pop()}`,
@@ -369,7 +392,10 @@ export function stepIsBuilt(ctx: StepContext, step: Step): boolean {
   if (!existsSync(stamp)) return false;
   const { key } = JSON.parse(readFileSync(stamp, 'utf8')) as { key: string };
   if (key !== hashKey(step.key(ctx)) || !step.outputs(ctx).every((f) => existsSync(f))) return false;
-  return (step.images?.(ctx) ?? []).every((img) => execaSync('docker', ['image', 'inspect', '--format', '{{.Id}}', img], { reject: false }).exitCode === 0);
+  return (step.images?.(ctx) ?? []).every(
+    (img) =>
+      execaSync('docker', ['image', 'inspect', '--format', '{{.Id}}', img], { reject: false }).exitCode === 0,
+  );
 }
 
 export function makeContext(log: (line: string) => void = (l) => console.log(l)): StepContext {
@@ -404,11 +430,14 @@ async function main(argv: string[]): Promise<number> {
   if (only) {
     const unknown = [...only].filter((n) => !steps.some((s) => s.name === n));
     if (unknown.length > 0) {
-      console.error(`lab:build: error: --only: unknown step(s) ${unknown.join(', ')}; steps: ${steps.map((s) => s.name).join(', ')}`);
+      console.error(
+        `lab:build: error: --only: unknown step(s) ${unknown.join(', ')}; steps: ${steps.map((s) => s.name).join(', ')}`,
+      );
       return 2;
     }
   }
-  for (const d of [ctx.paths.root, ctx.paths.bin, ctx.paths.stamps, ctx.paths.src]) mkdirSync(d, { recursive: true });
+  for (const d of [ctx.paths.root, ctx.paths.bin, ctx.paths.stamps, ctx.paths.src])
+    mkdirSync(d, { recursive: true });
   const t0 = Date.now();
   let failed = 0;
   for (const step of steps) {
@@ -423,16 +452,31 @@ async function main(argv: string[]): Promise<number> {
       await step.build(ctx);
       const missing = step.outputs(ctx).filter((f) => !existsSync(f));
       if (missing.length > 0) throw new Error(`outputs missing after build: ${missing.join(', ')}`);
-      writeFileSync(join(ctx.paths.stamps, `${step.name}.json`), JSON.stringify({ key: hashKey(step.key(ctx)), builtAt: new Date().toISOString(), seconds: (Date.now() - s0) / 1000 }));
+      writeFileSync(
+        join(ctx.paths.stamps, `${step.name}.json`),
+        JSON.stringify({
+          key: hashKey(step.key(ctx)),
+          builtAt: new Date().toISOString(),
+          seconds: (Date.now() - s0) / 1000,
+        }),
+      );
       console.log(`lab:build ${step.name}: done in ${((Date.now() - s0) / 1000).toFixed(0)} s`);
     } catch (err) {
       if (!step.optional) failed++;
-      const msg = (err as Error).message.split('\n').slice(0, 8).map((l) => l.slice(0, 400)).join('\n');
+      const msg = (err as Error).message
+        .split('\n')
+        .slice(0, 8)
+        .map((l) => l.slice(0, 400))
+        .join('\n');
       const what = step.optional ? `not built (optional: ${step.optional})` : 'FAILED';
-      console.error(`lab:build ${step.name}: ${what} after ${((Date.now() - s0) / 1000).toFixed(0)} s: ${msg}`);
+      console.error(
+        `lab:build ${step.name}: ${what} after ${((Date.now() - s0) / 1000).toFixed(0)} s: ${msg}`,
+      );
     }
   }
-  console.log(`lab:build: ${failed === 0 ? 'complete' : `${failed} step(s) failed`} in ${((Date.now() - t0) / 1000).toFixed(0)} s (cache ${ctx.paths.root})`);
+  console.log(
+    `lab:build: ${failed === 0 ? 'complete' : `${failed} step(s) failed`} in ${((Date.now() - t0) / 1000).toFixed(0)} s (cache ${ctx.paths.root})`,
+  );
   return failed === 0 ? 0 : 1;
 }
 

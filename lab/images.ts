@@ -5,20 +5,61 @@
  * kubeadm, the upstream Calico manifests and the operator name them, so nothing is ever pulled.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { LAB_SOURCE_DIR, agnhostImage, controlPlaneImages, labNodeImage } from '../harness/lab/lock.js';
+import { agnhostImage, controlPlaneImages, LAB_SOURCE_DIR, labNodeImage } from '../harness/lab/lock.js';
 import { OPERATOR_OPTIONAL, type Step, type StepContext } from './build.js';
 
 const NODE_PACKAGES = [
-  'systemd', 'systemd-sysv', 'dbus', 'containerd', 'runc', 'iptables', 'nftables', 'conntrack', 'iproute2', 'ipset',
-  'ethtool', 'socat', 'kmod', 'mount', 'util-linux', 'procps', 'ca-certificates', 'iputils-ping', 'netbase', 'libseccomp2',
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'containerd',
+  'runc',
+  'iptables',
+  'nftables',
+  'conntrack',
+  'iproute2',
+  'ipset',
+  'ethtool',
+  'socat',
+  'kmod',
+  'mount',
+  'util-linux',
+  'procps',
+  'ca-certificates',
+  'iputils-ping',
+  'netbase',
+  'libseccomp2',
 ];
 /** calico/node, kube-proxy and agnhost: the networking tools they call, BIRD 1.6 and busybox (agnhost is Alpine upstream). */
 const NET_PACKAGES = [
-  'iptables', 'nftables', 'ipset', 'iproute2', 'conntrack', 'bird', 'kmod', 'procps', 'busybox', 'curl', 'netcat-openbsd', 'netbase', 'ca-certificates',
+  'iptables',
+  'nftables',
+  'ipset',
+  'iproute2',
+  'conntrack',
+  'bird',
+  'kmod',
+  'procps',
+  'busybox',
+  'curl',
+  'netcat-openbsd',
+  'netbase',
+  'ca-certificates',
 ];
 
 function debianMirror(): string {
@@ -62,7 +103,12 @@ async function imageExists(ref: string): Promise<boolean> {
 }
 
 /** `docker build` (classic builder, local images only) of a context directory prepared by `fill`. */
-async function buildImage(ctx: StepContext, tags: string[], dockerfile: string, fill: (dir: string) => void): Promise<void> {
+async function buildImage(
+  ctx: StepContext,
+  tags: string[],
+  dockerfile: string,
+  fill: (dir: string) => void,
+): Promise<void> {
   const dir = join(ctx.paths.images, 'ctx', sha(tags.join(',')));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -94,16 +140,36 @@ function rootfsStep(kind: 'node' | 'net'): Step {
       mkdirSync(root, { recursive: true });
       const mirror = debianMirror();
       ctx.log(`  debootstrap ${kind} (${pkgs.length} packages) from ${mirror}`);
-      await execa('nice', ['-n', '5', 'debootstrap', '--variant=minbase', `--include=${pkgs.join(',')}`, 'bookworm', root, mirror], {
-        all: true,
-      }).catch((err: { all?: string; message: string }) => {
+      await execa(
+        'nice',
+        [
+          '-n',
+          '5',
+          'debootstrap',
+          '--variant=minbase',
+          `--include=${pkgs.join(',')}`,
+          'bookworm',
+          root,
+          mirror,
+        ],
+        {
+          all: true,
+        },
+      ).catch((err: { all?: string; message: string }) => {
         throw new Error(`debootstrap failed: ${(err.all ?? err.message).split('\n').slice(-15).join('\n')}`);
       });
       for (const d of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
-        for (const f of readdirSync(join(root, d))) if (f !== 'partial' && f !== 'lock') rmSync(join(root, d, f), { recursive: true, force: true });
+        for (const f of readdirSync(join(root, d)))
+          if (f !== 'partial' && f !== 'lock') rmSync(join(root, d, f), { recursive: true, force: true });
       }
       // a shell pipe: the root is hundreds of MB, never buffered in this process
-      await execa('bash', ['-c', 'set -o pipefail; tar -C "$1" -c . | docker import - "$2"', 'bash', root, baseImage(kind)]);
+      await execa('bash', [
+        '-c',
+        'set -o pipefail; tar -C "$1" -c . | docker import - "$2"',
+        'bash',
+        root,
+        baseImage(kind),
+      ]);
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -111,7 +177,7 @@ function rootfsStep(kind: 'node' | 'net'): Step {
 
 const SCRATCH_PATH = 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n';
 
-function binHashes(ctx: StepContext, files: string[]): string[] {
+function binHashes(files: string[]): string[] {
   return files.map((f) => (existsSync(f) ? `${f}:${statSync(f).size}:${fileHash(f)}` : `${f}:missing`));
 }
 
@@ -121,8 +187,10 @@ function controlPlaneStep(): Step {
     key: (ctx) => ({
       recipes: RECIPES,
       imgs: controlPlaneImages(ctx.lock),
-      bins: binHashes(ctx, [
-        ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((n) => join(ctx.paths.bin, 'k8s', n)),
+      bins: binHashes([
+        ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((n) =>
+          join(ctx.paths.bin, 'k8s', n),
+        ),
         join(ctx.paths.bin, 'etcd'),
         join(ctx.paths.bin, 'coredns'),
         join(ctx.paths.bin, 'pause'),
@@ -134,29 +202,53 @@ function controlPlaneStep(): Step {
     build: async (ctx) => {
       const k = ctx.lock.kubernetes.version;
       for (const n of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
-        await buildImage(ctx, [`registry.k8s.io/${n}:${k}`], `FROM scratch\n${SCRATCH_PATH}COPY ${n} /usr/local/bin/${n}\nENTRYPOINT ["/usr/local/bin/${n}"]\n`, (d) =>
-          copyExec(join(ctx.paths.bin, 'k8s', n), join(d, n)),
+        await buildImage(
+          ctx,
+          [`registry.k8s.io/${n}:${k}`],
+          `FROM scratch\n${SCRATCH_PATH}COPY ${n} /usr/local/bin/${n}\nENTRYPOINT ["/usr/local/bin/${n}"]\n`,
+          (d) => copyExec(join(ctx.paths.bin, 'k8s', n), join(d, n)),
         );
       }
       // kube-proxy programs iptables: it runs on the networking root
-      await buildImage(ctx, [`registry.k8s.io/kube-proxy:${k}`], `FROM ${baseImage('net')}\nCOPY kube-proxy /usr/local/bin/kube-proxy\nENTRYPOINT ["/usr/local/bin/kube-proxy"]\n`, (d) =>
-        copyExec(join(ctx.paths.bin, 'k8s', 'kube-proxy'), join(d, 'kube-proxy')),
+      await buildImage(
+        ctx,
+        [`registry.k8s.io/kube-proxy:${k}`],
+        `FROM ${baseImage('net')}\nCOPY kube-proxy /usr/local/bin/kube-proxy\nENTRYPOINT ["/usr/local/bin/kube-proxy"]\n`,
+        (d) => copyExec(join(ctx.paths.bin, 'k8s', 'kube-proxy'), join(d, 'kube-proxy')),
       );
-      await buildImage(ctx, [`registry.k8s.io/etcd:${ctx.lock.etcd.imageTag}`], `FROM scratch\n${SCRATCH_PATH}COPY etcd /usr/local/bin/etcd\nCOPY tmp /tmp\nENTRYPOINT ["/usr/local/bin/etcd"]\n`, (d) => {
-        copyExec(join(ctx.paths.bin, 'etcd'), join(d, 'etcd'));
-        mkdirSync(join(d, 'tmp'));
-      });
-      await buildImage(ctx, [`registry.k8s.io/coredns/coredns:${ctx.lock.coredns.version}`], `FROM scratch\nCOPY coredns /coredns\nENTRYPOINT ["/coredns"]\n`, (d) =>
-        copyExec(join(ctx.paths.bin, 'coredns'), join(d, 'coredns')),
+      await buildImage(
+        ctx,
+        [`registry.k8s.io/etcd:${ctx.lock.etcd.imageTag}`],
+        `FROM scratch\n${SCRATCH_PATH}COPY etcd /usr/local/bin/etcd\nCOPY tmp /tmp\nENTRYPOINT ["/usr/local/bin/etcd"]\n`,
+        (d) => {
+          copyExec(join(ctx.paths.bin, 'etcd'), join(d, 'etcd'));
+          mkdirSync(join(d, 'tmp'));
+        },
       );
-      await buildImage(ctx, [`registry.k8s.io/pause:${ctx.lock.pause.version}`], `FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n`, (d) =>
-        copyExec(join(ctx.paths.bin, 'pause'), join(d, 'pause')),
+      await buildImage(
+        ctx,
+        [`registry.k8s.io/coredns/coredns:${ctx.lock.coredns.version}`],
+        `FROM scratch\nCOPY coredns /coredns\nENTRYPOINT ["/coredns"]\n`,
+        (d) => copyExec(join(ctx.paths.bin, 'coredns'), join(d, 'coredns')),
+      );
+      await buildImage(
+        ctx,
+        [`registry.k8s.io/pause:${ctx.lock.pause.version}`],
+        `FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n`,
+        (d) => copyExec(join(ctx.paths.bin, 'pause'), join(d, 'pause')),
       );
     },
   };
 }
 
-function calicoImages(ctx: StepContext): { node: string; cni: string; kubeControllers: string; typha: string; apiserver: string; operator: string } {
+function calicoImages(ctx: StepContext): {
+  node: string;
+  cni: string;
+  kubeControllers: string;
+  typha: string;
+  apiserver: string;
+  operator: string;
+} {
   const r = `${ctx.lock.calico.registry}/calico`;
   const v = ctx.lock.calico.version;
   return {
@@ -180,15 +272,26 @@ function calicoStep(): Step {
     key: (ctx) => ({
       recipes: RECIPES,
       imgs: calicoImages(ctx),
-      bins: binHashes(ctx, [
-        ...['calico-node', 'calico', 'install', 'kube-controllers', 'check-status', 'calico-typha', 'apiserver'].map((n) => cbin(ctx, n)),
+      bins: binHashes([
+        ...[
+          'calico-node',
+          'calico',
+          'install',
+          'kube-controllers',
+          'check-status',
+          'calico-typha',
+          'apiserver',
+        ].map((n) => cbin(ctx, n)),
         ...ctx.lock.cniPlugins.calico.plugins.map((p) => join(ctx.paths.bin, 'cni-calico', p)),
       ]),
       start: readFileSync(join(LAB_SOURCE_DIR, 'images/calico-node/start'), 'utf8'),
       net: baseImage('net'),
     }),
     outputs: () => [],
-    images: (ctx) => Object.entries(calicoImages(ctx)).filter(([k]) => k !== 'operator').map(([, v]) => v),
+    images: (ctx) =>
+      Object.entries(calicoImages(ctx))
+        .filter(([k]) => k !== 'operator')
+        .map(([, v]) => v),
     build: async (ctx) => {
       const imgs = calicoImages(ctx);
       const confd = join(calicoModuleDir(ctx), 'confd/etc/calico/confd');
@@ -222,7 +325,10 @@ function calicoStep(): Step {
           cpSync(join(confd, 'templates'), join(d, 'confd', 'templates'), { recursive: true });
           writeFileSync(join(d, 'confd', 'config', '.keep'), '');
           // no cloud metadata, logs to stdout only (what the upstream image configures)
-          writeFileSync(join(d, 'felix.cfg'), '[global]\nMetadataAddr = None\nLogFilePath = None\nLogSeverityFile = None\nLogSeveritySys = None\n');
+          writeFileSync(
+            join(d, 'felix.cfg'),
+            '[global]\nMetadataAddr = None\nLogFilePath = None\nLogSeverityFile = None\nLogSeveritySys = None\n',
+          );
         },
       );
       await buildImage(
@@ -233,7 +339,8 @@ function calicoStep(): Step {
           copyExec(cbin(ctx, 'calico'), join(d, 'bin', 'calico'));
           copyExec(cbin(ctx, 'calico'), join(d, 'bin', 'calico-ipam'));
           copyExec(cbin(ctx, 'install'), join(d, 'bin', 'install'));
-          for (const p of ctx.lock.cniPlugins.calico.plugins) copyExec(join(ctx.paths.bin, 'cni-calico', p), join(d, 'bin', p));
+          for (const p of ctx.lock.cniPlugins.calico.plugins)
+            copyExec(join(ctx.paths.bin, 'cni-calico', p), join(d, 'bin', p));
           mkdirSync(join(d, 'tmp'));
         },
       );
@@ -250,14 +357,22 @@ function calicoStep(): Step {
           chmodSync(join(d, 'tmp'), 0o1777);
         },
       );
-      await buildImage(ctx, [imgs.typha], `FROM scratch\n${SCRATCH_PATH}COPY calico-typha /usr/bin/calico-typha\nENTRYPOINT ["/usr/bin/calico-typha"]\n`, (d) =>
-        copyExec(cbin(ctx, 'calico-typha'), join(d, 'calico-typha')),
+      await buildImage(
+        ctx,
+        [imgs.typha],
+        `FROM scratch\n${SCRATCH_PATH}COPY calico-typha /usr/bin/calico-typha\nENTRYPOINT ["/usr/bin/calico-typha"]\n`,
+        (d) => copyExec(cbin(ctx, 'calico-typha'), join(d, 'calico-typha')),
       );
-      await buildImage(ctx, [imgs.apiserver], `FROM scratch\n${SCRATCH_PATH}COPY apiserver /code/apiserver\nCOPY tmp /tmp\nENTRYPOINT ["/code/apiserver"]\n`, (d) => {
-        copyExec(cbin(ctx, 'apiserver'), join(d, 'apiserver'));
-        mkdirSync(join(d, 'tmp'));
-        chmodSync(join(d, 'tmp'), 0o1777);
-      });
+      await buildImage(
+        ctx,
+        [imgs.apiserver],
+        `FROM scratch\n${SCRATCH_PATH}COPY apiserver /code/apiserver\nCOPY tmp /tmp\nENTRYPOINT ["/code/apiserver"]\n`,
+        (d) => {
+          copyExec(cbin(ctx, 'apiserver'), join(d, 'apiserver'));
+          mkdirSync(join(d, 'tmp'));
+          chmodSync(join(d, 'tmp'), 0o1777);
+        },
+      );
     },
   };
 }
@@ -268,15 +383,22 @@ function operatorStep(): Step {
     optional: OPERATOR_OPTIONAL,
     key: (ctx) => ({
       recipes: RECIPES,
-      img: calicoImages(ctx).operator, bins: binHashes(ctx, [join(ctx.paths.bin, 'operator')]) }),
+      img: calicoImages(ctx).operator,
+      bins: binHashes([join(ctx.paths.bin, 'operator')]),
+    }),
     outputs: () => [],
     images: (ctx) => [calicoImages(ctx).operator],
     build: async (ctx) => {
-      await buildImage(ctx, [calicoImages(ctx).operator], `FROM scratch\n${SCRATCH_PATH}COPY operator /usr/local/bin/operator\nCOPY tmp /tmp\nENTRYPOINT ["/usr/local/bin/operator"]\n`, (d) => {
-        copyExec(join(ctx.paths.bin, 'operator'), join(d, 'operator'));
-        mkdirSync(join(d, 'tmp'));
-        chmodSync(join(d, 'tmp'), 0o1777);
-      });
+      await buildImage(
+        ctx,
+        [calicoImages(ctx).operator],
+        `FROM scratch\n${SCRATCH_PATH}COPY operator /usr/local/bin/operator\nCOPY tmp /tmp\nENTRYPOINT ["/usr/local/bin/operator"]\n`,
+        (d) => {
+          copyExec(join(ctx.paths.bin, 'operator'), join(d, 'operator'));
+          mkdirSync(join(d, 'tmp'));
+          chmodSync(join(d, 'tmp'), 0o1777);
+        },
+      );
     },
   };
 }
@@ -284,7 +406,12 @@ function operatorStep(): Step {
 function agnhostStep(): Step {
   return {
     name: 'images-agnhost',
-    key: (ctx) => ({ recipes: RECIPES, img: agnhostImage(ctx.lock), bins: binHashes(ctx, [join(ctx.paths.bin, 'agnhost')]), net: baseImage('net') }),
+    key: (ctx) => ({
+      recipes: RECIPES,
+      img: agnhostImage(ctx.lock),
+      bins: binHashes([join(ctx.paths.bin, 'agnhost')]),
+      net: baseImage('net'),
+    }),
     outputs: () => [],
     images: (ctx) => [agnhostImage(ctx.lock)],
     build: async (ctx) => {
@@ -308,13 +435,22 @@ function agnhostStep(): Step {
 }
 
 function nodeStep(): Step {
-  const nodeFiles = ['entrypoint', 'containerd-config.toml', 'kubelet.service', 'kubelet.slice', 'containerd-lab.conf', 'lab-preload-images.service', 'lab-preload-images', 'default-storage.yaml'];
+  const nodeFiles = [
+    'entrypoint',
+    'containerd-config.toml',
+    'kubelet.service',
+    'kubelet.slice',
+    'containerd-lab.conf',
+    'lab-preload-images.service',
+    'lab-preload-images',
+    'default-storage.yaml',
+  ];
   return {
     name: 'image-node',
     key: (ctx) => ({
       recipes: RECIPES,
       img: labNodeImage(ctx.lock),
-      bins: binHashes(ctx, [
+      bins: binHashes([
         ...['kubelet', 'kubeadm', 'kubectl'].map((n) => join(ctx.paths.bin, 'k8s', n)),
         join(ctx.paths.bin, 'crictl'),
         ...ctx.lock.cniPlugins.node.plugins.map((p) => join(ctx.paths.bin, 'cni-node', p)),
@@ -361,23 +497,43 @@ function nodeStep(): Step {
           '',
         ].join('\n'),
         (d) => {
-          for (const n of ['kubelet', 'kubeadm', 'kubectl']) copyExec(join(ctx.paths.bin, 'k8s', n), join(d, 'bin', n));
+          for (const n of ['kubelet', 'kubeadm', 'kubectl'])
+            copyExec(join(ctx.paths.bin, 'k8s', n), join(d, 'bin', n));
           copyExec(join(ctx.paths.bin, 'crictl'), join(d, 'crictl'));
           copyExec(join(src, 'lab-preload-images'), join(d, 'lab-preload-images'));
-          for (const p of ctx.lock.cniPlugins.node.plugins) copyExec(join(ctx.paths.bin, 'cni-node', p), join(d, 'cni', p));
+          for (const p of ctx.lock.cniPlugins.node.plugins)
+            copyExec(join(ctx.paths.bin, 'cni-node', p), join(d, 'cni', p));
           copyExec(join(src, 'entrypoint'), join(d, 'entrypoint'));
           mkdirSync(join(d, 'kind', 'manifests'), { recursive: true });
           mkdirSync(join(d, 'kind', 'images'), { recursive: true });
           writeFileSync(join(d, 'kind', 'version'), `${ctx.lock.kubernetes.version}\n`);
-          copyFileSync(join(src, 'default-storage.yaml'), join(d, 'kind', 'manifests', 'default-storage.yaml'));
+          copyFileSync(
+            join(src, 'default-storage.yaml'),
+            join(d, 'kind', 'manifests', 'default-storage.yaml'),
+          );
           for (const t of tars) copyFileSync(t, join(d, 'kind', 'images', `cp-${t.split('/').pop()}`));
           mkdirSync(join(d, 'systemd', 'containerd.service.d'), { recursive: true });
           for (const f of ['kubelet.service', 'kubelet.slice', 'lab-preload-images.service']) {
-            writeFileSync(join(d, 'systemd', f), readFileSync(join(src, f), 'utf8').replaceAll('NOFILE_LIMIT', limit));
+            writeFileSync(
+              join(d, 'systemd', f),
+              readFileSync(join(src, f), 'utf8').replaceAll('NOFILE_LIMIT', limit),
+            );
           }
-          writeFileSync(join(d, 'systemd', 'containerd.service.d', 'lab.conf'), readFileSync(join(src, 'containerd-lab.conf'), 'utf8').replaceAll('NOFILE_LIMIT', limit));
-          writeFileSync(join(d, 'containerd-config.toml'), readFileSync(join(src, 'containerd-config.toml'), 'utf8').replaceAll('PAUSE_VERSION', ctx.lock.pause.version));
-          writeFileSync(join(d, 'crictl.yaml'), 'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\n');
+          writeFileSync(
+            join(d, 'systemd', 'containerd.service.d', 'lab.conf'),
+            readFileSync(join(src, 'containerd-lab.conf'), 'utf8').replaceAll('NOFILE_LIMIT', limit),
+          );
+          writeFileSync(
+            join(d, 'containerd-config.toml'),
+            readFileSync(join(src, 'containerd-config.toml'), 'utf8').replaceAll(
+              'PAUSE_VERSION',
+              ctx.lock.pause.version,
+            ),
+          );
+          writeFileSync(
+            join(d, 'crictl.yaml'),
+            'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\n',
+          );
         },
       );
       rmSync(saveDir, { recursive: true, force: true });
@@ -386,7 +542,15 @@ function nodeStep(): Step {
 }
 
 export function imageSteps(): Step[] {
-  return [rootfsStep('node'), rootfsStep('net'), controlPlaneStep(), calicoStep(), agnhostStep(), nodeStep(), operatorStep()];
+  return [
+    rootfsStep('node'),
+    rootfsStep('net'),
+    controlPlaneStep(),
+    calicoStep(),
+    agnhostStep(),
+    nodeStep(),
+    operatorStep(),
+  ];
 }
 
 export { imageExists };

@@ -7,7 +7,9 @@ import { labStatus } from '../harness/lab/status.js';
 const status = await labStatus();
 for (const p of status.parts) {
   const state = p.built ? 'built   ' : p.optional ? 'optional' : 'MISSING ';
-  console.log(`${state} ${p.name}${p.detail ? ` — ${p.detail}` : ''}${!p.built && p.optional ? `; ${p.optional}` : ''}`);
+  console.log(
+    `${state} ${p.name}${p.detail ? ` — ${p.detail}` : ''}${!p.built && p.optional ? `; ${p.optional}` : ''}`,
+  );
 }
 console.log(
   status.complete

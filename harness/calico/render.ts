@@ -229,7 +229,10 @@ function setEnv(
     return;
   }
   if (mustExist)
-    throw new ManifestError(`${file}: calico-node has no env ${name} (docs/calico-facts.md "calico.yaml: ConfigMap and calico-node env")`, file);
+    throw new ManifestError(
+      `${file}: calico-node has no env ${name} (docs/calico-facts.md "calico.yaml: ConfigMap and calico-node env")`,
+      file,
+    );
   const first = !env.items.some((i) => isMap(i) && i.commentBefore?.includes('calico-conformance'));
   ed.appendNameValue(env, name, value, first ? ADDED_BY : undefined);
 }

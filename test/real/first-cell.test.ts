@@ -18,7 +18,7 @@ import { LAB_BUILD_HINT } from '../support/lab.js';
 const status = await labStatus();
 const CELL_BUDGET_MS = 15 * 60_000;
 /** one scenario of each kind: deny-all both ways, same namespace, namespace label, named TCP port, UDP port */
-export const REAL_TIER_POLICY_SELECT =
+const REAL_TIER_POLICY_SELECT =
   '^(deny-all-ingress|deny-all-egress|allow-same-namespace|allow-from-namespace-label|port-named-tcp|port-numbered-udp)$';
 
 const suite = status.complete ? describe : process.env.REQUIRE_LAB === '1' ? describe : describe.skip;
