@@ -1282,7 +1282,9 @@ describeLab(
         }
       });
 
-      it.skip('exit codes, the in-pod timeout (124) and streams need a kubelet: this tier runs none (no node, no container runtime); the fake API server tests the status channel (test/unit/kube/client.test.ts)', () => {});
+      // Exit codes, the in-pod timeout and streams need a kubelet, which this API server has none of: the
+      // fake API server tests the status channel (test/unit/kube/client.test.ts), and the real tier's first
+      // cell execs every probe through real kubelets (test/real/first-cell.test.ts).
     });
   },
 );
