@@ -164,7 +164,8 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
   const manifestsDir = labLock
     ? (await import('../../lab/lock.js')).labPaths().manifests
     : path('manifests-dir');
-  if (manifestsDir && !existsSync(manifestsDir))
+  // the lab's manifests are part of the lab: a lab without them is the environment (exit 3, below)
+  if (manifestsDir && !labLock && !existsSync(manifestsDir))
     throw new UsageError(`run --manifests-dir: ${manifestsDir} does not exist`, 'manifests-dir');
   const tests = str('tests');
   if (tests !== undefined) parseCellsRegex(tests, '--tests');
