@@ -336,6 +336,9 @@ export async function completeUninstallCluster(opts: {
   baseline: (node: string) => string | undefined;
   /** the API part's cluster access (default: client-node from the kubeconfig) */
   api?: ApiCleaner;
+  /** extra node passes while a pass still removes something (default 3), and the wait between (5 s) */
+  settlePasses?: number;
+  settleMs?: number;
 }): Promise<string[]> {
   let api = opts.api;
   if (!api) {
@@ -345,17 +348,31 @@ export async function completeUninstallCluster(opts: {
     api = await clientNodeApiCleaner(kc);
   }
   const apiSteps = await completeUninstallApi(api);
-  const nodes = await Promise.all(
-    opts.nodes.map((n) => {
-      const b = opts.baseline(n.name);
-      return completeUninstallNode(n.shell, b !== undefined ? { baseline: b } : {});
-    }),
-  );
+  const pass = () =>
+    Promise.all(
+      opts.nodes.map((n) => {
+        const b = opts.baseline(n.name);
+        return completeUninstallNode(n.shell, b !== undefined ? { baseline: b } : {});
+      }),
+    );
+  // Seen on the lab: the kubelet tears the force-deleted pods' sandboxes down after the API has forgotten
+  // them, and that teardown (CNI DEL through whatever Calico config is still there) can write files while
+  // the node pass runs, so a final audit found one. Node passes repeat, a settle interval apart, until a
+  // pass finds nothing left to remove (at most settlePasses more passes).
+  const earlier: NodeCleanReport[] = [];
+  let nodes = await pass();
+  const removedSomething = (rs: readonly NodeCleanReport[]) =>
+    rs.some((r) => r.steps.some((s) => s.action !== 'restart kubelet' && s.outcome === 'done'));
+  for (let i = 0; i < (opts.settlePasses ?? 3) && removedSomething(nodes); i++) {
+    earlier.push(...nodes);
+    await new Promise((r) => setTimeout(r, opts.settleMs ?? 5000));
+    nodes = await pass();
+  }
   const line = (where: string, s: CleanStep) =>
     `${where}: ${s.action}: ${s.outcome}${s.detail ? ` (${s.detail})` : ''}`;
   const lines = [
     ...apiSteps.map((s) => line('api', s)),
-    ...nodes.flatMap((r) => [
+    ...[...earlier, ...nodes].flatMap((r) => [
       ...r.steps.map((s) => line(r.node, s)),
       ...r.notChecked.map((n) => `${r.node}: not checked, so not cleaned: ${n}`),
     ]),

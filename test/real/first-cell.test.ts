@@ -28,7 +28,12 @@ const title = status.complete
 
 suite(title, () => {
   const out = mkdtempSync(join(tmpdir(), 'cc-real-'));
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  let passed = false;
+  // a failed run keeps its results directory (node dumps, diagnostics) for whoever reads the failure
+  afterAll(() => {
+    if (passed) rmSync(out, { recursive: true, force: true });
+    else console.log(`first real cell: results kept in ${out}`);
+  });
 
   it(
     'passes every phase on real components',
@@ -76,6 +81,7 @@ suite(title, () => {
         teardown: 'passed',
       });
       expect(r.exitCode, r.all?.slice(-4000)).toBe(0);
+      passed = true;
     },
     CELL_BUDGET_MS + 60_000,
   );
