@@ -28,7 +28,9 @@ describe('pollUntil: every wait ends on time, also when the API server stops ans
     expect((err as Error).message).toMatch(
       /last seen: desired=2 ready=1; then no answer to the next look within/,
     );
-    expect(looks).toBe(2);
+    // at least the answered look and one hung look; under load a hung look can be given up on and another
+    // started before the deadline, so the count is not exact
+    expect(looks).toBeGreaterThanOrEqual(2);
   });
 
   it('a look started just before the deadline still gets the grace to answer, and its answer is reported', async () => {
