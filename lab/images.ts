@@ -241,6 +241,9 @@ function controlPlaneStep(): Step {
   };
 }
 
+/** lab/images/calico-node/: the entrypoint (our supervisor), its `sv`, and the filter in front of BIRD */
+const CALICO_NODE_FILES = ['start', 'sv', 'bird'];
+
 function calicoImages(ctx: StepContext): {
   node: string;
   cni: string;
@@ -284,7 +287,9 @@ function calicoStep(): Step {
         ].map((n) => cbin(ctx, n)),
         ...ctx.lock.cniPlugins.calico.plugins.map((p) => join(ctx.paths.bin, 'cni-calico', p)),
       ]),
-      start: readFileSync(join(LAB_SOURCE_DIR, 'images/calico-node/start'), 'utf8'),
+      files: CALICO_NODE_FILES.map((f) =>
+        readFileSync(join(LAB_SOURCE_DIR, 'images/calico-node', f), 'utf8'),
+      ),
       net: baseImage('net'),
     }),
     outputs: () => [],
@@ -302,11 +307,20 @@ function calicoStep(): Step {
           `FROM ${baseImage('net')}`,
           'COPY calico-node /usr/bin/calico-node',
           'COPY start /usr/local/bin/lab-calico-node-start',
+          // runit's sv answered from the lab's supervisor: calico-node -bird-live asks `sv status`, confd's
+          // reload_cmd is `sv hup bird` (lab/images/calico-node/sv)
+          'COPY sv /usr/local/bin/sv',
+          // BIRD through the filter that removes confd's empty krt_tunnel statements, first on PATH
+          // (lab/images/calico-node/bird); the real daemons stay in /usr/sbin
+          'COPY bird /usr/local/sbin/bird',
+          'RUN ln -s bird /usr/local/sbin/bird6',
           'COPY confd /etc/calico/confd',
           'COPY felix.cfg /etc/calico/felix.cfg',
           // Debian's BIRD 1.6 ships birdc (the readline client) but no birdcl, which Calico's image has and
-          // probes use; both speak the same control-socket protocol
-          'RUN ln -s birdc /usr/sbin/birdcl',
+          // calico-node -bird-live runs as /bin/birdcl (node/pkg/health/health.go); /bin is /usr/bin here.
+          // Both clients speak the same control-socket protocol
+          'RUN ln -s ../sbin/birdc /usr/bin/birdcl',
+          'ENV SVDIR=/etc/service/enabled',
           'ENV CALICO_DISABLE_FILE_LOGGING=true',
           // Measured: calico-node built without cgo (no libbpf: its cgo wrapper needs libbpf's private
           // headers, which neither a Go module nor Debian's libbpf-dev ships) panics at Felix start in
@@ -318,7 +332,8 @@ function calicoStep(): Step {
         ].join('\n'),
         (d) => {
           copyExec(cbin(ctx, 'calico-node'), join(d, 'calico-node'));
-          copyExec(join(LAB_SOURCE_DIR, 'images/calico-node/start'), join(d, 'start'));
+          for (const f of CALICO_NODE_FILES)
+            copyExec(join(LAB_SOURCE_DIR, 'images/calico-node', f), join(d, f));
           // confd's templates and their config are data that calico-node -confd reads at run time
           mkdirSync(join(d, 'confd', 'config'), { recursive: true });
           cpSync(join(confd, 'conf.d'), join(d, 'confd', 'conf.d'), { recursive: true });
