@@ -2,8 +2,10 @@
  * Mode verification on the live cell: the requested encapsulation must be what the dataplane does.
  * Node dumps come from `docker exec` on the kind node containers (the audit's collector), IPPools, block
  * affinities, pods and node addresses from the API, BIRD's sessions from `birdcl show protocols` in each
- * node's calico-node pod. The checks are harness/verify/mode.ts; every result is recorded for the report.
+ * node's calico-node pod. The checks are harness/verify/mode.ts; every result is recorded for the report, and
+ * what they read is kept in the cell's `verify-dump/` (harness/verify/evidence.ts).
  */
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { CoreV1Api, CustomObjectsApi, Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import type { NodeDump } from '../harness/audit/dump.js';
 import { DockerNodeShell } from '../harness/cluster/node-shell.js';
 import { orderNodesForSplitSubnet, planSplitSubnet, verifySplitSubnet } from '../harness/cluster/topology.js';
 import type { CheckResult } from '../harness/report/model.js';
+import { VERIFY_DUMP_DIR, writeVerifyEvidence } from '../harness/verify/evidence.js';
 import {
   type BirdObservation,
   type BlockAffinityObject,
@@ -143,7 +146,10 @@ beforeAll(async () => {
       bird,
     });
   }
-  results = verifyMode(ctx.cell, { pools, blockAffinities, pods, nodes });
+  const input = { pools, blockAffinities, pods, nodes };
+  // what was verified stays with the results (verify-dump/): a real run's state can be verified again offline
+  writeVerifyEvidence(join(ctx.cellDir, VERIFY_DUMP_DIR), input);
+  results = verifyMode(ctx.cell, input);
   if (ctx.cell.topology === 'split-subnet') {
     // the same order the pipeline applied the plan in: control plane first, then workers by name
     const ordered = orderNodesForSplitSubnet(ctx.nodes);

@@ -9,8 +9,12 @@
  * | IPIP              | via <node> dev tunl0 onlink                        | tunl0 UP, /32 in pool| Established  |
  * | VXLAN             | via <vtep> dev vxlan.calico onlink                 | vxlan.calico + addr  | no BIRD      |
  * | *CrossSubnet      | same subnet: via <node> dev eth0; else the tunnel  | the mode's device    | per backend  |
- * | None              | via <node> dev eth0                                | none                 | Established  |
- * and on every node its own blocks as blackhole routes.
+ * | None              | via <node> dev eth0 proto bird                     | none                 | Established  |
+ * and on every node its own blocks as blackhole routes. In None mode the remote-block routes must be
+ * BIRD's (protocol `bird`, 12): learnt over BGP is what None means, and on every catalogued version BIRD
+ * programs them (the lab's None capture, test/fixtures/real/v3.31.0-manifest-none; Felix's would be
+ * protocol 80). Other modes' route owners differ by version (master's Felix programs IPIP routes), so only
+ * None checks the owner.
  */
 import type { DumpFile, NodeDump } from '../audit/dump.js';
 import {
@@ -37,6 +41,9 @@ import type { CheckResult } from '../report/model.js';
 /** birdcl's answer when no BIRD listens on its control socket (the vxlan backend runs no BIRD). */
 const BIRD_SOCKET_ABSENT =
   /Unable to connect to server control socket|bird\.ctl.*(No such file|Connection refused)/i;
+
+/** how `ip -j route` names BIRD's routes: by name where /etc/iproute2/rt_protos knows it, else the number */
+const BIRD_PROTOCOL: ReadonlySet<string> = new Set(['bird', '12']);
 
 export interface IPPoolObject {
   metadata: { name: string };
@@ -378,6 +385,7 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
     const problems: string[] = [];
     const seen: string[] = [];
     const main = routes.filter((r) => (r.table ?? 'main') === 'main');
+    const byBird = cell.encapsulation === 'None';
     for (const own of blocksByNode.get(n.name) ?? []) {
       const r = main.find((x) => x.dst === own);
       if (r?.type !== 'blackhole')
@@ -397,7 +405,7 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
           ? isIpip(cell.encapsulation)
             ? `via ${q.address.ipText} dev tunl0 onlink`
             : `via ${q.vtep ?? "<the peer's vxlan.calico address>"} dev vxlan.calico onlink`
-          : `via ${q.address.ipText} dev ${p.address.iface ?? 'eth0'}`;
+          : `via ${q.address.ipText} dev ${p.address.iface ?? 'eth0'}${byBird ? ' proto bird' : ''}`;
         seen.push(`${block} (${q.n.name}): ${r ? formatRoute(r) : 'no route'} — want ${expect}`);
         if (!r) {
           problems.push(`no route to ${block} of ${q.n.name}`);
@@ -410,7 +418,9 @@ export function verifyMode(cell: Cell, input: VerifyInput): CheckResult[] {
               r.dev === 'vxlan.calico' &&
               r.flags.includes('onlink') &&
               (q.vtep === undefined || r.gateway === q.vtep)
-          : r.dev === (p.address.iface ?? 'eth0') && r.gateway === q.address.ipText;
+          : r.dev === (p.address.iface ?? 'eth0') &&
+            r.gateway === q.address.ipText &&
+            (!byBird || BIRD_PROTOCOL.has(r.protocol ?? ''));
         if (!ok) problems.push(`route to ${block} of ${q.n.name} is "${formatRoute(r)}", want ${expect}`);
       }
     }

@@ -231,6 +231,29 @@ describe('verifyMode failures name what is wrong', () => {
     );
   });
 
+  it('None: a remote-block route that BIRD did not program (Felix’s protocol 80, a static one) fails; `proto 12` is BIRD’s too', () => {
+    const input = expectedInput('None', FLAT);
+    const dump = input.nodes[0]!.dump;
+    const routes = JSON.parse(dump.files['ip-route.json']!) as { dst: string; protocol?: string }[];
+    routes.find((r) => r.dst === '192.168.20.0/26')!.protocol = '80';
+    delete routes.find((r) => r.dst === '192.168.30.0/26')!.protocol;
+    dump.files['ip-route.json'] = JSON.stringify(routes);
+    const r = verifyMode(cellFor('None'), input).find((x) => x.name === 'routes on cc-control-plane')!;
+    expect(r.outcome).toBe('failed');
+    expect(r.details).toContain(
+      'route to 192.168.20.0/26 of cc-worker is "192.168.20.0/26 via 172.18.0.3 dev eth0 proto 80", want via 172.18.0.3 dev eth0 proto bird',
+    );
+    expect(r.details).toContain(
+      'route to 192.168.30.0/26 of cc-worker2 is "192.168.30.0/26 via 172.18.0.4 dev eth0", want via 172.18.0.4 dev eth0 proto bird',
+    );
+
+    for (const x of routes) if (x.protocol === '80' || x.protocol === undefined) x.protocol = '12';
+    dump.files['ip-route.json'] = JSON.stringify(routes);
+    expect(
+      verifyMode(cellFor('None'), input).find((x) => x.name === 'routes on cc-control-plane')?.outcome,
+    ).toBe('passed');
+  });
+
   it('a missing observation is skipped, never passed', () => {
     const input = expectedInput('IPIP', FLAT);
     delete input.nodes[0]!.bird;
