@@ -48,10 +48,17 @@ export class CommandError extends Error {
   }
 }
 
+/**
+ * One word as a POSIX shell reads it back: left bare when it holds only characters no shell treats
+ * specially, else single-quoted (inside single quotes nothing is special; a quote itself becomes `'\''`).
+ */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A command line a person can paste into a POSIX shell: every word through shellWord. */
 export function formatCommand(command: string, args: readonly string[]): string {
-  return [command, ...args]
-    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
-    .join(' ');
+  return [command, ...args].map(shellWord).join(' ');
 }
 
 export function tailOf(text: string, lines = 12): string {

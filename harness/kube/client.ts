@@ -169,6 +169,8 @@ const CRD_API = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDe
 
 export class ClientNodeKube implements KubeClient {
   private readonly objects: KubernetesObjectApi;
+  /** the file the configuration was loaded from (fromFile), for commands a person repeats by hand */
+  kubeconfigPath?: string;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -181,7 +183,9 @@ export class ClientNodeKube implements KubeClient {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
     if (context) kc.setCurrentContext(context);
-    return new ClientNodeKube(kc);
+    const kube = new ClientNodeKube(kc);
+    kube.kubeconfigPath = kubeconfigPath;
+    return kube;
   }
 
   private waitOpts(opts: WaitOptions | undefined, fallbackMs = DEFAULT_WAIT_MS) {

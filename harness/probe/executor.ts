@@ -26,6 +26,11 @@ export interface PodExecOptions {
 export interface PodExecutor {
   /** Runs argv in the pod. Resolves with the exit code; rejects only when the exec itself could not run. */
   exec(pod: PodRef, argv: string[], opts: PodExecOptions): Promise<PodExecResult>;
+  /**
+   * The command line a person pastes to run argv in the pod the way this executor reaches it (`kubectl exec
+   * …`, `docker exec …`); undefined when it cannot say.
+   */
+  commandFor?(pod: PodRef, argv: readonly string[]): string | undefined;
 }
 
 export function podKey(pod: PodRef): string {
@@ -71,7 +76,7 @@ export class DockerPodExecutor implements PodExecutor {
     return this;
   }
 
-  argvFor(pod: PodRef, argv: string[]): string[] {
+  argvFor(pod: PodRef, argv: readonly string[]): string[] {
     const where = this.pods.get(podKey(pod));
     if (!where) {
       throw new ProbeInfrastructureError(
@@ -80,6 +85,12 @@ export class DockerPodExecutor implements PodExecutor {
       );
     }
     return ['exec', where.container, ...(where.netns ? ['ip', 'netns', 'exec', where.netns] : []), ...argv];
+  }
+
+  /** `docker exec <container> [ip netns exec <netns>] argv…`, shell-quoted; undefined for an unknown pod. */
+  commandFor(pod: PodRef, argv: readonly string[]): string | undefined {
+    if (!this.pods.has(podKey(pod))) return undefined;
+    return formatCommand(this.dockerCommand, this.argvFor(pod, argv));
   }
 
   async exec(pod: PodRef, argv: string[], opts: PodExecOptions): Promise<PodExecResult> {

@@ -5,6 +5,7 @@
  * ProbeInfrastructureError, so a lost websocket is never read as a "deny".
  */
 import type { ExecResult, KubeClient } from '../kube/client.js';
+import { kubectlExecCommand } from './command.js';
 import {
   type PodExecOptions,
   type PodExecResult,
@@ -14,11 +15,35 @@ import {
   podKey,
 } from './executor.js';
 
-/** The one method of the kube client this adapter needs (tests pass a double at this boundary). */
-export type KubeExec = Pick<KubeClient, 'exec'>;
+/**
+ * The one method of the kube client this adapter needs (tests pass a double at this boundary), and the
+ * kubeconfig the client was loaded from when it says (ClientNodeKube.fromFile does).
+ */
+export type KubeExec = Pick<KubeClient, 'exec'> & { readonly kubeconfigPath?: string };
 
 export class KubePodExecutor implements PodExecutor {
-  constructor(private readonly kube: KubeExec) {}
+  private readonly kubeconfigPath: string | undefined;
+
+  /** `kubeconfigPath`: what the paste-able commands name (default: the client's own) */
+  constructor(
+    private readonly kube: KubeExec,
+    opts: { kubeconfigPath?: string } = {},
+  ) {
+    this.kubeconfigPath = opts.kubeconfigPath ?? kube.kubeconfigPath;
+  }
+
+  /** `kubectl [--kubeconfig K] exec -n NS POD -c C -- argv…`: the same exec, by hand. */
+  commandFor(pod: PodRef, argv: readonly string[]): string {
+    return kubectlExecCommand(
+      {
+        namespace: pod.namespace,
+        pod: pod.name,
+        ...(pod.container ? { container: pod.container } : {}),
+        ...(this.kubeconfigPath ? { kubeconfig: this.kubeconfigPath } : {}),
+      },
+      argv,
+    );
+  }
 
   async exec(pod: PodRef, argv: string[], opts: PodExecOptions): Promise<PodExecResult> {
     // The API server refuses an exec without a container on a pod with several (HTTP 400, kubernetes
