@@ -3,12 +3,14 @@
  * Service, host network both ways, egress with the NAT source-IP check, DNS) and the MTU of every pair of
  * nodes. Each check runs through the batched Prober, so it works the same against a kind cell (client-node
  * exec) and the docker-backed test bed, and returns a CheckResult for the results model plus its probe
- * records and grids.
+ * records and grids. A failed check's details are its grids as text (grid.ts: each failed cell with the
+ * probe's detail and the command that repeats it) after the problems no grid shows (a wrong source IP, a
+ * name that resolved when it must not), each with its command too.
  */
 import type { CheckResult } from '../report/model.js';
 import type { PodRef } from './executor.js';
+import { formatGridText, gridPasses, gridsFromRecords } from './grid.js';
 import { type ProbeRequest, ProbeRoundError, type Prober } from './prober.js';
-import { formatGrids, gridPasses, gridsFromRecords } from './reachability.js';
 import { PING_DF_NOT_FORCED } from './script.js';
 import type { ProbeRecord, Protocol, ReachabilityGrid } from './types.js';
 
@@ -86,6 +88,11 @@ export function tunnelMtuFor(nodeMtu: number, encapsulation: string): number {
 
 const peer = (p: TopologyPod) => `${p.pod.namespace}/${p.pod.name}`;
 
+/** A problem line followed, when the record has one, by the command that repeats that probe. */
+function withCommand(text: string, r: ProbeRecord): string {
+  return r.command ? `${text}\n    ${r.command}` : text;
+}
+
 function portProbes(
   client: TopologyPod,
   target: { key: string; host: string; answersAs: string },
@@ -109,6 +116,7 @@ async function judge(
   name: string,
   prober: Prober,
   requests: ProbeRequest[],
+  /** problems the grids do not show, as text (each with its command: withCommand) */
   extra: (records: ProbeRecord[]) => string[] = () => [],
 ): Promise<CheckOutcome> {
   const started = performance.now();
@@ -138,11 +146,12 @@ async function judge(
   }
   const peers = [...new Set(requests.flatMap((r) => [r.from, r.to]))];
   const grids = gridsFromRecords(records, peers, () => true, name);
+  const others = extra(records);
   const problems = [
     ...records
       .filter((r) => r.verdict !== 'connected')
       .map((r) => `${r.from} → ${r.to} ${r.protocol}/${r.port}: ${r.verdict} (${r.detail ?? ''})`),
-    ...extra(records),
+    ...others,
   ];
   const failed = problems.length > 0 || !grids.every(gridPasses);
   return {
@@ -152,8 +161,9 @@ async function judge(
       durationMs: performance.now() - started,
       ...(failed
         ? {
-            message: `${problems.length} problem(s): ${problems[0] ?? ''}`,
-            details: [...problems, '', ...grids.map(formatGrids)].join('\n'),
+            message: `${problems.length} problem(s): ${problems[0]?.split('\n')[0] ?? ''}`,
+            // every probe that did not connect is a failed cell of its grid, listed there with its command
+            details: [...others, ...(others.length ? [''] : []), ...grids.map(formatGridText)].join('\n'),
           }
         : { details: `${records.length} probes connected to their intended targets` }),
     },
@@ -269,9 +279,12 @@ export function podToExternal(prober: Prober, topo: ProbeTopology): Promise<Chec
         return r.sourceIp === want
           ? []
           : [
-              `${r.from} → external: source IP seen ${r.sourceIp}, expected ${want} (${
-                topo.natOutgoing ? 'natOutgoing on: the node IP' : 'natOutgoing off: the pod IP'
-              })`,
+              withCommand(
+                `${r.from} → external: source IP seen ${r.sourceIp}, expected ${want} (${
+                  topo.natOutgoing ? 'natOutgoing on: the node IP' : 'natOutgoing off: the pod IP'
+                })`,
+                r,
+              ),
             ];
       }),
   );
@@ -319,9 +332,11 @@ export async function dnsResolution(prober: Prober, topo: ProbeTopology): Promis
     if (r.check === 'dns-missing') {
       return r.verdict === 'dns-failure'
         ? []
-        : [`${r.from} → ${topo.missingName}: ${r.verdict}, expected dns-failure`];
+        : [withCommand(`${r.from} → ${topo.missingName}: ${r.verdict}, expected dns-failure`, r)];
     }
-    return r.verdict === 'connected' ? [] : [`${r.from} → ${r.to}: ${r.verdict} (${r.detail ?? ''})`];
+    return r.verdict === 'connected'
+      ? []
+      : [withCommand(`${r.from} → ${r.to}: ${r.verdict} (${r.detail ?? ''})`, r)];
   });
   const grids = gridsFromRecords(
     outcome.probes,
@@ -338,7 +353,7 @@ export async function dnsResolution(prober: Prober, topo: ProbeTopology): Promis
       ...(problems.length > 0
         ? {
             outcome: 'failed' as const,
-            message: `${problems.length} problem(s): ${problems[0]}`,
+            message: `${problems.length} problem(s): ${problems[0]?.split('\n')[0]}`,
             details: problems.join('\n'),
           }
         : svc

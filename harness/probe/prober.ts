@@ -5,8 +5,9 @@
  * e2e, kubernetes test/e2e/network/netpol/probe.go, and cyclonus, pkg/connectivity/probe/job.go), and a round
  * costs about one probe timeout plus exec setup, whatever the number of denied cells.
  */
+import { probeArgv } from './command.js';
 import { type PodExecutor, type PodRef, ProbeInfrastructureError, podKey } from './executor.js';
-import { formatGrids, gridsFromRecords } from './reachability.js';
+import { formatGridText, gridsFromRecords } from './grid.js';
 import { classify, type ProbeMode, parseScriptOutput, type ScriptProbe, scriptArgv } from './script.js';
 import type { ProbeKey, ProbeRecord } from './types.js';
 
@@ -63,7 +64,7 @@ export class ControlRoundError extends Error {
           .slice(0, 20)
           .map((r) => `  ${r.from} → ${r.to}:${r.port}/${r.protocol}: ${r.verdict} (${r.detail ?? ''})`)
           .join('\n')}\n${gridsFromRecords(records, peers, () => true)
-          .map((g) => formatGrids(g))
+          .map((g) => formatGridText(g))
           .join('\n')}`,
     );
     this.name = 'ControlRoundError';
@@ -158,6 +159,14 @@ export class Prober {
   /** The pod-side argv for one source's batch (exposed for the per-probe baseline and reproduction). */
   argvFor(requests: readonly ProbeRequest[]): string[] {
     return scriptArgv(requests.map((r) => this.scriptProbe(r)));
+  }
+
+  /**
+   * The command a person pastes to repeat this one probe by hand (probe/command.ts), the way the executor
+   * reaches the source pod; undefined when the executor cannot say. Every record carries it.
+   */
+  commandFor(request: ProbeRequest): string | undefined {
+    return this.executor.commandFor?.(request.source, probeArgv(this.scriptProbe(request)));
   }
 
   /**
@@ -314,6 +323,8 @@ export class Prober {
       if (c.answeredBy !== undefined) rec.answeredBy = c.answeredBy;
       if (c.sourceIp !== undefined) rec.sourceIp = c.sourceIp;
       if (req.check !== undefined) rec.check = req.check;
+      const command = this.commandFor(req);
+      if (command !== undefined) rec.command = command;
       return rec;
     });
   }

@@ -1,6 +1,7 @@
 /**
- * The vocabulary of connectivity (after the Kubernetes netpol e2e: Model, Peer, TruthTable, Reachability).
- * Shared by the probe engine, the policy runner and the reports.
+ * The vocabulary of connectivity (after the Kubernetes netpol e2e's probes and reachability grids): verdicts,
+ * probe records and grids. Shared by the probe engine, the policy runner and the reports; the expected side
+ * of a policy grid comes from the oracle's truth table (policy/oracle.ts), grids are printed by grid.ts.
  */
 
 /** What one probe saw. `connected` also checks that the intended target answered. */
@@ -38,6 +39,17 @@ export interface ProbeRecord extends ProbeKey {
   at?: string;
   /** which check or scenario asked for it */
   check?: string;
+  /**
+   * the command a person pastes to repeat this one probe by hand (`kubectl exec … -- nc …`; probe/command.ts),
+   * when the executor knew how it reached the source pod
+   */
+  command?: string;
+}
+
+/** What is kept of a failed cell of a grid: the probe's own detail and the command that repeats it. */
+export interface FailedProbe {
+  detail?: string;
+  command?: string;
 }
 
 /**
@@ -51,4 +63,9 @@ export interface ReachabilityGrid {
   peers: string[];
   expected: Record<string, Record<string, boolean>>;
   observed: Record<string, Record<string, Verdict | undefined>>;
+  /**
+   * from → to → what was recorded of each failed cell (observed ≠ expected, or a probe error): its detail
+   * and the command that repeats that one probe. Absent when nothing failed or the probes carried neither.
+   */
+  failures?: Record<string, Record<string, FailedProbe>>;
 }

@@ -5,10 +5,19 @@
  * escapeHtml; ids and links are derived, never copied.
  */
 import { formatDuration } from '../errors.js';
-import type { ReachabilityGrid, Verdict } from '../probe/types.js';
-import { VERDICTS } from '../probe/types.js';
+import {
+  cellState,
+  failedProbe,
+  failureText,
+  GRID_LEGEND_PARTS,
+  type GridView,
+  gridFailures,
+  gridNumbering,
+  gridSymbol,
+  NOT_PROBED_SYMBOL,
+} from '../probe/grid.js';
+import type { ReachabilityGrid } from '../probe/types.js';
 import { escapeHtml as h, slug } from './escape.js';
-import { cellState, gridMismatches, NOT_PROBED_SYMBOL, VERDICT_SYMBOL } from './grid.js';
 import type { CellResult, Outcome, PhaseResult, RunResults, UpgradeResult } from './model.js';
 import { runOutcome } from './model.js';
 import {
@@ -57,6 +66,7 @@ td.g-allowed{background:#e8f5e9}td.g-denied{background:#fbe9e7}td.g-none{backgro
 td.v-connected{background:#c8e6c9}td.v-refused{background:#ffe0b2}td.v-timeout{background:#ffcdd2}td.v-dns-failure{background:#d1c4e9}td.v-unreachable{background:#ffccbc}td.v-error{background:#f8bbd0;color:#880e4f;font-weight:700}td.v-none{background:#fff}
 tr.check-failed>td,tr.check-error>td{background:#fff5f5}
 td.d-match{background:#f1f8e9;color:#9e9e9e}td.d-mismatch{background:var(--fail);color:#fff;font-weight:700}td.d-none{background:#fff}td.d-error{background:#fff3e0;color:#e65100;font-weight:700}
+ul.probe-failures{margin:0 0 14px;padding-left:18px}ul.probe-failures li{margin:3px 0}code.cmd.probe-command{max-width:100%;min-width:0;margin-top:2px}
 .legend{font-size:12px;color:var(--mute);margin:4px 0}.legend span.sw{display:inline-block;min-width:18px;text-align:center;border:1px solid var(--line);margin:0 3px 0 10px;font-family:ui-monospace,monospace}
 .toolbar{margin:10px 0}.toolbar button{font:inherit;padding:3px 10px;margin-right:6px;border:1px solid #bbb;background:#fff;border-radius:4px;cursor:pointer}.toolbar button[aria-pressed=true]{background:#333;color:#fff}
 body.only-bad tr.row-good,body.only-bad details.cell.good{display:none}
@@ -158,72 +168,81 @@ function niceStep(raw: number): number {
 
 function gridTable(
   grid: ReachabilityGrid,
-  kind: 'expected' | 'observed' | 'difference',
-  cellHtml: (from: string, to: string) => { cls: string; sym: string; title: string },
+  kind: GridView,
+  cellHtml: (from: string, to: string) => { cls: string; title: string },
 ): string {
-  const head = `<tr><th class="peer">${kind}</th>${grid.peers.map((p, i) => `<th title="${h(p)}">${i}</th>`).join('')}</tr>`;
-  const rows = grid.peers.map((from, i) => {
-    const tds = grid.peers.map((to) => {
+  const { rows, cols, index } = gridNumbering(grid);
+  const head = `<tr><th class="peer">${kind}</th>${cols.map((p) => `<th title="${h(p)}">${index.get(p)}</th>`).join('')}</tr>`;
+  const body = rows.map((from) => {
+    const tds = cols.map((to) => {
       const c = cellHtml(from, to);
+      const sym = gridSymbol(grid, kind, from, to);
       // A title only where a cell says something unusual: a 20-peer grid has 380 cells, and titles on
       // every one made a 50-cell report tens of megabytes.
-      return `<td class="${c.cls}"${c.title ? ` title="${h(c.title)}"` : ''}>${h(c.sym === ' ' ? '' : c.sym)}</td>`;
+      return `<td class="${c.cls}"${c.title ? ` title="${h(c.title)}"` : ''}>${h(sym === NOT_PROBED_SYMBOL ? '' : sym)}</td>`;
     });
-    return `<tr><th class="peer">${i} ${h(from)}</th>${tds.join('')}</tr>`;
+    return `<tr><th class="peer">${index.get(from)} ${h(from)}</th>${tds.join('')}</tr>`;
   });
-  return `<div class="grid-block"><table class="grid grid-${kind}">${head}${rows.join('')}</table></div>`;
+  return `<div class="grid-block"><table class="grid grid-${kind}">${head}${body.join('')}</table></div>`;
+}
+
+/** Each failed cell (observed ≠ expected, or a probe error) with its detail and the command that repeats it. */
+function failureList(grid: ReachabilityGrid): string {
+  const items = gridFailures(grid).map((f) => {
+    const known = failedProbe(grid, f.from, f.to);
+    return `<li class="probe-failure" data-state="${f.state}"><span>${h(failureText(f))}</span>${known?.detail ? ` <span class="small">(${h(known.detail)})</span>` : ''}${known?.command ? `<br><code class="cmd probe-command">${h(known.command)}</code>` : ''}</li>`;
+  });
+  return items.length ? `<ul class="probe-failures">${items.join('')}</ul>` : '';
 }
 
 export function gridHtml(grid: ReachabilityGrid): string {
   const expected = (from: string, to: string) => {
     const e = grid.expected[from]?.[to];
     return e === undefined
-      ? { cls: 'g-none', sym: NOT_PROBED_SYMBOL, title: '' }
-      : {
-          cls: e ? 'g-allowed' : 'g-denied',
-          sym: e ? '.' : 'X',
-          title: e ? '' : `${from} → ${to}: expected denied`,
-        };
+      ? { cls: 'g-none', title: '' }
+      : { cls: e ? 'g-allowed' : 'g-denied', title: e ? '' : `${from} → ${to}: expected denied` };
   };
   const observed = (from: string, to: string) => {
     const v = grid.observed[from]?.[to];
     return v === undefined
-      ? { cls: 'v-none', sym: NOT_PROBED_SYMBOL, title: '' }
-      : { cls: `v-${v}`, sym: VERDICT_SYMBOL[v], title: v === 'connected' ? '' : `${from} → ${to}: ${v}` };
+      ? { cls: 'v-none', title: '' }
+      : { cls: `v-${v}`, title: v === 'connected' ? '' : `${from} → ${to}: ${v}` };
   };
   const difference = (from: string, to: string) => {
     const s = cellState(grid, from, to);
     const v = grid.observed[from]?.[to];
     const e = grid.expected[from]?.[to];
     return s === 'mismatch'
-      ? {
-          cls: 'd-mismatch',
-          sym: 'X',
-          title: `${from} → ${to}: expected ${e ? 'allowed' : 'denied'}, observed ${v}`,
-        }
+      ? { cls: 'd-mismatch', title: `${from} → ${to}: expected ${e ? 'allowed' : 'denied'}, observed ${v}` }
       : s === 'match'
-        ? { cls: 'd-match', sym: '.', title: '' }
+        ? { cls: 'd-match', title: '' }
         : s === 'error'
-          ? {
-              cls: 'd-error',
-              sym: 'E',
-              title: `${from} → ${to}: probe error (infrastructure), not a verdict`,
-            }
-          : { cls: 'd-none', sym: NOT_PROBED_SYMBOL, title: '' };
+          ? { cls: 'd-error', title: `${from} → ${to}: probe error (infrastructure), not a verdict` }
+          : { cls: 'd-none', title: '' };
   };
-  const head = `<h4>${h(grid.title)} <span class="small">${h(grid.protocol)}/${h(grid.port)}</span></h4>`;
-  // A grid that matched its expectation shows only what was observed: expected and difference would add
-  // two tables that say nothing new (and a large matrix has hundreds of grids).
-  if (gridMismatches(grid).length === 0)
+  const { colsOnly, index } = gridNumbering(grid);
+  const head = `<h4>${h(grid.title)} <span class="small">${h(grid.protocol)}/${h(grid.port)}</span></h4>${
+    colsOnly.length
+      ? `<p class="small cols-only">columns only: ${colsOnly.map((p) => `${index.get(p)} ${h(p)}`).join(', ')}</p>`
+      : ''
+  }`;
+  // A grid where every probed cell was as expected shows only what was observed: expected and difference
+  // would add two tables that say nothing new (and a large matrix has hundreds of grids).
+  if (gridFailures(grid).length === 0)
     return `<div class="reach reach-ok" data-grid="${h(grid.title)}">${head}<div class="grids">${gridTable(grid, 'observed', observed)}<p class="small">every probed pair as expected</p></div></div>`;
-  return `<div class="reach" data-grid="${h(grid.title)}">${head}<div class="grids">${gridTable(grid, 'expected', expected)}${gridTable(grid, 'observed', observed)}${gridTable(grid, 'difference', difference)}</div></div>`;
+  return `<div class="reach" data-grid="${h(grid.title)}">${head}<div class="grids">${gridTable(grid, 'expected', expected)}${gridTable(grid, 'observed', observed)}${gridTable(grid, 'difference', difference)}</div>${failureList(grid)}</div>`;
 }
 
+/** The grid legend, from the same entries as the text legend (probe/grid.ts GRID_LEGEND_PARTS). */
 function gridLegend(): string {
-  const verdicts = VERDICTS.map(
-    (v: Verdict) => `<span class="sw">${h(VERDICT_SYMBOL[v])}</span>${h(v)}`,
-  ).join('');
-  return `<p class="legend" id="grid-legend">observed:${verdicts}<span class="sw">&nbsp;</span>not probed — expected:<span class="sw">.</span>allowed<span class="sw">X</span>denied — difference:<span class="sw">X</span>expected ≠ observed</p>`;
+  const part = (name: keyof typeof GRID_LEGEND_PARTS) =>
+    GRID_LEGEND_PARTS[name]
+      .map(
+        (e) =>
+          `<span class="sw">${e.symbol === NOT_PROBED_SYMBOL ? '&nbsp;' : h(e.symbol)}</span>${h(e.meaning)}`,
+      )
+      .join('');
+  return `<p class="legend" id="grid-legend">observed:${part('observed')} — expected:${part('expected')} — difference:${part('difference')}</p>`;
 }
 
 function policyTable(results: RunResults): string {

@@ -5,8 +5,8 @@
  */
 import type { Finding } from '../audit/finding.js';
 import { formatDuration } from '../errors.js';
+import { formatGridText } from '../probe/grid.js';
 import { escapeXml } from './escape.js';
-import { formatGridText } from './grid.js';
 import type { CellResult, Outcome, RunResults } from './model.js';
 
 interface TestCase {

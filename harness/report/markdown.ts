@@ -3,8 +3,8 @@
  * overview fits on one screen; details appear only for what failed.
  */
 import { formatDuration } from '../errors.js';
+import { formatGridText } from '../probe/grid.js';
 import { markdownCodeBlock, escapeMarkdown as md } from './escape.js';
-import { formatGridText } from './grid.js';
 import { type RunResults, runOutcome } from './model.js';
 import {
   auditCells,

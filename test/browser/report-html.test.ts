@@ -132,7 +132,18 @@ if (!available && process.env.REQUIRE_DOCKER === '1') {
       expect(await grid.locator('table.grid-difference td.d-error').textContent()).toBe('E');
       expect(await background(mismatches.first())).toBe('rgb(198, 40, 40)');
       expect(await grid.locator('table.grid-expected td.g-denied').count()).toBe(1);
-      expect(await page.locator('#grid-legend').textContent()).toContain('dns-failure');
+      const legend = await page.locator('#grid-legend').textContent();
+      expect(legend).toContain('Ttimeout');
+      expect(legend).toContain('dns-failure');
+      expect(legend).toContain('Xexpected≠observed');
+      // each failed cell is listed under the grid with the command that repeats that one probe
+      const failures = grid.locator('ul.probe-failures li.probe-failure');
+      expect(await failures.count()).toBe(4); // 3 differences and the probe error
+      const command = failures.first().locator('code.probe-command');
+      expect(await command.isVisible()).toBe(true);
+      expect(await command.textContent()).toBe(
+        'kubectl --kubeconfig /tmp/calico-conformance-q7Rk2x/kubeconfig exec -n x a -c probe -- nc -v -z -w 1 192.168.13.3 80',
+      );
     });
 
     it('lists policy timings, audit findings with their remediation, and the upgrade picture', async () => {

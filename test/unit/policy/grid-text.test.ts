@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatGrid, formatGridView, gridDifferences } from '../../../harness/policy/grid-text.js';
-import type { ReachabilityGrid } from '../../../harness/probe/types.js';
+import {
+  formatGrid,
+  formatGridView,
+  GRID_LEGEND,
+  gridDifferences,
+  withProbeCommands,
+} from '../../../harness/policy/grid-text.js';
+import type { ProbeRecord, ReachabilityGrid } from '../../../harness/probe/types.js';
 
 const grid: ReachabilityGrid = {
   title: 'deny-b',
@@ -25,6 +31,7 @@ describe('grid text (netpol e2e style)', () => {
     expect(formatGrid(grid)).toBe(
       [
         'deny-b (TCP/80)',
+        `legend: ${GRID_LEGEND}`,
         'expected:',
         '      0 1 2',
         '0 x/a - X .',
@@ -40,9 +47,53 @@ describe('grid text (netpol e2e style)', () => {
         '0 x/a - X .',
         '1 x/b X - .',
         '2 y/c E . -',
-        '2 differences',
+        '2 differences, 1 probe error',
+        'failures:',
+        '  x/a → x/b: expected denied, observed connected',
+        '  x/b → x/a: expected allowed, observed refused',
+        '  y/c → x/a: probe error, not a verdict',
       ].join('\n'),
     );
+  });
+
+  it("gives the failed cells the detail and command of the round's records (withProbeCommands)", () => {
+    const copy = structuredClone(grid);
+    const rec = (from: string, to: string, verdict: ProbeRecord['verdict'], port = 80): ProbeRecord => ({
+      from,
+      to,
+      port,
+      protocol: 'TCP',
+      verdict,
+      durationMs: 1,
+      detail: `nc rc=${verdict === 'connected' ? 0 : 1}`,
+      command: `kubectl exec -n ${from[0]} ${from[2]} -c cont-80 -- nc -v -z -w 1 ip-of-${to} ${port}`,
+    });
+    const out = withProbeCommands(
+      [copy],
+      [
+        rec('x/a', 'x/b', 'connected'), // a difference
+        rec('x/a', 'y/c', 'connected'), // as expected: nothing kept
+        rec('y/c', 'x/a', 'error'), // a probe error
+        rec('x/b', 'x/a', 'refused', 81), // another port: not this grid
+      ],
+    );
+    expect(out[0]).toBe(copy);
+    expect(copy.failures).toEqual({
+      'x/a': {
+        'x/b': { detail: 'nc rc=0', command: 'kubectl exec -n x a -c cont-80 -- nc -v -z -w 1 ip-of-x/b 80' },
+      },
+      'y/c': {
+        'x/a': { detail: 'nc rc=1', command: 'kubectl exec -n y c -c cont-80 -- nc -v -z -w 1 ip-of-x/a 80' },
+      },
+    });
+    expect(formatGrid(copy).split('\n').slice(-6)).toEqual([
+      'failures:',
+      '  x/a → x/b: expected denied, observed connected (nc rc=0)',
+      '    kubectl exec -n x a -c cont-80 -- nc -v -z -w 1 ip-of-x/b 80',
+      '  x/b → x/a: expected allowed, observed refused',
+      '  y/c → x/a: probe error, not a verdict (nc rc=1)',
+      '    kubectl exec -n y c -c cont-80 -- nc -v -z -w 1 ip-of-x/a 80',
+    ]);
   });
 
   it('lists differences without counting errors or unprobed cells as verdicts', () => {

@@ -107,7 +107,22 @@ describe('connectivity checks (simulated network at the exec boundary)', () => {
     expect(cross.result.message).toMatch(
       /^2 problem\(s\): p\/c0 → p\/s1 TCP\/80: error \(answered by s2, expected s1\)/,
     );
-    expect(cross.result.details).toContain('pod-pod-cross-node — UDP/81: 1 wrong');
+    // the grids list each failed probe with the command that repeats it
+    expect(cross.result.details).toContain('pod-pod-cross-node (UDP/81)');
+    expect(cross.result.details).toContain(
+      [
+        '1 difference',
+        'failures:',
+        '  p/c0 → p/s1: expected allowed, observed timeout (nc rc=124 (no reply))',
+        "    kubectl exec -n p c0 -- sh -c 'echo hostname | nc -u -W 1 -w 1 10.1.1.10 81'",
+      ].join('\n'),
+    );
+    expect(cross.result.details).toContain(
+      [
+        '  p/c0 → p/s1: probe error, not a verdict (answered by s2, expected s1)',
+        '    kubectl exec -n p c0 -- nc -v -z -w 1 10.1.1.10 80',
+      ].join('\n'),
+    );
   });
 
   it('external: natOutgoing on expects the node IP, off the pod IP', async () => {
@@ -117,7 +132,10 @@ describe('connectivity checks (simulated network at the exec boundary)', () => {
     const off = await podToExternal(run(healthy(true)).prober, { ...topo, natOutgoing: false });
     expect(off.result.outcome).toBe('failed');
     expect(off.result.details).toContain(
-      'p/c0 → external: source IP seen 172.18.0.10, expected 10.1.0.11 (natOutgoing off: the pod IP)',
+      [
+        'p/c0 → external: source IP seen 172.18.0.10, expected 10.1.0.11 (natOutgoing off: the pod IP)',
+        '    kubectl exec -n p c0 -- curl -sS -m 1 http://172.18.0.99:8080/clientip',
+      ].join('\n'),
     );
     const offOk = await podToExternal(run(healthy(false)).prober, { ...topo, natOutgoing: false });
     expect(offOk.result.outcome).toBe('passed');

@@ -60,6 +60,26 @@ describe('Prober', () => {
     expect(records.every((r) => r.durationMs === 3 && typeof r.at === 'string')).toBe(true);
   });
 
+  it('puts on every record the command that repeats that one probe, the way the executor reaches the pod', async () => {
+    const ex = new SimulatedExecutor((p) => ({ tool: 'nc', rc: 0, out: NAMES[p.host] ?? '', err: '' }));
+    const reqs = [
+      { ...req('a', 'b', '10.0.0.2', 80, 'TCP'), source: { ...pod('a'), container: 'cont-80' } },
+      req('a', 'c', '10.0.0.3', 81, 'UDP'),
+    ];
+    const records = await new Prober(ex, { probeTimeoutMs: 1500 }).round(reqs);
+    expect(records.map((r) => r.command)).toEqual([
+      'kubectl exec -n x a -c cont-80 -- nc -v -z -w 2 10.0.0.2 80',
+      "kubectl exec -n x a -- sh -c 'echo hostname | nc -u -W 1 -w 2 10.0.0.3 81'",
+    ]);
+    // an executor that cannot say how a person would reach the pod: no command, the verdicts stand
+    const bare = new Prober({ exec: (p, argv, o) => ex.exec(p, argv, o) }, { probeTimeoutMs: 1500 });
+    const plain = await bare.round(reqs);
+    expect(plain.map((r) => [r.verdict, r.command])).toEqual([
+      ['connected', undefined],
+      ['connected', undefined],
+    ]);
+  });
+
   it('limits how many sources exec at once', async () => {
     let running = 0;
     let peak = 0;
@@ -127,7 +147,10 @@ describe('Prober', () => {
     expect(err).toBeInstanceOf(ControlRoundError);
     const msg = (err as Error).message;
     expect(msg).toContain('x/a → x/c:80/TCP: refused');
-    expect(msg).toMatch(/observed\n.*\n.*\. +R/);
+    // the one grid format: rows are sources, columns destinations; the failure list has the command
+    expect(msg).toMatch(/observed:\n.*\n0 x\/a \. R/);
+    expect(msg).toContain('  x/a → x/c: expected allowed, observed refused');
+    expect(msg).toContain('    kubectl exec -n x a -- nc -v -z -w 1 10.0.0.3 80');
     expect((err as ControlRoundError).failing).toHaveLength(1);
   });
 

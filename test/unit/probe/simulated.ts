@@ -2,6 +2,7 @@
  * A PodExecutor double at the exec boundary: it reads the probe groups from the argv the prober built and
  * answers each with what the script would print, from a table the test writes (a simulated network).
  */
+import { kubectlExecCommand } from '../../../harness/probe/command.js';
 import type { PodExecOptions, PodExecResult, PodExecutor, PodRef } from '../../../harness/probe/executor.js';
 import { PROBE_END, PROBE_SCRIPT, type RawProbeOutput } from '../../../harness/probe/script.js';
 
@@ -22,6 +23,14 @@ export class SimulatedExecutor implements PodExecutor {
   readonly faults = new Map<string, 'no-sentinel' | 'reject' | 'exit-1'>();
 
   constructor(private readonly network: Network) {}
+
+  /** as the Kubernetes executor says it (kubeconfig left out) */
+  commandFor(pod: PodRef, argv: readonly string[]): string {
+    return kubectlExecCommand(
+      { namespace: pod.namespace, pod: pod.name, ...(pod.container ? { container: pod.container } : {}) },
+      argv,
+    );
+  }
 
   async exec(pod: PodRef, argv: string[], opts: PodExecOptions): Promise<PodExecResult> {
     const key = `${pod.namespace}/${pod.name}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { formatGridText } from '../../../harness/probe/grid.js';
 import { escapeHtml, escapeMarkdown, escapeXml, markdownCodeBlock } from '../../../harness/report/escape.js';
-import { formatGridText } from '../../../harness/report/grid.js';
 import { renderHtml } from '../../../harness/report/html.js';
 import { cellTestCases, renderJUnit } from '../../../harness/report/junit.js';
 import { renderMarkdown, tableCode } from '../../../harness/report/markdown.js';
@@ -216,6 +216,71 @@ describe('Markdown summary', () => {
     const out = renderMarkdown(r);
     expect(out).not.toContain('<script>');
     expect(out).not.toContain('<img');
+  });
+});
+
+describe('every failed probe carries the command that repeats it, in every format', () => {
+  const results = loadFixture();
+  const vxlan = results.cells[1]!;
+  // fixture: the failed connectivity check of v3.30.7-operator-vxlan (a TCP probe) and its failed policy
+  // scenario (a UDP probe, whose in-pod command is a pipeline, quoted for the shell)
+  const tcp =
+    'kubectl --kubeconfig /tmp/calico-conformance-q7Rk2x/kubeconfig exec -n x a -c probe -- nc -v -z -w 1 192.168.13.3 80';
+  const udp =
+    "kubectl --kubeconfig /tmp/calico-conformance-q7Rk2x/kubeconfig exec -n z c -c cont-80 -- sh -c 'echo hostname | nc -u -W 1 -w 1 192.168.13.2 81'";
+
+  it('the fixture has them where the harness puts them: grids, check details, probe records', () => {
+    expect(vxlan.grids[0]!.failures?.['x/a']?.['y/b']?.command).toBe(tcp);
+    expect(vxlan.policy[1]!.grids[0]!.failures?.['z/c']?.['y/a']?.command).toBe(udp);
+    expect(vxlan.probes.every((r) => r.command?.startsWith('kubectl --kubeconfig '))).toBe(true);
+  });
+
+  it('Markdown: in the failure list under each failed grid', () => {
+    const md = renderMarkdown(results);
+    expect(md).toContain(
+      `  x/a → y/b: expected allowed, observed timeout (curl: (28) Connection timed out after 1000 milliseconds)\n    ${tcp}\n`,
+    );
+    expect(md).toContain(`  z/c → y/a: expected denied, observed connected\n    ${udp}\n`);
+  });
+
+  it('JUnit: in the failure text of the check and of the policy scenario, escaped', () => {
+    const cases = cellTestCases(vxlan);
+    const check = cases.find((c) => c.name === 'pod to pod, every pair, TCP/80')!;
+    expect(check.outcome).toBe('failed');
+    expect(check.text).toContain(`    ${tcp}`);
+    const scenario = cases.find((c) => c.name === 'allow-from-namespace-x' && c.outcome === 'failed')!;
+    expect(scenario.text).toContain(`    ${udp}`);
+    expect(renderJUnit(results)).toContain(escapeXml(udp));
+  });
+
+  it('HTML: each failed cell listed under its grid, the command in a code element to select and copy', () => {
+    const html = renderHtml(results);
+    expect(html).toContain(`<code class="cmd probe-command">${escapeHtml(tcp)}</code>`);
+    expect(html).toContain(`<code class="cmd probe-command">${escapeHtml(udp)}</code>`);
+    // the error cell too, with the probe's own detail
+    expect(html).toMatch(
+      /<li class="probe-failure" data-state="error"><span>y\/b → x\/a: probe error, not a verdict<\/span> <span class="small">\(exec: error: unable to upgrade connection: container not found \(&quot;probe&quot;\)\)<\/span><br><code class="cmd probe-command">/,
+    );
+  });
+
+  it('JSONL: on the probe records', () => {
+    const records = renderProbesJsonl(results)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(records.find((r) => r.from === 'x/a' && r.to === 'y/b' && r.cell === vxlan.cell.id).command).toBe(
+      tcp,
+    );
+  });
+
+  it('a hostile command stays text in HTML and XML', () => {
+    const r = loadFixture();
+    r.cells[1]!.grids[0]!.failures!['x/a']!['y/b']!.command = `kubectl exec -n x '${HOSTILE}'`;
+    const out = renderHtml(r);
+    expect(out).not.toContain('<img src=x');
+    expect(out).toContain(escapeHtml(`kubectl exec -n x '${HOSTILE}'`));
+    r.cells[1]!.policy[1]!.grids[0]!.failures!['z/c']!['y/a']!.command = `${HOSTILE}]]>`;
+    expect(renderJUnit(r)).not.toContain('<script>');
   });
 });
 
