@@ -10,11 +10,14 @@
  * - TCP: an HTTP/1.0 GET of `/hostname` through openbsd nc (in both images; agnhost netexec answers its
  *   own name there). `nc -v` names the failure (refused / no route / timed out / getaddrinfo) and costs a
  *   seventh of curl's start-up, which matters with 32 probes per pod on 2 cores.
- * - UDP: a datagram "hostname" that the server must answer with its name (netexec's UDP server does).
- *   With /agnhost, `agnhost connect --protocol=udp` classifies (it reads the reply, so ICMP
- *   port-unreachable surfaces as REFUSED; connect.go) while nc collects the name. Without it, `nc -u -W 1`
- *   under `timeout` gets the name (exit at the first reply) or times out; nc ends early and silently on an
- *   ICMP error, and only then socat is asked, because it names that error ("Connection refused").
+ * - UDP: a datagram "hostname" that the server must answer with its name (netexec's UDP server does):
+ *   `nc -u -W 1 -w T` ends at the first reply (the name), after T idle seconds (a timeout), or early and
+ *   silently on an ICMP error; only that early end asks a tool that names the error: `agnhost connect
+ *   --protocol=udp` where /agnhost exists (it reads the reply, so ICMP port-unreachable surfaces as REFUSED;
+ *   connect.go), socat elsewhere ("Connection refused"). Until 2026-12 agnhost ran beside nc for every UDP
+ *   probe, both under `timeout`; on the 2-core lab agnhost's start-up (a large Go binary) under 4 × 288
+ *   probes per round made rounds of ~19 s with a quarter of the allowed UDP probes "timing out", and busybox
+ *   timeout's watcher processes piled up as zombies under netexec (bench:probe-floor, README).
  * - xfer: curl uploads N bytes to `/upload` (netexec accepts a multipart "file").
  * - clientip: curl `/clientip` (netexec answers "ip:port" of the peer it saw) — the egress/NAT check.
  * - ping: one ICMP echo of N payload bytes. With iputils (`ping -M do`: the Debian test image) DF is
@@ -39,8 +42,14 @@ export type ProbeMode = (typeof PROBE_MODES)[number];
 const SH_LENGTH_OF_L = '$' + '{#l}';
 
 export const PROBE_SCRIPT = String.raw`
-s=$(date +%s%N 2>/dev/null)
-case "$s" in *N*|'') s=-1 ;; esac
+# elapsed time from /proc/uptime (centiseconds) with the read builtin: no process per probe for a clock
+ticks() {
+  tk=-1
+  IFS='. ' read -r a b _ 2>/dev/null </proc/uptime || return 0
+  case "$a" in ''|*[!0-9]*) return 0 ;; esac
+  case "$b" in [0-9][0-9]) tk=$((a * 100 + 1$b - 100)) ;; esac
+}
+ticks; s=$tk
 cr=$(printf '\r')
 # openbsd netcat by path: a busybox shell built with "prefer applets" would otherwise run its own nc
 NC=nc; [ -x /usr/bin/nc ] && NC=/usr/bin/nc
@@ -69,22 +78,29 @@ EOF
     [ "$rc" = 0 ] && : >"$e"
     [ -s "$o.r" ] && body <"$o.r" >"$o" ;;
   udp)
-    if [ -x /agnhost ]; then
-      tool=agnhost
-      (printf 'hostname\n' | timeout -s KILL "$g" "$NC" -u -w "$t" "$host" "$port" >"$o" 2>/dev/null) &
-      np=$!
-      timeout -s KILL "$g" /agnhost connect --protocol=udp --timeout="$t"s "$host:$port" 2>"$e"; rc=$?
-      wait "$np"
-    else
-      tool=nc
-      timeout "$t" "$NC" -u -W 1 "$host" "$port" >"$o" 2>"$e" <<EOF
+    # nc -u -W 1 -w t ends at the first datagram received (the server's name), after t idle seconds without
+    # one, or at once and silently on an ICMP error. No timeout(1) around it: busybox timeout leaves its
+    # watcher process to the container's init, and agnhost netexec (PID 1 of the probe pods) never reaps it,
+    # so every UDP probe left a zombie in the pod (seen on the lab: 200 per pod after 40 rounds)
+    tool=nc
+    ticks; u0=$tk
+    "$NC" -u -W 1 -w "$t" "$host" "$port" >"$o" 2>"$e" <<EOF
 hostname
 EOF
-      rc=$?
-      # 124 (coreutils) or 143 (busybox: SIGTERM) = no reply before the deadline
-      if [ "$rc" != 124 ] && [ "$rc" != 143 ] && [ ! -s "$o" ]; then
-        tool=socat
-        printf 'hostname\n' | timeout -s KILL "$g" socat -T "$t" -t "$t" - "UDP:$host:$port" >"$o" 2>"$e"; rc=$?
+    rc=$?; ticks
+    if [ ! -s "$o" ]; then
+      if [ "$u0" = -1 ] || [ "$tk" = -1 ] || [ $(((tk - u0) * 10)) -lt $((t * 500)) ]; then
+        # ended early without a reply: an ICMP error, which only a tool that names it can tell apart
+        if [ -x /agnhost ]; then
+          tool=agnhost
+          timeout -s KILL "$g" /agnhost connect --protocol=udp --timeout="$t"s "$host:$port" 2>"$e"; rc=$?
+        else
+          tool=socat
+          printf 'hostname\n' | timeout -s KILL "$g" socat -T "$t" -t "$t" - "UDP:$host:$port" >"$o" 2>"$e"; rc=$?
+        fi
+      else
+        # 124: the script's mark for "no reply before the deadline" (the exit code of coreutils timeout)
+        rc=124; echo "no reply within $t s" >"$e"
       fi
     fi ;;
   xfer)
@@ -100,8 +116,8 @@ EOF
     grep -iE 'received|frag|too long|mtu|unreach' "$o.r" >"$o" ;;
   *) echo "unknown mode $mode" >"$e"; rc=64; tool=none ;;
   esac
-  f=$(date +%s%N 2>/dev/null); ms=-1
-  case "$f" in *N*|'') ;; *) [ "$s" != -1 ] && ms=$(((f - s) / 1000000)) ;; esac
+  ticks; ms=-1
+  [ "$s" != -1 ] && [ "$tk" != -1 ] && ms=$(((tk - s) * 10))
   co=; ce=; [ -s "$o" ] && co=$(tr -c 'A-Za-z0-9._:/()=@-' ' ' <"$o"); [ -s "$e" ] && ce=$(clean "$e")
   printf '{"i":%s,"tool":"%s","rc":%s,"ms":%s,"out":"%s","err":"%s"}\n' "$i" "$tool" "$rc" "$ms" "$co" "$ce"
 }

@@ -49,7 +49,7 @@ describeDocker('probe script under busybox applets (as in the agnhost image)', (
     );
   });
 
-  it('a UDP probe that gets no answer ends by busybox timeout (143) and is a timeout, not an error', async () => {
+  it("a UDP probe that gets no answer ends at nc's own idle deadline, is a timeout, and leaves no zombie under a PID 1 that never reaps", async () => {
     const req: ProbeRequest = {
       source: pod,
       from: 'probes/alpine-like',
@@ -59,9 +59,44 @@ describeDocker('probe script under busybox applets (as in the agnhost image)', (
       protocol: 'UDP',
       expectName: 'nobody',
     };
-    const [rec] = await prober.round([req]);
-    expect(rec?.detail).toMatch(/^nc rc=143/);
-    expect(rec?.verdict).toBe('timeout');
+    const zombies = async () =>
+      (
+        await node.shell.exec(['sh', '-c', 'grep -l "^State:[[:space:]]*Z" /proc/[0-9]*/status | wc -l'], {
+          timeoutMs: 10_000,
+        })
+      ).stdout.trim();
+    // (the first test's `timeout 1 sleep 5` left one: busybox timeout's watcher, orphaned to PID 1)
+    const before = await zombies();
+    const recs = await prober.round([
+      req,
+      { ...req, to: 'local/udp-9-again' },
+      { ...req, to: 'local/udp-9-third' },
+    ]);
+    for (const rec of recs) {
+      expect(rec.detail).toMatch(/^nc rc=124: no reply within 1 s/);
+      expect(rec.verdict).toBe('timeout');
+      expect(rec.durationMs).toBeGreaterThanOrEqual(900);
+    }
+    // PID 1 here is `sleep infinity`, like agnhost netexec in a probe pod: an orphan stays a zombie forever
+    // (busybox timeout's watcher did, once per UDP probe, before the probe stopped using timeout)
+    expect(await zombies()).toBe(before);
+  });
+
+  it('a UDP probe to a closed port ends early on the ICMP error and is named refused by socat', async () => {
+    const [rec] = await prober.round([
+      {
+        source: pod,
+        from: 'probes/alpine-like',
+        to: 'local/udp-10',
+        host: '127.0.0.1',
+        port: 10,
+        protocol: 'UDP',
+        expectName: 'nobody',
+      },
+    ]);
+    expect(rec?.verdict, rec?.detail).toBe('refused');
+    expect(rec?.detail).toMatch(/^socat rc=1: .*[Rr]efused/);
+    expect(rec?.durationMs).toBeLessThan(900);
   });
 
   it('the MTU ping is busybox ping, recorded as DF not forced', async () => {
