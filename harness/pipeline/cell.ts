@@ -11,6 +11,10 @@
  * a half-installed Calico must still be removed and audited, and the cluster must still go away. After
  * SIGINT/SIGTERM only teardown runs.
  *
+ * `upgrade` is this pipeline with one phase more (CellRunOptions.upgrade, harness/upgrade/phase.ts): install
+ * puts Calico A on the cluster, the upgrade phase takes it to B under continuous traffic, and verify,
+ * connectivity, policy, uninstall, both audits and teardown are these same phases on B.
+ *
  * What counts as `failed` and what as `error`: a phase that exercises Calico (install, verify, suites,
  * uninstall, audits) fails when it throws or a check fails: that is the product misbehaving, or timing out
  * waiting for it. A phase of the harness's own plumbing (preflight, create cluster, baseline, complete
@@ -40,6 +44,7 @@ import type {
   RenderedFiles,
   StepContext,
   SuiteRun,
+  UpgradeStage,
 } from './deps.js';
 import {
   checksOutcome,
@@ -67,8 +72,15 @@ export const RUN_PHASES = [
   'teardown',
 ] as const satisfies readonly PhaseName[];
 export type RunPhase = (typeof RUN_PHASES)[number];
+/** Every phase of this pipeline: run's, and the upgrade command's own. */
+export type CellPhase = RunPhase | 'upgrade';
 
-const CLEANUP_PHASES: ReadonlySet<RunPhase> = new Set([
+/** The phases `upgrade` records, in order: run's, with the upgrade between installing A and verifying B. */
+export const UPGRADE_PHASES: readonly CellPhase[] = RUN_PHASES.flatMap((p): CellPhase[] =>
+  p === 'install' ? [p, 'upgrade'] : [p],
+);
+
+const CLEANUP_PHASES: ReadonlySet<CellPhase> = new Set<CellPhase>([
   'uninstall',
   'audit',
   'complete-uninstall',
@@ -109,7 +121,7 @@ export const DEFAULT_LIMITS: Record<RunPhase, PhaseLimits> = {
   teardown: { timeoutMs: 5 * 60_000, waitingFor: 'the cluster to be deleted' },
 };
 
-const PLUMBING: ReadonlySet<RunPhase> = new Set([
+const PLUMBING: ReadonlySet<CellPhase> = new Set<CellPhase>([
   'preflight',
   'create-cluster',
   'baseline',
@@ -147,7 +159,7 @@ export interface CellRunOptions {
   keepForNextCell?: boolean;
   /** the slot of a --reuse-cluster group; a fresh one per cell otherwise */
   slot?: ClusterSlot;
-  limits?: Partial<Record<RunPhase, Partial<PhaseLimits>>>;
+  limits?: Partial<Record<CellPhase, Partial<PhaseLimits>>>;
   namespacePrefix?: string;
   calicoctl?: string;
   policySelect?: string;
@@ -155,6 +167,8 @@ export interface CellRunOptions {
   total?: number;
   /** receives what teardown could not remove (RunResults.leftBehind) */
   leftBehind?: string[];
+  /** the upgrade command: install A, then this phase takes the cluster to the cell's version (B) */
+  upgrade?: UpgradeStage;
 }
 
 /** What one phase body returns (beyond throwing). */
@@ -163,10 +177,20 @@ interface PhaseOutput {
   reason?: string;
   evidence?: string[];
   checks?: CheckResult[];
+  /**
+   * a failure that does not make the main phases after it pointless (the upgrade's measurement failed,
+   * but every component runs B: the suites on B still tell something)
+   */
+  keepGoing?: boolean;
 }
 
 interface CellState {
   cell: Cell;
+  /**
+   * the cell whose Calico the cluster has, or gets at the next install: the cell itself for `run`; for
+   * `upgrade`, A until the upgrade phase applies B's files, then the cell (B)
+   */
+  installed: Cell;
   cellDir: string;
   deps: PipelineDeps;
   opts: CellRunOptions;
@@ -174,17 +198,17 @@ interface CellState {
   result: CellResult;
   rendered?: RenderedFiles;
   /** the first main phase that did not pass */
-  stopped?: { phase: RunPhase; reason: string };
+  stopped?: { phase: CellPhase; reason: string };
   interrupted?: string;
   skipped?: string;
-  phaseOf: Partial<Record<RunPhase, PhaseResult>>;
+  phaseOf: Partial<Record<CellPhase, PhaseResult>>;
   leftBehind: string[];
 }
 
 type Gate = { run: true } | { run: false; outcome: Outcome; reason: string };
 
 interface PhaseDef {
-  name: RunPhase;
+  name: CellPhase;
   gate(s: CellState): Gate;
   execute(s: CellState, step: StepContext, signal: AbortSignal): Promise<PhaseOutput>;
 }
@@ -317,14 +341,35 @@ const PHASE_DEFS: PhaseDef[] = [
       return RUN;
     },
     async execute(s, step) {
-      step.log(`rendering ${s.cell.install} files for Calico ${s.cell.calicoVersion}`);
-      s.rendered = await s.deps.render(s.cell);
-      const dir = join(s.cellDir, 'rendered');
-      mkdirSync(dir, { recursive: true });
-      for (const f of s.rendered.files) writeFileSync(join(dir, f.name), f.content);
-      const evidence = [`rendered ${s.rendered.files.map((f) => f.name).join(', ')} into ${rel(s, dir)}`];
-      evidence.push(...(await s.deps.install({ ...step, rendered: s.rendered })));
+      // an upgrade keeps A's files and B's apart: rendered/from/ and rendered/to/
+      const { rendered, evidence } = await renderInto(s, s.installed, s.opts.upgrade ? 'from' : '', step);
+      s.rendered = rendered;
+      evidence.push(...(await s.deps.install({ ...step, rendered })));
       return { evidence };
+    },
+  },
+  {
+    // only in the upgrade command's phase list (phasesOf)
+    name: 'upgrade',
+    gate: () => RUN,
+    async execute(s, step) {
+      const stage = s.opts.upgrade as UpgradeStage;
+      const { rendered, evidence } = await renderInto(s, s.cell, 'to', step);
+      const out = await stage.run(step, {
+        cell: s.cell,
+        rendered,
+        applying: () => {
+          s.installed = s.cell;
+          s.rendered = rendered;
+        },
+      });
+      if (out.result) s.result.upgrade = out.result;
+      return {
+        outcome: out.outcome,
+        ...(out.reason ? { reason: out.reason } : {}),
+        evidence: [...evidence, ...out.evidence],
+        ...(out.reachedTarget ? { keepGoing: true } : {}),
+      };
     },
   },
   {
@@ -383,7 +428,7 @@ const PHASE_DEFS: PhaseDef[] = [
       const dir = join(s.cellDir, 'node-dump');
       const dumps = await dumpNodes(s, step, dir);
       step.log('auditing against the known-leftovers baseline');
-      const verdict = judgeUpstream(await s.deps.audit(step, dumps, dir), s.cell, {
+      const verdict = judgeUpstream(await s.deps.audit(step, dumps, dir), s.installed, {
         ...(s.opts.auditAllow ? { allow: s.opts.auditAllow } : {}),
       });
       s.result.audit = { ...s.result.audit, afterUpstreamUninstall: verdict };
@@ -466,8 +511,34 @@ const PHASE_DEFS: PhaseDef[] = [
   },
 ];
 
-function limitsOf(s: CellState, phase: RunPhase): PhaseLimits {
-  return { ...DEFAULT_LIMITS[phase], ...(s.opts.limits?.[phase] ?? {}) };
+function limitsOf(s: CellState, phase: CellPhase): PhaseLimits {
+  const base = phase === 'upgrade' ? (s.opts.upgrade as UpgradeStage).limits : DEFAULT_LIMITS[phase];
+  return { ...base, ...(s.opts.limits?.[phase] ?? {}) };
+}
+
+/** The phases of a cell: run's, or with `upgrade` the upgrade command's. */
+function phasesOf(opts: CellRunOptions): PhaseDef[] {
+  return opts.upgrade ? PHASE_DEFS : PHASE_DEFS.filter((d) => d.name !== 'upgrade');
+}
+
+/** Renders a cell's files into `rendered/<sub>` and says so. */
+async function renderInto(
+  s: CellState,
+  cell: Cell,
+  sub: string,
+  step: StepContext,
+): Promise<{ rendered: RenderedFiles; evidence: string[] }> {
+  step.log(`rendering ${cell.install} files for Calico ${cell.calicoVersion}`);
+  const rendered = await s.deps.render(cell);
+  const dir = join(s.cellDir, 'rendered', sub);
+  mkdirSync(dir, { recursive: true });
+  for (const f of rendered.files) writeFileSync(join(dir, f.name), f.content);
+  return {
+    rendered,
+    evidence: [
+      `rendered Calico ${cell.calicoVersion} (${cell.install}): ${rendered.files.map((f) => f.name).join(', ')} into ${rel(s, dir)}`,
+    ],
+  };
 }
 
 function rel(s: CellState, path: string): string {
@@ -494,7 +565,7 @@ function suiteContextOf(s: CellState): SuiteContext {
 
 function stepFor(s: CellState, signal: AbortSignal, log: (line: string) => void): StepContext {
   return {
-    cell: s.cell,
+    cell: s.installed,
     cellDir: s.cellDir,
     // phases that need the cluster are gated on it; create-cluster reads the slot itself
     cluster: s.slot.handle as ClusterHandle,
@@ -640,7 +711,7 @@ export function mergeSuiteData(dir: string, files: readonly string[]): MergedDat
 // ---------------------------------------------------------------------------------------------------------
 // the runner
 
-function classify(phase: RunPhase, err: unknown): { outcome: Outcome; reason: string } {
+function classify(phase: CellPhase, err: unknown): { outcome: Outcome; reason: string } {
   if (err instanceof InterruptedError) return { outcome: 'error', reason: err.message };
   const msg = (err as Error)?.message ?? String(err);
   if (err instanceof PhaseFailure) return { outcome: 'failed', reason: msg };
@@ -662,6 +733,7 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
     cellDir,
     deps,
     opts,
+    installed: opts.upgrade?.from ?? cell,
     slot: opts.slot ?? {},
     result: {
       cell,
@@ -679,7 +751,7 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
   const progress = opts.progress;
   progress.cellStart(cell);
 
-  for (const def of PHASE_DEFS) {
+  for (const def of phasesOf(opts)) {
     const phaseStart = new Date();
     const t0 = performance.now();
     const record = (out: {
@@ -733,13 +805,15 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
     // teardown must run after SIGINT: only its own timeout stops it
     const runSignal = def.name === 'teardown' ? undefined : opts.signal;
     let pr: PhaseResult;
+    let keepGoing = false;
     try {
-      const out = await withPhaseLimits(
+      const { keepGoing: goOn, ...out } = await withPhaseLimits(
         limits,
         runSignal,
         () => last,
         (signal) => def.execute(s, stepFor(s, signal, log), signal),
       );
+      keepGoing = goOn === true;
       pr = record({ outcome: out.outcome ?? 'passed', ...out });
     } catch (err) {
       const { outcome, reason } = classify(def.name, err);
@@ -749,7 +823,7 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
     progress.phaseEnd(cell.id, def.name, pr.outcome, pr.durationMs, pr.reason);
 
     if ((pr.outcome === 'failed' || pr.outcome === 'error') && !CLEANUP_PHASES.has(def.name)) {
-      s.stopped ??= { phase: def.name, reason: shortReason(pr.reason ?? pr.outcome) };
+      if (!keepGoing) s.stopped ??= { phase: def.name, reason: shortReason(pr.reason ?? pr.outcome) };
       if (!s.interrupted && s.slot.handle && def.name !== 'create-cluster') await diagnose(s, pr, log);
     }
   }
@@ -805,14 +879,18 @@ async function diagnose(s: CellState, pr: PhaseResult, log: (l: string) => void)
 }
 
 /** A cell that never started (fail-fast, interrupted): every phase not-run with the reason. */
-export function notRunCell(cell: Cell, reason: string): CellResult {
+export function notRunCell(
+  cell: Cell,
+  reason: string,
+  phases: readonly CellPhase[] = RUN_PHASES,
+): CellResult {
   return {
     cell,
     outcome: 'not-run',
     reason,
     startedAt: new Date().toISOString(),
     durationMs: 0,
-    phases: RUN_PHASES.map((name) => ({
+    phases: phases.map((name) => ({
       name,
       outcome: 'not-run' as const,
       startedAt: new Date().toISOString(),

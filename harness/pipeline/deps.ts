@@ -11,7 +11,8 @@ import type { NodeDump } from '../audit/dump.js';
 import type { AuditReport } from '../audit/finding.js';
 import type { NodeShell } from '../cluster/node-shell.js';
 import type { Cell } from '../config/cell.js';
-import type { CheckResult } from '../report/model.js';
+import type { CheckResult, Outcome, UpgradeResult } from '../report/model.js';
+import type { PhaseLimits } from './phase.js';
 
 export interface ClusterNode {
   name: string;
@@ -110,6 +111,42 @@ export interface PipelineDeps {
   audit(step: StepContext, dumps: NodeDump[], dir: string): Promise<AuditReport>;
   /** writes a diagnostics bundle for a failed cell into dir; returns a short description */
   collectDiagnostics(step: StepContext, dir: string): Promise<string | undefined>;
+}
+
+/**
+ * B, the version an upgrade takes the cluster to, as the pipeline hands it to the upgrade phase: the cell,
+ * its rendered files (written to `rendered/to/` before the phase starts), and a call the phase makes right
+ * before it applies the first of them, from which on the uninstall and the audits are B's.
+ */
+export interface UpgradeTarget {
+  cell: Cell;
+  rendered: RenderedFiles;
+  applying(): void;
+}
+
+/** What the upgrade phase reports back to the pipeline. */
+export interface UpgradeStageOutput {
+  outcome: Outcome;
+  reason?: string;
+  evidence: string[];
+  /** the measurement (outages, fail-open windows, time until every component ran B) */
+  result?: UpgradeResult;
+  /**
+   * every component runs B: the suites on B still tell something even when the measurement failed (an
+   * outage over budget), so a failed upgrade phase stops the phases after it only when this is false
+   */
+  reachedTarget: boolean;
+}
+
+/**
+ * The upgrade command's own phase (harness/upgrade/phase.ts). With it the pipeline is the upgrade: the
+ * install phase installs `from` (A), this phase runs between install and verify and takes the cluster to
+ * the cell's own version (B), and everything else is the pipeline's own phases on B.
+ */
+export interface UpgradeStage {
+  from: Cell;
+  limits: PhaseLimits;
+  run(step: StepContext, target: UpgradeTarget): Promise<UpgradeStageOutput>;
 }
 
 /** Progress is harness/progress's sink (one status line per phase, kind style). */

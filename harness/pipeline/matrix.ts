@@ -10,7 +10,14 @@
 import type { Cell } from '../config/cell.js';
 import type { PreflightReport } from '../preflight/preflight.js';
 import type { CellResult, RunResults } from '../report/model.js';
-import { type CellRunOptions, type ClusterSlot, notRunCell, runCell } from './cell.js';
+import {
+  type CellRunOptions,
+  type ClusterSlot,
+  notRunCell,
+  RUN_PHASES,
+  runCell,
+  UPGRADE_PHASES,
+} from './cell.js';
 import type { PipelineDeps, ProgressSink } from './deps.js';
 import { reuseGroups } from './select.js';
 
@@ -37,6 +44,8 @@ export async function runMatrix(
   const leftBehind: string[] = [];
   let failedCell: string | undefined;
   const index = new Map(cells.map((c, i) => [c.id, i]));
+  const phases = opts.upgrade ? UPGRADE_PHASES : RUN_PHASES;
+  const notRun = (cell: Cell, reason: string) => notRunCell(cell, reason, phases);
 
   // --kubeconfig: every cell runs on the one existing cluster, so one group in plan order
   const groups: Cell[][] = opts.kubeconfig
@@ -60,7 +69,7 @@ export async function runMatrix(
       const cell = group[k]!;
       const stop = stopReason();
       if (stop) {
-        results.set(cell.id, notRunCell(cell, stop));
+        results.set(cell.id, notRun(cell, stop));
         continue;
       }
       const isLast = k === group.length - 1;
@@ -106,7 +115,7 @@ export async function runMatrix(
       ...(opts.preflight.kind.version ? { kindVersion: opts.preflight.kind.version } : {}),
       ...(opts.preflight.docker.version ? { dockerVersion: opts.preflight.docker.version } : {}),
     },
-    cells: cells.map((c) => results.get(c.id) ?? notRunCell(c, 'not started')),
+    cells: cells.map((c) => results.get(c.id) ?? notRun(c, 'not started')),
     leftBehind,
     ...(interrupted ? { interrupted } : {}),
   };
