@@ -95,25 +95,7 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
     return source;
   };
 
-  const provider: ClusterProvider = {
-    async create(req) {
-      const h = await kind.create({
-        name: req.name,
-        kindConfigYaml: req.kindConfigYaml,
-        nodeImage: req.nodeImage,
-        ...(req.signal ? { signal: req.signal } : {}),
-        ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
-      });
-      return {
-        name: h.name,
-        kubeconfigPath: h.kubeconfigPath,
-        nodes: () => h.nodes(),
-        shell: (n) => h.shell(n),
-        dispose: (o) => h.dispose(o),
-      };
-    },
-    attach: (kubeconfigPath, o) => attachCluster(kubeconfigPath, runner, o?.name),
-  };
+  const provider = kindClusterProvider(kind, runner);
 
   const renderOpts = opts.goldmaneWhisker !== undefined ? { goldmaneWhisker: opts.goldmaneWhisker } : {};
 
@@ -185,19 +167,9 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
     writeNodeDump: (dir, dump) => void writeNodeDump(dir, dump),
     async install(step) {
       const ctx = await flowContext(step, 'install');
-      const preloaded: string[] = [];
-      if (opts.preloadImages) {
-        const images = [...imagesForCell(step.cell, ctx.rendered, ctx.version), ...(opts.extraImages ?? [])];
-        const r = await preloadImages({
-          clusterName: step.cluster.name,
-          images,
-          runner,
-          signal: step.signal,
-          log: (l) => step.log(l),
-        });
-        preloaded.push(`preloaded ${r.loaded.length} of ${images.length} image(s) with kind load`);
-        for (const f of r.failed) preloaded.push(`not preloaded ${f.image}: ${f.reason}`);
-      }
+      const preloaded = opts.preloadImages
+        ? await loadCellImages(step, runner, step.cell, ctx.rendered, opts.extraImages)
+        : [];
       await installCalico(ctx);
       return [...preloaded, ...ctx.lines];
     },
@@ -244,6 +216,54 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
       });
       return `${r.written.length} item(s)${r.failed.length ? `; not collected: ${r.failed.join('; ')}` : ''}`;
     },
+  };
+}
+
+/**
+ * `kind load` of a cell's Calico images (and `extra`) from this host's docker into the step's cluster
+ * (offline runs, the lab); evidence lines, one per image that could not be loaded.
+ */
+export async function loadCellImages(
+  step: StepContext,
+  runner: ProcessRunner,
+  cell: Cell,
+  rendered: RenderedFiles,
+  extra: readonly string[] = [],
+): Promise<string[]> {
+  const images = [...imagesForCell(cell, rendered, getVersion(cell.calicoVersion)), ...extra];
+  const r = await preloadImages({
+    clusterName: step.cluster.name,
+    images,
+    runner,
+    signal: step.signal,
+    log: (l) => step.log(l),
+  });
+  return [
+    `preloaded ${r.loaded.length} of ${images.length} image(s) of Calico ${cell.calicoVersion} with kind load`,
+    ...r.failed.map((f) => `not preloaded ${f.image}: ${f.reason}`),
+  ];
+}
+
+/** The pipeline's cluster provider over kind (harness/cluster/kind.ts): every cluster and its kubeconfig registered for teardown. */
+export function kindClusterProvider(kind: KindProvider, runner: ProcessRunner): ClusterProvider {
+  return {
+    async create(req) {
+      const h = await kind.create({
+        name: req.name,
+        kindConfigYaml: req.kindConfigYaml,
+        nodeImage: req.nodeImage,
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
+      });
+      return {
+        name: h.name,
+        kubeconfigPath: h.kubeconfigPath,
+        nodes: () => h.nodes(),
+        shell: (n) => h.shell(n),
+        dispose: (o) => h.dispose(o),
+      };
+    },
+    attach: (kubeconfigPath, o) => attachCluster(kubeconfigPath, runner, o?.name),
   };
 }
 
