@@ -1,13 +1,13 @@
 /**
- * The small interfaces the upgrade flow needs from the rest of the harness (cluster, installer, kube
- * reads, probe engine, suites, uninstall, audit). The flow only ever talks to these, so its order and its
- * waits are tested with doubles; `realUpgradeDeps()` (real.ts) binds them to the live modules.
+ * What the upgrade phase (phase.ts) needs beyond the run pipeline: the continuous traffic, the steps that
+ * take the cluster to B, and reads of Calico's workloads. Everything else (the cluster, install, suites,
+ * uninstall, audits, teardown) is the pipeline's own deps (harness/pipeline/deps.ts). The phase only ever
+ * talks to these, so its order and its waits are tested with doubles; `realUpgradeDeps()` (real.ts) binds
+ * them to the live modules.
  */
-import type { NodeDump } from '../audit/dump.js';
-import type { AuditReport } from '../audit/finding.js';
 import type { Cell } from '../config/cell.js';
+import type { RenderedFiles, StepContext, UpgradeTarget } from '../pipeline/deps.js';
 import type { ProbeKey, ProbeRecord } from '../probe/types.js';
-import type { PhaseResult } from '../report/model.js';
 
 /** Time, injectable so waits and the continuous prober run on a fake clock in tests. */
 export interface Clock {
@@ -57,12 +57,6 @@ export interface TrafficHandle {
   dispose(): Promise<void>;
 }
 
-/** A cluster created for the upgrade (kind). */
-export interface UpgradeCluster {
-  name: string;
-  kubeconfigPath?: string;
-}
-
 /**
  * One step of taking the cluster from A to B. The flow decides the steps per path; the deps carry them
  * out (render the files, apply server-side with force-conflicts as Calico's upgrade guide does).
@@ -107,39 +101,14 @@ export interface PodSnapshot {
   terminating: boolean;
 }
 
-export type SuitePhase = 'verify' | 'connectivity' | 'policy';
-
-/** Which audit: after the upstream uninstall, or after the complete uninstall. */
-export type AuditStage = 'upstream' | 'complete';
-
-export interface StageAudit {
-  report: AuditReport;
-  dumps: NodeDump[];
-  /** where the dumps were written (evidence) */
-  where: string;
-}
-
 export interface UpgradeDeps {
   clock: Clock;
-  /** one status line per step a person can follow */
-  log(line: string): void;
-  createCluster(cell: Cell): Promise<UpgradeCluster>;
-  /** installs Calico A exactly as `run` would for the cell, and waits until it is ready */
-  install(cluster: UpgradeCluster, cell: Cell): Promise<void>;
   /** deploys the probe workloads and the policy of the denied pairs; returns once they exist */
-  startTraffic(cluster: UpgradeCluster, cell: Cell): Promise<TrafficHandle>;
-  applyUpgrade(cluster: UpgradeCluster, action: UpgradeAction): Promise<void>;
-  /** the DaemonSets and Deployments in these namespaces (all of them: the flow picks Calico's) */
-  readWorkloads(cluster: UpgradeCluster, namespaces: readonly string[]): Promise<WorkloadSnapshot[]>;
-  runSuite(cluster: UpgradeCluster, phase: SuitePhase, cell: Cell): Promise<PhaseResult>;
-  uninstall(cluster: UpgradeCluster, cell: Cell): Promise<PhaseResult>;
-  /**
-   * node dumps of every node (written under the cell's directory for `stage`) and the API state, audited
-   * (harness/audit); the flow judges the report: against the known-leftovers baseline after the upstream
-   * uninstall, as must-be-clean after the complete uninstall
-   */
-  audit(cluster: UpgradeCluster, cell: Cell, stage: AuditStage): Promise<StageAudit>;
-  /** the complete uninstall (harness/audit/complete-uninstall.ts): evidence lines; throws when incomplete */
-  completeUninstall(cluster: UpgradeCluster, cell: Cell): Promise<string[]>;
-  deleteCluster(cluster: UpgradeCluster): Promise<void>;
+  startTraffic(step: StepContext): Promise<TrafficHandle>;
+  /** before B is applied, what B needs in the nodes (its images, `--lab`); evidence lines */
+  prepareTarget?(step: StepContext, target: UpgradeTarget): Promise<string[]>;
+  /** carries out one step with B's rendered files */
+  applyUpgrade(step: StepContext, action: UpgradeAction, rendered: RenderedFiles): Promise<void>;
+  /** the DaemonSets and Deployments in these namespaces (all of them: the phase picks Calico's) */
+  readWorkloads(step: StepContext, namespaces: readonly string[]): Promise<WorkloadSnapshot[]>;
 }

@@ -6,7 +6,7 @@ import { CATALOGUE, findVersion } from '../calico/catalogue.js';
 import type { Cell } from '../config/cell.js';
 import { buildMatrix, CELL_FIELDS, type CellField } from '../config/matrix.js';
 import { ConfigError, UsageError } from '../errors.js';
-import type { UpgradeFlowOptions, UpgradeTimeouts } from './flow.js';
+import type { UpgradeOptions, UpgradeTimeouts } from './phase.js';
 import type { UpgradePath } from './timeline.js';
 
 export const UPGRADE_PATHS: readonly UpgradePath[] = ['manifest', 'operator', 'manifest-to-operator'];
@@ -64,7 +64,8 @@ function catalogueIndex(version: string): number {
 }
 
 export interface ParsedUpgrade {
-  flow: UpgradeFlowOptions;
+  flow: UpgradeOptions;
+  keepCluster: boolean;
   /** notes for the user (e.g. an unsupported migration combination) */
   warnings: string[];
 }
@@ -135,16 +136,6 @@ export function parseUpgradeOptions(values: UpgradeCliValues): ParsedUpgrade {
   };
   const fromCell = one(from, fromInstall, `--from ${from}`);
   const toCell = one(to, toInstall, `--to ${to}`);
-  if (toCell.topology === 'split-subnet') {
-    // the split-subnet addressing is prepared by the run pipeline after cluster creation; the upgrade flow
-    // does not do that step, so it would measure a flat cluster labelled split-subnet
-    throw new ConfigError(
-      '--topology',
-      'split-subnet',
-      'allowed with upgrade: flat (split-subnet runs with `run` only)',
-    );
-  }
-
   const maxOutageMs =
     values['max-outage'] !== undefined ? parseDuration('--max-outage', values['max-outage']) : undefined;
   let maxFailOpen: number | undefined;
@@ -173,8 +164,8 @@ export function parseUpgradeOptions(values: UpgradeCliValues): ParsedUpgrade {
       },
       ...(probeIntervalMs !== undefined ? { probeIntervalMs } : {}),
       timeouts,
-      keepCluster: Boolean(values['keep-cluster']),
     },
+    keepCluster: Boolean(values['keep-cluster']),
     warnings,
   };
 }

@@ -16,6 +16,9 @@ export const TRAFFIC_NAMESPACE = 'cc-upgrade-traffic';
 export const ALLOWED_PORT = 80;
 export const DENIED_PORT = 81;
 export const TRAFFIC_POLICY_NAME = 'upgrade-keep-81-denied';
+/** How long the traffic's client and server pods may take to be Ready, and their namespace to be gone. */
+export const TRAFFIC_READY_MS = 5 * 60_000;
+export const TRAFFIC_GONE_MS = 3 * 60_000;
 
 export interface TrafficPod {
   name: string;

@@ -1,26 +1,42 @@
 /**
  * `calico-conformance upgrade --from A --to B`: validates every option before anything is created, checks
- * the machine (Docker, kind: exit 3 when missing), runs the upgrade flow (harness/upgrade/flow.ts) and
- * writes every report format. Exit 0 when the upgrade and the suites on B passed, 1 otherwise.
+ * the machine (Docker, kind: exit 3 when missing), then runs the upgrade as the run pipeline with one phase
+ * more (harness/pipeline/cell.ts with harness/upgrade/phase.ts) in the session `run` uses
+ * (../session.ts: teardown registry, SIGINT/SIGTERM, results, exit codes). Exit 0 when the upgrade and
+ * the suites on B passed, 1 otherwise, 130/143 when interrupted.
  */
 import { join, resolve } from 'node:path';
 import { parseAllowList } from '../../audit/registry.js';
-import { EnvironmentError, ExitCode, formatDuration } from '../../errors.js';
-import { defaultRunner, type ProcessRunner } from '../../exec/process.js';
+import { EnvironmentError, formatDuration } from '../../errors.js';
+import { defaultRunner } from '../../exec/process.js';
+import type { LabLock } from '../../lab/lock.js';
 import { assertUsable, cellSkipReason, runPreflight } from '../../preflight/preflight.js';
-import type { CellResult, PhaseResult, RunResults } from '../../report/model.js';
+import type { CellResult } from '../../report/model.js';
 import type { UpgradeDeps } from '../../upgrade/deps.js';
-import { runUpgradeFlow, type UpgradeFlowOptions } from '../../upgrade/flow.js';
 import { parseUpgradeOptions, type UpgradeCliValues } from '../../upgrade/options.js';
-import { CELL_OPTIONS, parseCommandArgs } from '../args.js';
+import { type UpgradeOptions, upgradeCell, upgradeStage } from '../../upgrade/phase.js';
+import { CELL_OPTIONS, goldmaneWhiskerOption, parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
-import { toolVersion } from '../version.js';
+import {
+  commandProgress,
+  enterLabFor,
+  exitCodeOf,
+  flagReader,
+  labOption,
+  printSummary,
+  realPipelineDeps,
+  renderBeforeCreating,
+  runSession,
+  type SessionInjection,
+  sessionDeps,
+} from '../session.js';
 
 export const upgradeHelp = `calico-conformance upgrade --from A --to B [options]
   Installs Calico A, keeps probing pairs that must stay allowed and pairs a policy must keep denied while
   it takes the cluster to B, waits until every component runs B, then runs the verify, connectivity and
   policy suites on B, uninstalls, audits what the upstream uninstall left (against the known-leftovers
-  baseline), completes the uninstall and audits again (must be clean).
+  baseline), completes the uninstall and audits again (must be clean): run's pipeline with the upgrade
+  between install and verify, with run's time limits, teardown and results.
 
   --from V --to V                 catalogued versions; B newer than A unless --allow-downgrade
   --install PATH                  manifest | operator | manifest-to-operator (default operator)
@@ -31,7 +47,9 @@ export const upgradeHelp = `calico-conformance upgrade --from A --to B [options]
   --settle DURATION               probing after every component runs B (default 15s)
   --report-dir DIR                where the reports go (default ./results/upgrade-A-to-B)
   --manifests-dir DIR             read upstream Calico files from DIR/<version>/<file> (as render does)
-  --allow-unpinned                accept upstream files the sha256 lock does not pin
+  --allow-unpinned                accept upstream files the sha256 lock does not pin (master)
+  --lab                           run on this machine's lab (npm run lab:build), as run --lab: both --from
+                                  and --to must be versions the lab has built (exit 3 otherwise)
   --no-goldmane-whisker           operator path (v3.30+): leave out the Goldmane and Whisker CRs that
                                   upstream's custom-resources.yaml creates (installed by default)
   --keep-cluster                  leave the cluster running
@@ -39,8 +57,12 @@ export const upgradeHelp = `calico-conformance upgrade --from A --to B [options]
   --allow RULE|NAME,...           leftovers that count in neither audit: audit rule ids, by-design, or
                                   finding-name patterns (as audit --allow); a mistyped rule is exit 2
   --no-complete-uninstall         audit only what the upstream uninstall leaves
+  --quiet | --verbose             less / more progress output
   cell options (one value each): --encapsulation (default IPIP) --pod-cidr --service-cidr --ip-pool-cidr
-  --block-size --nat-outgoing --workers --node-image --topology --image-registry --bgp --config FILE`;
+  --block-size --nat-outgoing --workers --node-image --topology --image-registry --bgp --config FILE
+
+exit codes: 0 the upgrade and everything on B passed, 1 something failed, 2 bad usage, 3 environment not
+usable, 130 interrupted (SIGINT; 143 for SIGTERM): the cluster is deleted and the partial results written`;
 
 export const UPGRADE_OPTIONS = {
   ...CELL_OPTIONS,
@@ -54,129 +76,131 @@ export const UPGRADE_OPTIONS = {
   'report-dir': { type: 'string' },
   'manifests-dir': { type: 'string' },
   'allow-unpinned': { type: 'boolean' },
+  lab: { type: 'boolean' },
   'no-goldmane-whisker': { type: 'boolean' },
   'keep-cluster': { type: 'boolean' },
   'allow-downgrade': { type: 'boolean' },
   allow: { type: 'string' },
   'no-complete-uninstall': { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  verbose: { type: 'boolean' },
 } as const;
 
-/** How the upstream files are read and rendered. */
-export interface SourceFlags {
-  manifestsDir?: string;
-  allowUnpinned?: boolean;
-  /** false: no Goldmane and Whisker CRs on the operator path (unset: as upstream's custom-resources.yaml) */
-  goldmaneWhisker?: boolean;
+/** What tests (and the e2e child) replace; production uses the defaults. */
+export interface UpgradeInjection extends SessionInjection {
+  /** replaces realUpgradeDeps(): the upgrade phase's traffic, steps and reads */
+  upgradeDeps?: UpgradeDeps;
 }
 
-/** What the command needs from the outside world; tests replace all of it. */
-export interface UpgradeCommandEnv {
-  runner: ProcessRunner;
-  /** the live dependencies, built only after validation and preflight passed */
-  deps: (flow: UpgradeFlowOptions, reportDir: string, io: CliIO, source: SourceFlags) => Promise<UpgradeDeps>;
-  writeReports: (results: RunResults, dir: string, io: CliIO) => Promise<string[]>;
-  toolVersion: string;
+/**
+ * `--lab`: both versions must be the lab's (it builds the one Calico its lock pins). Exit 3 naming what is
+ * missing and how to build it, before anything is created.
+ */
+export function assertLabVersions(flow: Pick<UpgradeOptions, 'from' | 'to'>, lock: LabLock): void {
+  const have = lock.calico.version;
+  const missing = [
+    ...(flow.from.calicoVersion !== have ? [`--from ${flow.from.calicoVersion}`] : []),
+    ...(flow.to.calicoVersion !== have && flow.to.calicoVersion !== flow.from.calicoVersion
+      ? [`--to ${flow.to.calicoVersion}`]
+      : []),
+  ];
+  if (missing.length === 0) return;
+  throw new EnvironmentError(
+    `upgrade --lab: ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not built in this lab: it has Calico ${have} only (lab/lab.lock.json, "calico"). ` +
+      "The lab builds the one Calico version its lock pins: to have another, pin it there (its version and the pseudo-versions of its tag's commit and of projectcalico/api, which the Go module proxy must serve) and run `npm run lab:build`. " +
+      `With one version built, --from and --to can only both be ${have} (--install manifest-to-operator, which needs the lab's operator part)`,
+    ['lab calico version'],
+  );
 }
 
-async function defaultEnv(): Promise<UpgradeCommandEnv> {
-  return {
-    runner: defaultRunner,
-    deps: async (flow, reportDir, io, source) => {
-      const { realUpgradeDeps } = await import('../../upgrade/real.js');
-      return realUpgradeDeps({ flow, reportDir, log: (l) => io.err(l), env: io.env, ...source });
-    },
-    writeReports: async (results, dir, io) => {
-      const { writeReports } = await import('../../report/write.js');
-      const summary = io.env.GITHUB_STEP_SUMMARY;
-      return writeReports(results, dir, summary ? { githubStepSummary: summary } : {});
-    },
-    toolVersion: toolVersion(),
-  };
-}
-
-export async function upgradeCommand(argv: string[], io: CliIO): Promise<number> {
-  return runUpgradeCommand(argv, io);
-}
-
-export async function runUpgradeCommand(
+export async function upgradeCommand(
   argv: string[],
   io: CliIO,
-  env?: Partial<UpgradeCommandEnv>,
+  inject: UpgradeInjection = {},
 ): Promise<number> {
   const { values } = parseCommandArgs('upgrade', argv, UPGRADE_OPTIONS);
-  // 1. every option, before anything is created
-  const { allow: allowText, 'no-complete-uninstall': upstreamOnly, ...cellValues } = values;
-  const auditAllow = parseAllowList(typeof allowText === 'string' ? allowText : undefined, 'upgrade --allow');
-  const parsed = parseUpgradeOptions(cellValues as UpgradeCliValues);
-  const flow = {
-    ...parsed.flow,
-    ...(auditAllow.length ? { auditAllow } : {}),
-    ...(upstreamOnly ? { completeUninstall: false } : {}),
-  };
-  for (const w of parsed.warnings) io.err(`note: ${w}`);
-  const reportDir =
-    typeof values['report-dir'] === 'string'
-      ? resolve(io.cwd, values['report-dir'])
-      : join(io.cwd, 'results', `upgrade-${flow.from.calicoVersion}-to-${flow.to.calicoVersion}`);
-  const full = { ...(await defaultEnv()), ...env };
+  const { str, on } = flagReader(values);
 
-  // 2. the machine: Docker and kind (exit 3), and the host kernel for IPIP cells
-  const startedAt = new Date();
-  const pre = await runPreflight({ runner: full.runner });
-  assertUsable(pre);
-  const skip = cellSkipReason(flow.to, pre) ?? cellSkipReason(flow.from, pre);
-  if (skip) {
+  // ---- every option, before anything is created (exit 2)
+  const progress = commandProgress('upgrade', io, { quiet: on('quiet'), verbose: on('verbose') }, inject);
+  const goldmaneWhisker = goldmaneWhiskerOption('upgrade', values);
+  const auditAllow = parseAllowList(str('allow'), 'upgrade --allow');
+  const { allow: _allow, 'no-complete-uninstall': _upstreamOnly, ...cellValues } = values as UpgradeCliValues;
+  // --lab: the lab's node image unless given; its own manifests
+  const labFlags = await labOption('upgrade', cellValues);
+  const parsed = parseUpgradeOptions(cellValues);
+  const { flow } = parsed;
+  // ---- the lab's versions (exit 3), still before anything is created
+  if (labFlags) assertLabVersions(flow, labFlags.lock);
+  const reportDir =
+    str('report-dir') !== undefined
+      ? resolve(io.cwd, str('report-dir') as string)
+      : join(io.cwd, 'results', `upgrade-${flow.from.calicoVersion}-to-${flow.to.calicoVersion}`);
+  const manifestsDir =
+    labFlags?.manifestsDir ??
+    (str('manifests-dir') !== undefined ? resolve(io.cwd, str('manifests-dir') as string) : undefined);
+  for (const w of parsed.warnings) progress.log('warn', w);
+
+  // ---- the machine (exit 3): the lab, Docker and kind, and the host kernel for IPIP
+  const runner = inject.runner ?? defaultRunner;
+  const lab = await enterLabFor(labFlags, runner, [flow.from, flow.to], progress);
+  const preflight = inject.preflight ? await inject.preflight(true) : await runPreflight({ runner });
+  assertUsable(preflight);
+  for (const line of preflight.evidence) progress.log('debug', `preflight: ${line}`);
+  const skip = cellSkipReason(flow.to, preflight) ?? cellSkipReason(flow.from, preflight);
+  if (skip)
     throw new EnvironmentError(
       `upgrade ${flow.from.calicoVersion} → ${flow.to.calicoVersion} with --encapsulation ${flow.to.encapsulation} cannot run here: ${skip}`,
       ['ipip'],
     );
-  }
-  const preflight: PhaseResult = {
-    name: 'preflight',
-    outcome: 'passed',
-    startedAt: startedAt.toISOString(),
-    durationMs: Date.now() - startedAt.getTime(),
-    evidence: pre.evidence,
-    checks: [],
-  };
 
-  // 3. the flow
-  io.err(
+  // ---- the upgrade: run's session with the upgrade phase
+  const session = await sessionDeps(
+    inject,
+    runner,
+    progress,
+    realPipelineDeps(runner, progress, {
+      ...(manifestsDir ? { manifestsDir } : {}),
+      allowUnpinned: on('allow-unpinned'),
+      preloadImages: false,
+      ...(lab ? { lab } : {}),
+      ...goldmaneWhisker,
+      verbose: on('verbose'),
+    }),
+  );
+  // A's and B's files, before any cluster exists (an unpinned master without --allow-unpinned is exit 2)
+  await renderBeforeCreating('upgrade', [flow.from, flow.to], session.deps);
+  const upgradeDeps =
+    inject.upgradeDeps ??
+    (await import('../../upgrade/real.js')).realUpgradeDeps({
+      runner,
+      preloadImages: lab !== undefined,
+      ...(lab ? { extraImages: lab.extraImages } : {}),
+    });
+  progress.log(
+    'info',
     `upgrade ${flow.from.calicoVersion} → ${flow.to.calicoVersion} (${flow.path}, ${flow.to.encapsulation}); reports in ${reportDir}`,
   );
-  const source: SourceFlags = {
-    ...(typeof values['manifests-dir'] === 'string'
-      ? { manifestsDir: resolve(io.cwd, values['manifests-dir']) }
-      : {}),
-    ...(values['allow-unpinned'] ? { allowUnpinned: true } : {}),
-    ...(values['no-goldmane-whisker'] ? { goldmaneWhisker: false } : {}),
-  };
-  const deps = await full.deps(flow, reportDir, io, source);
-  const cell = await runUpgradeFlow(flow, deps);
-  const withPreflight: CellResult = { ...cell, phases: [preflight, ...cell.phases] };
-  const finished = new Date();
-  const results: RunResults = {
-    tool: { name: 'calico-conformance', version: full.toolVersion },
-    startedAt: startedAt.toISOString(),
-    finishedAt: finished.toISOString(),
-    durationMs: finished.getTime() - startedAt.getTime(),
-    host: {
-      platform: `${process.platform}-${process.arch}`,
-      node: process.version,
-      ...(pre.kind.version ? { kindVersion: pre.kind.version } : {}),
-      ...(pre.docker.version ? { dockerVersion: pre.docker.version } : {}),
+  const results = await runSession({
+    cells: [upgradeCell(flow)],
+    ...session,
+    io,
+    inject,
+    matrix: {
+      reportDir,
+      preflight,
+      progress,
+      keepCluster: parsed.keepCluster,
+      completeUninstall: !on('no-complete-uninstall'),
+      ...(auditAllow.length ? { auditAllow } : {}),
+      ...(inject.limits ? { limits: inject.limits } : {}),
+      upgrade: upgradeStage(flow, upgradeDeps),
     },
-    cells: [withPreflight],
-    leftBehind: withPreflight.phases.some((p) => p.name === 'teardown' && p.outcome === 'not-run')
-      ? withPreflight.clusterName
-        ? [`kind cluster ${withPreflight.clusterName}`]
-        : []
-      : [],
-  };
-  const written = await full.writeReports(results, reportDir, io);
-  io.out(summaryText(withPreflight));
-  for (const f of written) io.out(`  wrote ${f}`);
-  return withPreflight.outcome === 'passed' ? ExitCode.Ok : ExitCode.Failed;
+  });
+  const cell = results.cells[0];
+  if (cell) io.out(summaryText(cell));
+  printSummary(results, reportDir, io);
+  return exitCodeOf(results);
 }
 
 /** The few lines a person reads at the end of the command. */

@@ -4,7 +4,13 @@
  */
 import type { NodeShell } from '../../../harness/cluster/node-shell.js';
 import type { RunPhase } from '../../../harness/pipeline/cell.js';
-import type { ClusterHandle, PipelineDeps, StepContext, SuiteRun } from '../../../harness/pipeline/deps.js';
+import type {
+  ClusterHandle,
+  ClusterNode,
+  PipelineDeps,
+  StepContext,
+  SuiteRun,
+} from '../../../harness/pipeline/deps.js';
 import type { PreflightReport } from '../../../harness/preflight/preflight.js';
 
 export type Failure = 'throw' | 'hang' | 'fail-check';
@@ -15,7 +21,8 @@ export interface MemoryDeps extends PipelineDeps {
   created: string[];
 }
 
-const okShell = (node: string): NodeShell => ({
+/** A node shell on which every command succeeds with no output. */
+export const okShell = (node: string): NodeShell => ({
   node,
   exec: async (argv) => ({
     command: argv[0] ?? '',
@@ -140,15 +147,7 @@ export function memoryDeps(fail: Partial<Record<RunPhase, Failure>> = {}): Memor
     return {
       name,
       kubeconfigPath: `/tmp/${name}.kubeconfig`,
-      nodes: async () => [
-        {
-          name: `${name}-control-plane`,
-          container: `${name}-control-plane`,
-          role: 'control-plane',
-          ip: '172.18.0.2',
-        },
-        { name: `${name}-worker`, container: `${name}-worker`, role: 'worker', ip: '172.18.0.3' },
-      ],
+      nodes: async () => twoNodes(name),
       shell: okShell,
       dispose: async ({ keep }) => {
         calls.push(`dispose:${name}${keep ? ':keep' : ''}`);
@@ -159,6 +158,19 @@ export function memoryDeps(fail: Partial<Record<RunPhase, Failure>> = {}): Memor
     };
   }
   return deps;
+}
+
+/** A kind cluster's two nodes, as its node containers are named. */
+export function twoNodes(cluster: string): ClusterNode[] {
+  return [
+    {
+      name: `${cluster}-control-plane`,
+      container: `${cluster}-control-plane`,
+      role: 'control-plane',
+      ip: '172.18.0.2',
+    },
+    { name: `${cluster}-worker`, container: `${cluster}-worker`, role: 'worker', ip: '172.18.0.3' },
+  ];
 }
 
 export function okPreflight(ipip = true): PreflightReport {

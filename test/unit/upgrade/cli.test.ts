@@ -1,15 +1,28 @@
-import { describe, expect, it } from 'vitest';
-import { runUpgradeCommand } from '../../../harness/cli/commands/upgrade.js';
+/**
+ * `upgrade` as a command: every bad input refused before anything is created (exit 2), the lab's versions
+ * (exit 3), the machine (exit 3), and runs on the pipeline doubles through run's session (results
+ * directory, exit codes).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { upgradeCommand } from '../../../harness/cli/commands/upgrade.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { main } from '../../../harness/cli/main.js';
 import { toolVersion } from '../../../harness/cli/version.js';
 import { EnvironmentError } from '../../../harness/errors.js';
 import type { ProcessRunner, RunResult } from '../../../harness/exec/process.js';
+import { readLabLock } from '../../../harness/lab/lock.js';
+import { silentProgress } from '../../../harness/pipeline/deps.js';
 import type { RunResults } from '../../../harness/report/model.js';
-import type { UpgradeDeps } from '../../../harness/upgrade/deps.js';
-import type { UpgradeFlowOptions } from '../../../harness/upgrade/flow.js';
 import { parseDuration, parseUpgradeOptions } from '../../../harness/upgrade/options.js';
 import { type SimOptions, simulate } from './sim.js';
+
+const root = mkdtempSync(join(tmpdir(), 'cc-upgrade-cli-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const out = () => join(root, `out${++n}`);
 
 /** A process runner double: answers by command, records every call. */
 function fakeRunner(answers: Record<string, Partial<RunResult>>): ProcessRunner & { calls: string[] } {
@@ -28,26 +41,30 @@ const NO_KIND = () => fakeRunner({ docker: { stdout: '27.3.1\n' } });
 const ALL_TOOLS = () =>
   fakeRunner({ docker: { stdout: '27.3.1\n' }, kind: { stdout: 'kind v0.31.0 go1.25.5 linux/amd64\n' } });
 
-/** Runs the command the way main() does (exit codes from errors), with doubles for everything outside. */
-async function upgrade(argv: string[], env: Parameters<typeof runUpgradeCommand>[2] = {}) {
+/**
+ * Runs the command the way main() does (exit codes from errors), with doubles for everything outside; the
+ * deps must not be built unless the test gives its own.
+ */
+async function upgrade(argv: string[], inject: Parameters<typeof upgradeCommand>[2] = {}) {
   const io = memoryIO();
   let depsBuilt = 0;
-  const guarded = {
-    deps: async () => {
-      depsBuilt++;
-      throw new Error('the deps must not be built in this test');
-    },
-    writeReports: async () => [],
-    ...env,
-  };
+  const reportDir = out();
   let code: number;
   try {
-    code = await runUpgradeCommand(argv, io, guarded);
+    code = await upgradeCommand([...argv, '--report-dir', reportDir], io, {
+      deps: () => {
+        depsBuilt++;
+        throw new Error('the deps must not be built in this test');
+      },
+      progress: silentProgress,
+      handleSignals: false,
+      ...inject,
+    });
   } catch (err) {
     code = (err as { exitCode?: number }).exitCode ?? 1;
     io.err((err as Error).message);
   }
-  return { code, io, depsBuilt: () => depsBuilt };
+  return { code, io, reportDir, depsBuilt: () => depsBuilt };
 }
 
 describe('upgrade: validation before anything is created', () => {
@@ -111,9 +128,14 @@ describe('upgrade: validation before anything is created', () => {
       /--encapsulation: "vxlan" is not allowed; allowed: IPIP, VXLAN, .*did you mean VXLAN\?/,
     ],
     [
-      'split-subnet',
-      ['--from', 'v3.31.7', '--to', 'v3.32.1', '--topology', 'split-subnet'],
-      /--topology: "split-subnet" is not allowed; allowed with upgrade: flat/,
+      '--quiet with --verbose',
+      ['--from', 'v3.31.7', '--to', 'v3.32.1', '--quiet', '--verbose'],
+      /upgrade: --quiet and --verbose exclude each other/,
+    ],
+    [
+      '--lab with --manifests-dir',
+      ['--from', 'v3.31.0', '--to', 'v3.31.0', '--lab', '--manifests-dir', '/tmp'],
+      /upgrade --lab: --manifests-dir does not apply \(the lab brings its own manifests\)/,
     ],
     [
       'an unknown flag',
@@ -134,8 +156,14 @@ describe('upgrade: validation before anything is created', () => {
       expect(r.io.stderr).toMatch(message);
       expect(runner.calls).toEqual([]);
       expect(r.depsBuilt()).toBe(0);
+      expect(existsSync(r.reportDir)).toBe(false);
     });
   }
+
+  it('split-subnet is a cell option like any other: the pipeline’s create-cluster phase prepares it (the old flow could not, and refused it)', () => {
+    const p = parseUpgradeOptions({ from: 'v3.31.7', to: 'v3.32.1', topology: 'split-subnet' });
+    expect(p.flow.to.topology).toBe('split-subnet');
+  });
 
   it('accepts a downgrade with --allow-downgrade and a same-version migration', () => {
     expect(
@@ -179,6 +207,41 @@ describe('upgrade: validation before anything is created', () => {
   });
 });
 
+describe('upgrade --lab: both versions must be built in the lab (exit 3, before anything is created)', () => {
+  const have = readLabLock().calico.version;
+  const cases: [string, string[], RegExp][] = [
+    [
+      '--to not built',
+      ['--from', have, '--to', 'v3.32.1', '--install', 'manifest'],
+      /--to v3\.32\.1 is not built/,
+    ],
+    [
+      '--from not built',
+      ['--from', 'v3.30.7', '--to', have, '--install', 'manifest'],
+      /--from v3\.30\.7 is not built/,
+    ],
+    [
+      'neither built',
+      ['--from', 'v3.31.7', '--to', 'v3.32.1', '--install', 'manifest'],
+      /--from v3\.31\.7 and --to v3\.32\.1 are not built/,
+    ],
+  ];
+  for (const [name, argv, missing] of cases) {
+    it(`${name}: names what is missing and how to build it; runs nothing`, async () => {
+      const runner = ALL_TOOLS();
+      const r = await upgrade(['--lab', '--encapsulation', 'VXLAN', ...argv], { runner });
+      expect(r.code).toBe(3);
+      expect(r.io.stderr).toMatch(missing);
+      expect(r.io.stderr).toContain(`it has Calico ${have} only (lab/lab.lock.json, "calico")`);
+      expect(r.io.stderr).toContain('run `npm run lab:build`');
+      // not even the lab's docker network: nothing was created
+      expect(runner.calls).toEqual([]);
+      expect(r.depsBuilt()).toBe(0);
+      expect(existsSync(r.reportDir)).toBe(false);
+    });
+  }
+});
+
 describe('upgrade: the machine', () => {
   it('exits 3 without kind, before any cluster or deps exist', async () => {
     const runner = NO_KIND();
@@ -192,20 +255,47 @@ describe('upgrade: the machine', () => {
 
   it('through main: the environment error is exit 3 with its label', async () => {
     const io = memoryIO();
-    // main() builds the real runner; on a machine with kind this would go further, so the check is the
-    // error → exit code mapping with the error the preflight throws
     expect(new EnvironmentError('x').exitCode).toBe(3);
     const code = await main(['upgrade', '--from', 'v3.31.7'], io);
     expect(code).toBe(2);
     expect(io.stderr).toMatch(/calico-conformance upgrade: error: upgrade --to: required/);
   });
+
+  it('an unpinned master is refused without --allow-unpinned, as run refuses it: exit 2 before any cluster exists (the old flow allowed it silently)', async () => {
+    const runner = ALL_TOOLS();
+    const prev = process.env.CALICO_CONFORMANCE_STATE_DIR;
+    process.env.CALICO_CONFORMANCE_STATE_DIR = join(root, 'state');
+    try {
+      // the real deps (their renderer and manifest lock), a runner double: nothing could be created anyway
+      const r = await upgrade(
+        [
+          '--from',
+          'master',
+          '--to',
+          'master',
+          '--install',
+          'manifest-to-operator',
+          '--encapsulation',
+          'VXLAN',
+        ],
+        { runner, deps: undefined },
+      );
+      expect(r.code).toBe(2);
+      expect(r.io.stderr).toMatch(
+        /master\/calico\.yaml is not pinned in harness\/calico\/manifests\.lock\.json \(master is a moving branch and cannot be pinned\); pass --allow-unpinned/,
+      );
+      expect(runner.calls.some((c) => c.startsWith('kind create'))).toBe(false);
+      expect(existsSync(r.reportDir)).toBe(false);
+    } finally {
+      if (prev === undefined) delete process.env.CALICO_CONFORMANCE_STATE_DIR;
+      else process.env.CALICO_CONFORMANCE_STATE_DIR = prev;
+    }
+  });
 });
 
-describe('upgrade: a run with doubles', () => {
+describe('upgrade: a run with doubles, through run’s session', () => {
   async function runWith(sim: SimOptions, extra: string[] = []) {
     const s = simulate(sim);
-    let written: RunResults | undefined;
-    let flowSeen: UpgradeFlowOptions | undefined;
     const r = await upgrade(
       [
         '--from',
@@ -216,26 +306,19 @@ describe('upgrade: a run with doubles', () => {
         sim.path,
         '--encapsulation',
         'VXLAN',
-        '--report-dir',
-        '/tmp/x',
+        '--probe-interval',
+        '250ms',
         ...extra,
       ],
-      {
-        runner: ALL_TOOLS(),
-        deps: async (flow): Promise<UpgradeDeps> => {
-          flowSeen = flow;
-          return s.deps;
-        },
-        writeReports: async (results) => {
-          written = results;
-          return ['/tmp/x/results.json'];
-        },
-      },
+      { runner: ALL_TOOLS(), deps: s.deps, upgradeDeps: s.upgradeDeps },
     );
-    return { ...r, written: written!, flow: flowSeen!, sim: s };
+    const written = existsSync(join(r.reportDir, 'results.json'))
+      ? (JSON.parse(readFileSync(join(r.reportDir, 'results.json'), 'utf8')) as RunResults)
+      : undefined;
+    return { ...r, written: written!, sim: s };
   }
 
-  it('passes: exit 0, preflight first, the measurement in the results', async () => {
+  it('passes: exit 0, preflight first, the measurement in the results, every report format written', async () => {
     const r = await runWith({ path: 'manifest', from: 'v3.31.7', to: 'v3.32.1' }, [
       '--settle',
       '1s',
@@ -243,7 +326,6 @@ describe('upgrade: a run with doubles', () => {
       '5m',
     ]);
     expect(r.code).toBe(0);
-    expect(r.flow.timeouts).toMatchObject({ settleMs: 1000, targetMs: 300_000 });
     const cell = r.written.cells[0]!;
     expect(cell.phases[0]).toMatchObject({ name: 'preflight', outcome: 'passed' });
     expect(cell.phases[0]!.evidence[0]).toBe('docker: server 27.3.1');
@@ -253,6 +335,8 @@ describe('upgrade: a run with doubles', () => {
       path: 'manifest',
       timeToTargetMs: 30_000,
     });
+    // --settle 1s: the probers stop a second after every component ran B
+    expect(cell.upgrade!.timelineEndMs! - cell.upgrade!.allOnTargetMs!).toBe(1_000);
     expect(r.written.host).toMatchObject({ dockerVersion: '27.3.1', kindVersion: '0.31.0' });
     // the results name the harness's real version, as run's do
     expect(r.written.tool).toEqual({ name: 'calico-conformance', version: toolVersion() });
@@ -260,7 +344,9 @@ describe('upgrade: a run with doubles', () => {
     expect(r.io.stdout).toMatch(
       /upgrade v3\.31\.7 → v3\.32\.1 \(manifest\): passed; every component on v3\.32\.1 30s after the upgrade began/,
     );
-    expect(r.io.stdout).toContain('wrote /tmp/x/results.json');
+    expect(r.io.stdout).toMatch(/1 cell\(s\): 1 passed, 0 failed, 0 skipped, 0 not run/);
+    for (const f of ['results.json', 'probes.jsonl', 'junit.xml', 'summary.md', 'report.html'])
+      expect(existsSync(join(r.reportDir, f)), f).toBe(true);
   });
 
   it('a fail-open window: exit 1 and the violation printed', async () => {
@@ -270,7 +356,7 @@ describe('upgrade: a run with doubles', () => {
     expect(r.io.stdout).toMatch(/✗ .*fail-open: connected 2 times while a policy denies it/);
   });
 
-  it('--allow reaches the flow and both audits of B, and the results carry both audits', async () => {
+  it('--allow reaches both audits of B, and the results carry both audits', async () => {
     const wg = {
       node: 'kind-worker',
       category: 'interface' as const,
@@ -291,7 +377,6 @@ describe('upgrade: a run with doubles', () => {
     expect(failed.written.cells[0]!.audit?.afterUpstreamUninstall?.passed).toBe(false);
     const r = await runWith(sim, ['--allow', 'calico-device']);
     expect(r.code).toBe(0);
-    expect(r.flow.auditAllow).toEqual(['calico-device']);
     const audit = r.written.cells[0]!.audit!;
     expect(audit.afterUpstreamUninstall?.report.findings[0]).toMatchObject({
       name: 'wireguard.cali',
@@ -300,7 +385,7 @@ describe('upgrade: a run with doubles', () => {
     expect(audit.afterCompleteUninstall?.passed).toBe(true);
     const only = await runWith(sim, ['--no-complete-uninstall', '--allow', 'calico-device']);
     expect(only.written.cells[0]!.phases.find((p) => p.name === 'complete-uninstall')).toMatchObject({
-      outcome: 'not-run',
+      outcome: 'skipped',
       reason: 'not requested (--no-complete-uninstall)',
     });
     expect(only.sim.calls.some((c) => c.includes('completeUninstall'))).toBe(false);
@@ -312,5 +397,36 @@ describe('upgrade: a run with doubles', () => {
       '2',
     ]);
     expect(r.code).toBe(0);
+  });
+
+  it('--keep-cluster keeps it and says how to remove it', async () => {
+    const r = await runWith({ path: 'manifest', from: 'v3.31.7', to: 'v3.32.1' }, ['--keep-cluster']);
+    expect(r.code).toBe(0);
+    expect(r.io.stdout).toContain(
+      'kept cc-upgrade-1 (--keep-cluster); kubeconfig /tmp/cc-upgrade-1.kubeconfig (remove: kind delete cluster --name cc-upgrade-1)',
+    );
+    expect(r.written.leftBehind).toEqual([]);
+  });
+
+  it('interrupted (the session’s signal): exit 130, partial results written that say so', async () => {
+    const ctrl = new AbortController();
+    const s = simulate({
+      path: 'manifest',
+      from: 'v3.31.7',
+      to: 'v3.32.1',
+      hangWaitingForB: true,
+      onWaiting: () => ctrl.abort('SIGINT'),
+    });
+    const r = await upgrade(
+      ['--from', 'v3.31.7', '--to', 'v3.32.1', '--install', 'manifest', '--encapsulation', 'VXLAN'],
+      { runner: ALL_TOOLS(), deps: s.deps, upgradeDeps: s.upgradeDeps, signal: ctrl.signal },
+    );
+    expect(r.code).toBe(130);
+    const res = JSON.parse(readFileSync(join(r.reportDir, 'results.json'), 'utf8')) as RunResults;
+    expect(res.interrupted).toBe('SIGINT');
+    expect(res.cells[0]!.phases.find((p) => p.name === 'upgrade')?.reason).toMatch(
+      /^interrupted by SIGINT while waiting for the upgrade v3\.31\.7 → v3\.32\.1/,
+    );
+    expect(s.calls.at(-1)).toMatch(/deleteCluster cc-upgrade-1$/);
   });
 });

@@ -3,7 +3,7 @@ import { renderCell } from '../../../harness/calico/render.js';
 import { LocalDirSource } from '../../../harness/calico/source.js';
 import { LABEL_ROLE } from '../../../harness/probe/workloads.js';
 import { assessComponents, targetComponents } from '../../../harness/upgrade/components.js';
-import { upgradeActions } from '../../../harness/upgrade/flow.js';
+import { upgradeActions } from '../../../harness/upgrade/phase.js';
 import {
   applyAction,
   fileForAction,
@@ -205,7 +205,7 @@ describe('applyAction and readWorkloadsFrom against a Kubernetes client double',
     const kube = kubeDouble();
     const b = cell('v3.32.1', 'operator');
     for (const action of upgradeActions('manifest-to-operator', b))
-      await applyAction(kube as never, action, async () => rendered);
+      await applyAction(kube as never, action, rendered);
     expect(kube.calls).toEqual([
       'apply CustomResourceDefinition/installations.operator.tigera.io force=true',
       'apply Namespace/tigera-operator,Deployment/tigera-operator force=true',
@@ -218,7 +218,7 @@ describe('applyAction and readWorkloadsFrom against a Kubernetes client double',
       applyAction(
         kubeDouble() as never,
         { kind: 'apply-manifest', cell: cell('v3.32.1', 'manifest') },
-        async () => rendered,
+        rendered,
       ),
     ).rejects.toThrow(/has no calico\.yaml \(files: operator-crds\.yaml, tigera-operator\.yaml\)/);
   });

@@ -1,18 +1,33 @@
-/** A cluster double for the upgrade flow: components flip from A to B after the apply; every call is logged with its virtual time. */
+/**
+ * A cluster double for the upgrade: the run pipeline's deps (cluster, install, suites, uninstall, audits)
+ * and the upgrade phase's own (traffic, steps, workload reads) over one fake clock. The components flip
+ * from A to B `rolloutMs` after the upgrade; every call is logged with its virtual time.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Finding } from '../../../harness/audit/finding.js';
 import type { Cell } from '../../../harness/config/cell.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
+import { type CellRunOptions, runCell } from '../../../harness/pipeline/cell.js';
+import {
+  type ClusterHandle,
+  type PipelineDeps,
+  type StepContext,
+  type SuiteRun,
+  silentProgress,
+} from '../../../harness/pipeline/deps.js';
 import type { ProbeKey, ProbeRecord } from '../../../harness/probe/types.js';
-import type { PhaseResult } from '../../../harness/report/model.js';
+import type { CellResult, CheckResult } from '../../../harness/report/model.js';
 import type {
-  SuitePhase,
   UpgradeAction,
-  UpgradeCluster,
   UpgradeDeps,
   WatchedPair,
   WorkloadSnapshot,
 } from '../../../harness/upgrade/deps.js';
+import { type UpgradeOptions, upgradeCell, upgradeStage } from '../../../harness/upgrade/phase.js';
 import type { UpgradePath } from '../../../harness/upgrade/timeline.js';
+import { okPreflight, okShell, twoNodes } from '../pipeline/doubles.js';
 import { FakeClock } from './fake-clock.js';
 import { workload } from './workloads.js';
 
@@ -29,6 +44,8 @@ export const DENIED: WatchedPair = {
   expect: 'denied',
 };
 
+export type SuiteName = 'verify' | 'connectivity' | 'policy';
+
 export interface SimOptions {
   path: UpgradePath;
   from: string;
@@ -43,16 +60,24 @@ export interface SimOptions {
   /** the denied pair connects before the upgrade too (policy never programmed) */
   neverConverges?: boolean;
   installFails?: boolean;
+  /** the audit after the upstream uninstall cannot finish */
+  auditThrows?: boolean;
   /** what the audit after the upstream uninstall / after the complete uninstall finds */
   upstreamFindings?: Finding[];
   finalFindings?: Finding[];
+  /** the checks a suite reports (default: one passed check) */
+  suiteChecks?: Partial<Record<SuiteName, CheckResult[]>>;
+  /** suite-data files a suite writes into the cell's directory, as suites/context.ts recordSuiteData does */
+  suiteData?: Partial<Record<SuiteName, Record<string, unknown>>>;
+  /** the wait for B never ends until the phase is stopped; `onWaiting` is called at its first poll */
+  hangWaitingForB?: boolean;
+  onWaiting?: () => void;
 }
 
 /** A cluster double: the components flip from A to B `rolloutMs` after the upgrade; every call is logged. */
 export function simulate(o: SimOptions) {
   const clock = new FakeClock();
   const calls: string[] = [];
-  const log: string[] = [];
   let upgradedAt = Number.POSITIVE_INFINITY;
   let upgradeBegan = Number.POSITIVE_INFINITY;
   const rolloutMs = o.rolloutMs ?? 30_000;
@@ -112,28 +137,87 @@ export function simulate(o: SimOptions) {
     }
     return out;
   };
-  const phase = (name: PhaseResult['name']): PhaseResult => ({
+
+  const suite = async (name: SuiteName, step: StepContext): Promise<SuiteRun> => {
+    at(`suite ${name} ${step.cell.calicoVersion} ${step.cell.install}`);
+    for (const [file, data] of Object.entries(o.suiteData?.[name] ?? {})) {
+      const dir = join(step.cellDir, 'suite-data');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, file), JSON.stringify(data));
+    }
+    return {
+      checks: o.suiteChecks?.[name] ?? [{ name: `${name}: works`, outcome: 'passed', durationMs: 1 }],
+      evidence: [`${name} double`],
+    };
+  };
+  const handle = (name: string): ClusterHandle => ({
     name,
-    outcome: 'passed',
-    startedAt: clock.iso(),
-    durationMs: 1,
-    evidence: [],
-    checks: [],
-  });
-  const deps: UpgradeDeps = {
-    clock,
-    log: (l) => log.push(l),
-    async createCluster(c) {
-      at(`createCluster ${c.calicoVersion}`);
-      return { name: 'cc-upgrade-1' };
+    kubeconfigPath: `/tmp/${name}.kubeconfig`,
+    nodes: async () => twoNodes(name),
+    shell: okShell,
+    dispose: async ({ keep }) => {
+      at(`${keep ? 'keepCluster' : 'deleteCluster'} ${name}`);
+      return keep ? [`kind cluster ${name}`] : [];
     },
-    async install(_cl: UpgradeCluster, c) {
-      at(`install ${c.calicoVersion} ${c.install}`);
+  });
+
+  const deps: PipelineDeps = {
+    provider: {
+      async create(req) {
+        at(`createCluster ${req.name}`);
+        return handle(req.name);
+      },
+      async attach() {
+        throw new Error('the upgrade double has no existing clusters');
+      },
+    },
+    clusterNameFor: () => 'cc-upgrade-1',
+    kindConfig: (c, name) => `kind: Cluster\nname: ${name}\n# ${c.id}\n`,
+    render: async (c) => ({
+      files: [
+        { name: c.install === 'manifest' ? 'calico.yaml' : 'tigera-operator.yaml', content: `# ${c.id}\n` },
+      ],
+      applyPlan: [],
+      objects: [],
+    }),
+    prepareTopology: async () => [],
+    collectBaseline: async () => 'abc  /opt/cni/bin/loopback\n',
+    collectNodeDump: async (shell) => ({ node: shell.node, files: { 'ip-link.json': '[]' }, notes: {} }),
+    writeNodeDump: () => {},
+    async install(step) {
+      at(`install ${step.cell.calicoVersion} ${step.cell.install}`);
       if (o.installFails) throw new Error('calico-node never became ready');
       await clock.sleep(60_000);
+      return [`installed ${step.cell.calicoVersion}`];
     },
-    async startTraffic(_cl, c) {
-      at(`startTraffic ${c.calicoVersion}`);
+    verify: (step) => suite('verify', step),
+    runSuite: (name, step) => suite(name === 'mode' ? 'verify' : name, step),
+    async uninstall(step) {
+      at(`uninstall ${step.cell.calicoVersion}`);
+      return ['uninstalled'];
+    },
+    async completeUninstall() {
+      at('completeUninstall');
+      return ['cleaned every node'];
+    },
+    async audit(_step, _dumps, dir) {
+      const stage = dir.endsWith('node-dump-final') ? 'complete' : 'upstream';
+      at(`audit ${stage}`);
+      if (stage === 'upstream' && o.auditThrows) throw new Error('the API server went away');
+      const findings = (stage === 'upstream' ? o.upstreamFindings : o.finalFindings) ?? [];
+      return { clean: findings.length === 0, findings, notChecked: [], complete: true };
+    },
+    async collectDiagnostics() {
+      at('diagnostics');
+      return 'pods and nodes';
+    },
+  };
+
+  let waiting = false;
+  const upgradeDeps: UpgradeDeps = {
+    clock,
+    async startTraffic(step) {
+      at(`startTraffic ${step.cell.calicoVersion}`);
       return {
         pairs: [ALLOWED, DENIED],
         probeOnce: async (keys) => {
@@ -146,40 +230,54 @@ export function simulate(o: SimOptions) {
         },
       };
     },
-    async applyUpgrade(_cl, a: UpgradeAction) {
+    async applyUpgrade(_step, a: UpgradeAction) {
       at(
         `apply ${a.kind} ${a.cell.calicoVersion}${a.kind === 'create-installation' ? ` ${JSON.stringify(a.spec)}` : ''}`,
       );
       upgradeBegan = Math.min(upgradeBegan, clock.now());
-      upgradedAt = clock.now() + rolloutMs;
+      upgradedAt = o.hangWaitingForB ? Number.POSITIVE_INFINITY : clock.now() + rolloutMs;
     },
-    async readWorkloads(_cl, namespaces) {
+    async readWorkloads(_step, namespaces) {
+      if (o.hangWaitingForB && !waiting) {
+        waiting = true;
+        o.onWaiting?.();
+      }
       return components(namespaces);
     },
-    async runSuite(_cl, p: SuitePhase, c) {
-      at(`suite ${p} ${c.calicoVersion} ${c.install}`);
-      return phase(p);
-    },
-    async uninstall(_cl, c) {
-      at(`uninstall ${c.calicoVersion}`);
-      return phase('uninstall');
-    },
-    async audit(_cl, _c, stage) {
-      at(`audit ${stage}`);
-      const findings = (stage === 'upstream' ? o.upstreamFindings : o.finalFindings) ?? [];
-      return {
-        report: { clean: findings.length === 0, findings, notChecked: [], complete: true },
-        dumps: [],
-        where: `node dumps of the ${stage} audit`,
-      };
-    },
-    async completeUninstall() {
-      at('completeUninstall');
-      return ['cleaned every node'];
-    },
-    async deleteCluster(cl) {
-      at(`deleteCluster ${cl.name}`);
-    },
   };
-  return { clock, calls, log, deps };
+
+  return { clock, calls, deps, upgradeDeps };
+}
+
+const root = mkdtempSync(join(tmpdir(), 'cc-upgrade-unit-'));
+let runs = 0;
+/** Removes every results directory the runs of this module wrote (call in afterAll). */
+export function removeSimDirs(): void {
+  rmSync(root, { recursive: true, force: true });
+}
+
+/** Options of an upgrade A → B on a path, with the sim's timeouts. */
+export function upgradeOptions(path: UpgradePath, from: string, to: string): UpgradeOptions {
+  return {
+    from: cell(from, path === 'operator' ? 'operator' : 'manifest'),
+    to: cell(to, path === 'manifest' ? 'manifest' : 'operator'),
+    path,
+    probeIntervalMs: 250,
+    timeouts: { convergeMs: 60_000, targetMs: 120_000, pollMs: 2_000, preUpgradeMs: 5_000, settleMs: 10_000 },
+  };
+}
+
+/** The upgrade through the run pipeline (runCell with the upgrade phase), on the doubles of `sim`. */
+export function runUpgrade(
+  opts: UpgradeOptions,
+  sim: ReturnType<typeof simulate>,
+  extra: Partial<CellRunOptions> = {},
+): Promise<CellResult> {
+  return runCell(upgradeCell(opts), sim.deps, {
+    reportDir: join(root, `r${++runs}`),
+    preflight: okPreflight(),
+    progress: silentProgress,
+    upgrade: upgradeStage(opts, sim.upgradeDeps),
+    ...extra,
+  });
 }

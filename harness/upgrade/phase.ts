@@ -1,11 +1,13 @@
 /**
- * `upgrade --from A --to B`: install A, start continuous traffic, take the cluster to B, measure what the
- * upgrade did to traffic and policy, then prove B conformant and leave nothing behind.
+ * The upgrade phase: with it, the run pipeline (harness/pipeline/cell.ts) is `upgrade --from A --to B`.
  *
- *   create-cluster → install A → upgrade [traffic up, policy converged (3 matching rounds), probers start,
- *   pre-upgrade window, apply B, wait until every component runs B and is ready, settle window, probers
- *   stop, analysis] → verify, connectivity, policy on B → uninstall → audit (against the known-leftovers
- *   baseline) → complete uninstall → final audit (must be clean) → teardown
+ *   preflight → create cluster → baseline → install A → upgrade [traffic up, policy converged (3 matching
+ *   rounds), probers start, pre-upgrade window, apply B, wait until every component runs B and is ready,
+ *   settle window, probers stop, analysis] → verify, connectivity, policy on B → uninstall → audit (against
+ *   the known-leftovers baseline) → complete uninstall → final audit (must be clean) → teardown
+ *
+ * Everything but the bracket is the pipeline's own phases, with its gates, time limits, results model,
+ * teardown registry and SIGINT/SIGTERM handling; this module is the bracket.
  *
  * The steps per path follow Calico's upgrade and migration guides (docs.tigera.io/calico/latest/
  * operations/upgrading/kubernetes-upgrade, …/operator-migration):
@@ -20,35 +22,23 @@
  *   `projectcalico.org/operator-node-migration: migrated`, tigera/operator pkg/controller/migration) and
  *   removes the kube-system resources. The guide supports migrating only within one version
  *   ("Migration to Calico vX operator-managed installation is supported only from Calico vX
- *   manifest-based installation"); with A ≠ B the flow measures an unsupported combination and says so.
+ *   manifest-based installation"); with A ≠ B the phase measures an unsupported combination and says so.
  *
- * Every wait has a timeout and names what it waited for and what it saw last; later phases that would be
- * meaningless after a failure are recorded as not-run with the reason, but uninstall, both audits, the
- * complete uninstall and teardown always run once the cluster exists.
+ * Every wait inside has a timeout and names what it waited for and what it saw last; the phase's own limit
+ * (upgradeLimits) is their sum plus a margin, and SIGINT/SIGTERM stops it at once (the pipeline then tears
+ * the cluster down).
  */
 
-import {
-  type CellAudit,
-  completePhase,
-  judgeComplete,
-  judgeUpstream,
-  upstreamPhase,
-} from '../audit/verdict.js';
 import { getVersion } from '../calico/catalogue.js';
 import type { Cell } from '../config/cell.js';
 import { formatDuration, WaitTimeoutError } from '../errors.js';
+import type { StepContext, UpgradeStage, UpgradeStageOutput, UpgradeTarget } from '../pipeline/deps.js';
+import type { PhaseLimits } from '../pipeline/phase.js';
 import type { ProbeKey } from '../probe/types.js';
-import type { CellResult, Outcome, PhaseName, PhaseResult, UpgradeResult } from '../report/model.js';
+import type { UpgradeResult } from '../report/model.js';
 import { assessComponents, type TargetComponents, targetComponents } from './components.js';
 import { ContinuousProber, type ProbeTimeline, sameKey } from './continuous.js';
-import type {
-  SuitePhase,
-  TrafficHandle,
-  UpgradeAction,
-  UpgradeCluster,
-  UpgradeDeps,
-  WatchedPair,
-} from './deps.js';
+import type { TrafficHandle, UpgradeAction, UpgradeDeps, WatchedPair } from './deps.js';
 import {
   analyseUpgradeTimeline,
   resolveThresholds,
@@ -56,6 +46,7 @@ import {
   type UpgradeThresholds,
   withViolation,
 } from './timeline.js';
+import { TRAFFIC_GONE_MS, TRAFFIC_READY_MS } from './traffic.js';
 import { waitUntil } from './wait.js';
 
 export interface UpgradeTimeouts {
@@ -85,7 +76,15 @@ export const DEFAULT_TIMEOUTS: UpgradeTimeouts = {
  */
 export const CONVERGED_ROUNDS = 3;
 
-export interface UpgradeFlowOptions {
+/** How long stop() waits for probe rounds still running (the continuous prober's drain). */
+const DRAIN_MS = 10_000;
+/** Per upgrade step: a server-side apply of B's file, CRDs Established included (applyAction's limit). */
+export const APPLY_STEP_MS = 2 * 60_000;
+/** Loading B's images into the nodes (--lab) and the reads between the waits. */
+const MARGIN_MS = 5 * 60_000;
+
+/** What the upgrade measures and how: the two cells, the path, the budgets and the waits. */
+export interface UpgradeOptions {
   /** cell of A (install = manifest on the migration path) */
   from: Cell;
   /** cell of B (install = operator on the migration path) */
@@ -97,11 +96,6 @@ export interface UpgradeFlowOptions {
   /** probe rounds allowed to overlap (default 4: a round with denied probes lasts about the probe timeout) */
   probeMaxInFlight?: number;
   timeouts?: Partial<UpgradeTimeouts>;
-  keepCluster?: boolean;
-  /** `--allow` items (validated by parseAllowList): allowed findings count in neither audit */
-  auditAllow?: readonly string[];
-  /** run the complete uninstall and the final audit (default true) */
-  completeUninstall?: boolean;
 }
 
 /** The steps that take the cluster from A to B on a path (pure; the deps carry them out in this order). */
@@ -140,59 +134,37 @@ export function upgradeCellId(from: Cell, to: Cell, path: UpgradePath): string {
   return `${from.calicoVersion}-to-${to.id}${path === 'manifest-to-operator' ? '-migration' : ''}`;
 }
 
-class PhaseRecorder {
-  readonly phases: PhaseResult[] = [];
-  constructor(private readonly deps: UpgradeDeps) {}
+/** The cell the pipeline runs for an upgrade: B, under the upgrade's id (its results directory and report row). */
+export function upgradeCell(opts: Pick<UpgradeOptions, 'from' | 'to' | 'path'>): Cell {
+  return { ...opts.to, id: upgradeCellId(opts.from, opts.to, opts.path) };
+}
 
-  async run(name: PhaseName, fn: (evidence: string[]) => Promise<Outcome | undefined>): Promise<PhaseResult> {
-    const { clock } = this.deps;
-    const startedAt = clock.iso();
-    const t = clock.now();
-    const evidence: string[] = [];
-    this.deps.log(`▶ ${name}`);
-    let outcome: Outcome = 'passed';
-    let reason: string | undefined;
-    try {
-      outcome = (await fn(evidence)) ?? 'passed';
-    } catch (err) {
-      outcome = err instanceof WaitTimeoutError ? 'failed' : 'error';
-      reason = (err as Error).message;
-    }
-    const phase: PhaseResult = {
-      name,
-      outcome,
-      startedAt,
-      durationMs: clock.now() - t,
-      ...(reason ? { reason } : {}),
-      evidence,
-      checks: [],
-    };
-    this.deps.log(
-      `${outcome === 'passed' ? '✓' : '✗'} ${name} (${formatDuration(phase.durationMs)})${reason ? `: ${reason}` : ''}`,
-    );
-    this.phases.push(phase);
-    return phase;
-  }
+/**
+ * The upgrade phase's time limit: every wait inside it added up (the traffic workloads ready and gone,
+ * convergence, the pre-upgrade window, each apply, every component on B, the settle window, the probers'
+ * drain) plus a margin, so the phase's own limit fires only when something inside hangs unbounded.
+ */
+export function upgradeLimits(opts: UpgradeOptions): PhaseLimits {
+  const t = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  const steps = upgradeActions(opts.path, opts.to).length;
+  return {
+    timeoutMs:
+      TRAFFIC_READY_MS +
+      t.convergeMs +
+      t.preUpgradeMs +
+      steps * APPLY_STEP_MS +
+      t.targetMs +
+      t.settleMs +
+      DRAIN_MS +
+      TRAFFIC_GONE_MS +
+      MARGIN_MS,
+    waitingFor: `the upgrade ${opts.from.calicoVersion} → ${opts.to.calicoVersion} (${opts.path}) under continuous traffic, until every component runs ${opts.to.calicoVersion}`,
+  };
+}
 
-  record(phase: PhaseResult): PhaseResult {
-    this.phases.push(phase);
-    this.deps.log(
-      `${phase.outcome === 'passed' ? '✓' : '✗'} ${phase.name}${phase.reason ? `: ${phase.reason}` : ''}`,
-    );
-    return phase;
-  }
-
-  notRun(name: PhaseName, reason: string): void {
-    this.phases.push({
-      name,
-      outcome: 'not-run',
-      startedAt: this.deps.clock.iso(),
-      durationMs: 0,
-      reason,
-      evidence: [],
-      checks: [],
-    });
-  }
+/** Throws the abort reason once the phase is stopped (SIGINT/SIGTERM or its own limit). */
+function stopIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
 }
 
 /** Probes until every pair matches its expectation in CONVERGED_ROUNDS rounds in a row. */
@@ -200,6 +172,7 @@ async function waitConverged(
   traffic: TrafficHandle,
   deps: UpgradeDeps,
   timeouts: UpgradeTimeouts,
+  signal: AbortSignal,
 ): Promise<{ elapsedMs: number; rounds: number }> {
   let streak = 0;
   const keys: ProbeKey[] = traffic.pairs.map((p) => p.key);
@@ -208,8 +181,9 @@ async function waitConverged(
     waitingFor: `every probe pair to match its expectation (${traffic.pairs.filter((p) => p.expect === 'allowed').length} allowed pairs connected, ${traffic.pairs.filter((p) => p.expect === 'denied').length} denied pairs not connected) in ${CONVERGED_ROUNDS} rounds in a row before the upgrade`,
     timeoutMs: timeouts.convergeMs,
     intervalMs: Math.min(timeouts.pollMs, 1000),
+    signal,
     check: async () => {
-      const records = await traffic.probeOnce(keys);
+      const records = await traffic.probeOnce(keys, signal);
       const wrong = traffic.pairs.filter((p) => {
         const r = records.find((x) => sameKey(x, p.key));
         if (!r) return true;
@@ -240,29 +214,32 @@ function describePairs(pairs: readonly WatchedPair[]): string {
 }
 
 interface UpgradeMeasurement {
-  result?: UpgradeResult;
+  result: UpgradeResult;
   reachedTarget: boolean;
 }
 
 async function measureUpgrade(
-  cluster: UpgradeCluster,
-  opts: UpgradeFlowOptions,
+  step: StepContext,
+  target: UpgradeTarget,
+  opts: UpgradeOptions,
   deps: UpgradeDeps,
   timeouts: UpgradeTimeouts,
   thresholds: UpgradeThresholds,
   evidence: string[],
 ): Promise<UpgradeMeasurement> {
   const { clock } = deps;
-  const target: TargetComponents = targetComponents(opts.path, opts.to.calicoVersion);
+  const { signal } = step;
+  const goal: TargetComponents = targetComponents(opts.path, opts.to.calicoVersion);
   let traffic: TrafficHandle | undefined;
   let prober: ContinuousProber | undefined;
   let upgradeStartMs = 0;
   let allOnTargetMs: number | undefined;
   const flowViolations: string[] = [];
   try {
-    traffic = await deps.startTraffic(cluster, opts.from);
+    traffic = await deps.startTraffic(step);
     evidence.push(`traffic: ${describePairs(traffic.pairs)}`);
-    const converged = await waitConverged(traffic, deps, timeouts);
+    const converged = await waitConverged(traffic, deps, timeouts, signal);
+    stopIfAborted(signal);
     evidence.push(
       `traffic converged in ${formatDuration(converged.elapsedMs)} (${CONVERGED_ROUNDS} matching rounds in a row)`,
     );
@@ -273,31 +250,36 @@ async function measureUpgrade(
       clock,
       intervalMs,
       maxInFlight: opts.probeMaxInFlight ?? 4,
+      drainTimeoutMs: DRAIN_MS,
       // bounded even if stop() were never reached: every phase of the measurement, plus a minute
       maxDurationMs: timeouts.preUpgradeMs + timeouts.targetMs + timeouts.settleMs + 60_000,
     });
     prober.start();
     evidence.push(`continuous probers started: one round every ${formatDuration(intervalMs)}`);
-    await clock.sleep(timeouts.preUpgradeMs);
+    await clock.sleep(timeouts.preUpgradeMs, signal);
+    stopIfAborted(signal);
 
     upgradeStartMs = prober.elapsed();
+    target.applying();
     for (const action of upgradeActions(opts.path, opts.to)) {
-      deps.log(`  ${describeAction(action)}`);
-      await deps.applyUpgrade(cluster, action);
+      step.log(describeAction(action));
+      await deps.applyUpgrade(step, action, target.rendered);
       evidence.push(`${formatDuration(prober.elapsed())}: ${describeAction(action)}`);
     }
     const waitingFor =
-      `every Calico component (${target.required.map((r) => `${r.namespace}/${r.name}`).join(', ')}` +
-      `${target.absent.length ? `; gone: ${target.absent.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : ''}) ` +
-      `running ${target.calicoTag} images (operator ${target.operatorTag}) and ready`;
+      `every Calico component (${goal.required.map((r) => `${r.namespace}/${r.name}`).join(', ')}` +
+      `${goal.absent.length ? `; gone: ${goal.absent.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : ''}) ` +
+      `running ${goal.calicoTag} images (operator ${goal.operatorTag}) and ready`;
     try {
       const waited = await waitUntil({
         clock,
         waitingFor,
         timeoutMs: timeouts.targetMs,
         intervalMs: timeouts.pollMs,
+        signal,
         check: async () => {
-          const a = assessComponents(await deps.readWorkloads(cluster, target.namespaces), target);
+          const a = assessComponents(await deps.readWorkloads(step, goal.namespaces), goal);
+          step.log(a.onTarget ? `every component runs ${goal.calicoTag}` : (a.lagging[0] ?? ''));
           return {
             done: a.onTarget,
             seen: a.onTarget ? a.summary.join('; ') : a.lagging.join('; '),
@@ -307,17 +289,23 @@ async function measureUpgrade(
       });
       allOnTargetMs = prober.elapsed();
       evidence.push(
-        `${formatDuration(allOnTargetMs)}: every component runs ${target.calicoTag} and is ready, ` +
+        `${formatDuration(allOnTargetMs)}: every component runs ${goal.calicoTag} and is ready, ` +
           `${formatDuration(allOnTargetMs - upgradeStartMs)} after the upgrade began (polled every ${formatDuration(timeouts.pollMs)})`,
       );
       for (const line of waited.value?.summary ?? []) evidence.push(`  ${line}`);
-      await clock.sleep(timeouts.settleMs);
+      await clock.sleep(timeouts.settleMs, signal);
+      stopIfAborted(signal);
     } catch (err) {
-      if (!(err instanceof WaitTimeoutError)) throw err;
+      if (!(err instanceof WaitTimeoutError) || signal.aborted) throw err;
       flowViolations.push(`the upgrade did not complete: ${err.message}`);
       evidence.push(err.message);
     }
   } catch (err) {
+    // stopped (SIGINT/SIGTERM, the phase limit): the pipeline has recorded why and deletes the cluster
+    if (signal.aborted) {
+      await prober?.stop();
+      throw err;
+    }
     flowViolations.push(`the upgrade could not be measured: ${(err as Error).message}`);
     evidence.push((err as Error).message);
   }
@@ -361,189 +349,38 @@ async function measureUpgrade(
   return { result, reachedTarget: false };
 }
 
-function cellOutcome(phases: readonly PhaseResult[], upgrade?: UpgradeResult): Outcome {
-  const all = [...phases.map((p) => p.outcome), ...(upgrade ? [upgrade.outcome] : [])];
-  if (all.includes('failed')) return 'failed';
-  if (all.includes('error')) return 'error';
-  return 'passed';
-}
-
-/** Runs the whole upgrade flow; never throws for a failed step (it is recorded), only for a bug. */
-export async function runUpgradeFlow(opts: UpgradeFlowOptions, deps: UpgradeDeps): Promise<CellResult> {
+/** The upgrade phase of the pipeline for these options (the pipeline's CellRunOptions.upgrade). */
+export function upgradeStage(opts: UpgradeOptions, deps: UpgradeDeps): UpgradeStage {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   const thresholds = resolveThresholds(opts.thresholds);
-  const { clock } = deps;
-  const startedAt = clock.iso();
-  const t0 = clock.now();
-  const rec = new PhaseRecorder(deps);
-  const cell: Cell = { ...opts.to, id: upgradeCellId(opts.from, opts.to, opts.path) };
-  let cluster: UpgradeCluster | undefined;
-  let upgrade: UpgradeResult | undefined;
-  const audit: CellAudit = {};
-
-  const created = await rec.run('create-cluster', async (ev) => {
-    cluster = await deps.createCluster(opts.from);
-    ev.push(`cluster ${cluster.name}`);
-    return 'passed';
-  });
-  if (created.outcome !== 'passed' || !cluster) {
-    for (const p of [
-      'install',
-      'upgrade',
-      'verify',
-      'connectivity',
-      'policy',
-      'uninstall',
-      'audit',
-      'complete-uninstall',
-      'final-audit',
-    ] as const)
-      rec.notRun(p, 'the cluster was not created');
-  } else {
-    const c = cluster;
-    const installed = await rec.run('install', async (ev) => {
-      await deps.install(c, opts.from);
-      ev.push(
-        `installed Calico ${opts.from.calicoVersion} (${opts.from.install}, ${opts.from.encapsulation})`,
-      );
-      if (opts.path === 'manifest-to-operator' && opts.from.calicoVersion !== opts.to.calicoVersion) {
-        ev.push(
+  return {
+    from: opts.from,
+    limits: upgradeLimits(opts),
+    async run(step, target): Promise<UpgradeStageOutput> {
+      const evidence: string[] = [];
+      if (opts.path === 'manifest-to-operator' && opts.from.calicoVersion !== opts.to.calicoVersion)
+        evidence.push(
           `note: Calico documents the operator migration only within one version; ${opts.from.calicoVersion} → ${opts.to.calicoVersion} is measured as given`,
         );
-      }
-      return 'passed';
-    });
-    let onB = false;
-    if (installed.outcome === 'passed') {
-      await rec.run('upgrade', async (ev) => {
-        const m = await measureUpgrade(c, opts, deps, timeouts, thresholds, ev);
-        upgrade = m.result;
-        onB = m.reachedTarget;
-        for (const v of upgrade?.violations ?? []) ev.push(`violation: ${v}`);
-        for (const n of upgrade?.notes ?? []) ev.push(`note: ${n}`);
-        return upgrade?.outcome ?? 'error';
-      });
-    } else {
-      rec.notRun('upgrade', `Calico ${opts.from.calicoVersion} was not installed`);
-    }
-    const suites: SuitePhase[] = ['verify', 'connectivity', 'policy'];
-    for (const phase of suites) {
-      if (!onB) {
-        rec.notRun(
-          phase,
-          installed.outcome !== 'passed'
-            ? `Calico ${opts.from.calicoVersion} was not installed`
-            : `the components did not all reach ${opts.to.calicoVersion}`,
-        );
-        continue;
-      }
-      try {
-        rec.record(await deps.runSuite(c, phase, opts.to));
-      } catch (err) {
-        rec.record(errorPhase(phase, clock.iso(), err));
-      }
-    }
-    try {
-      rec.record(await deps.uninstall(c, opts.to));
-    } catch (err) {
-      rec.record(errorPhase('uninstall', clock.iso(), err));
-    }
-    await auditStages(c, opts, deps, rec, audit);
-  }
-  if (cluster) {
-    const c = cluster;
-    if (opts.keepCluster) {
-      rec.notRun('teardown', `--keep-cluster: cluster ${c.name} kept`);
-    } else {
-      await rec.run('teardown', async (ev) => {
-        await deps.deleteCluster(c);
-        ev.push(`deleted cluster ${c.name}`);
-        return 'passed';
-      });
-    }
-  }
-  return {
-    cell,
-    outcome: cellOutcome(rec.phases, upgrade),
-    ...(cluster ? { clusterName: (cluster as UpgradeCluster).name } : {}),
-    startedAt,
-    durationMs: clock.now() - t0,
-    phases: rec.phases,
-    grids: [],
-    probes: [],
-    policy: [],
-    ...(audit.afterUpstreamUninstall || audit.afterCompleteUninstall ? { audit } : {}),
-    ...(upgrade ? { upgrade } : {}),
-  };
-}
-
-/**
- * The two-stage audit on B, as `run` does it: what the upstream uninstall left, judged against the
- * known-leftovers baseline; the complete uninstall; the final audit, which must be clean.
- */
-async function auditStages(
-  c: UpgradeCluster,
-  opts: UpgradeFlowOptions,
-  deps: UpgradeDeps,
-  rec: PhaseRecorder,
-  audit: CellAudit,
-): Promise<void> {
-  const { clock } = deps;
-  const allow = opts.auditAllow ? { allow: opts.auditAllow } : {};
-  const summary = (
-    name: PhaseName,
-    startedAt: string,
-    t: number,
-    s: { passed: boolean; reason?: string; evidence: string[] },
-  ) =>
-    rec.record({
-      name,
-      outcome: s.passed ? 'passed' : 'failed',
-      startedAt,
-      durationMs: clock.now() - t,
-      ...(s.passed ? {} : { reason: s.reason ?? 'the audit is not clean' }),
-      evidence: s.evidence,
-      checks: [],
-    });
-  let startedAt = clock.iso();
-  let t = clock.now();
-  try {
-    const a = await deps.audit(c, opts.to, 'upstream');
-    const v = judgeUpstream(a.report, opts.to, allow);
-    audit.afterUpstreamUninstall = v;
-    summary('audit', startedAt, t, upstreamPhase(v, a.where));
-  } catch (err) {
-    rec.record(errorPhase('audit', startedAt, err));
-  }
-  if (opts.completeUninstall === false) {
-    rec.notRun('complete-uninstall', 'not requested (--no-complete-uninstall)');
-    rec.notRun('final-audit', 'the complete uninstall did not run');
-    return;
-  }
-  await rec.run('complete-uninstall', async (ev) => {
-    ev.push(...(await deps.completeUninstall(c, opts.to)));
-    return 'passed';
-  });
-  startedAt = clock.iso();
-  t = clock.now();
-  try {
-    const a = await deps.audit(c, opts.to, 'complete');
-    const v = judgeComplete(a.report, a.dumps, allow);
-    audit.afterCompleteUninstall = v;
-    summary('final-audit', startedAt, t, completePhase(v, a.where));
-  } catch (err) {
-    rec.record(errorPhase('final-audit', startedAt, err));
-  }
-}
-
-function errorPhase(name: PhaseName, startedAt: string, err: unknown): PhaseResult {
-  return {
-    name,
-    outcome: 'error',
-    startedAt,
-    durationMs: 0,
-    reason: (err as Error).message,
-    evidence: [],
-    checks: [],
+      if (deps.prepareTarget) evidence.push(...(await deps.prepareTarget(step, target)));
+      const m = await measureUpgrade(step, target, opts, deps, timeouts, thresholds, evidence);
+      const u = m.result;
+      for (const v of u.violations) evidence.push(`violation: ${v}`);
+      for (const n of u.notes ?? []) evidence.push(`note: ${n}`);
+      const why = u.violations.join('; ');
+      const reason =
+        u.outcome === 'passed'
+          ? undefined
+          : m.reachedTarget
+            ? why || `the upgrade measurement is ${u.outcome}`
+            : `the components did not all reach ${opts.to.calicoVersion}${why ? `: ${why}` : ''}`;
+      return {
+        outcome: u.outcome,
+        ...(reason ? { reason } : {}),
+        evidence,
+        result: u,
+        reachedTarget: m.reachedTarget,
+      };
+    },
   };
 }
