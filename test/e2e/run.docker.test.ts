@@ -16,6 +16,7 @@ import type { RunPhase } from '../../harness/pipeline/cell.js';
 import { silentProgress } from '../../harness/pipeline/deps.js';
 import { PROJECT_ROOT } from '../../harness/pipeline/suites.js';
 import type { CellResult, PhaseResult, RunResults } from '../../harness/report/model.js';
+import { killIfRunning, running } from '../support/children.js';
 import { DockerTestBed, describeDocker, type NetworkHandle } from '../support/docker.js';
 import {
   bedDeps,
@@ -33,13 +34,6 @@ const outcomes = (c: CellResult) => Object.fromEntries(c.phases.map((p) => [p.na
 
 /** children this file started: a failing test must not leave one hung (killed in its finally and in afterAll) */
 const children: ChildProcess[] = [];
-const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
-async function killIfRunning(c: ChildProcess): Promise<void> {
-  if (!running(c)) return;
-  const gone = new Promise<void>((r) => c.once('exit', () => r()));
-  c.kill('SIGKILL');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-}
 
 describeDocker('run end to end (doubled provider and API, real node containers)', () => {
   const bed = new DockerTestBed();

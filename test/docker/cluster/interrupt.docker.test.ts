@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { defaultRunner } from '../../../harness/exec/process.js';
 import { cleanupLeftovers } from '../../../harness/state/cleanup.js';
+import { killIfRunning } from '../../support/children.js';
 import { describeDocker } from '../../support/docker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,14 +21,6 @@ const tags: string[] = [];
 const roots: string[] = [];
 /** every child started here: a failing test must not leave one running (killed in finally and in afterAll) */
 const children: ChildProcess[] = [];
-
-const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
-async function killIfRunning(c: ChildProcess): Promise<void> {
-  if (!running(c)) return;
-  const gone = new Promise<void>((r) => c.once('exit', () => r()));
-  c.kill('SIGKILL');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-}
 
 /** runs a test body on a started run, and kills the child if the body ends (or throws) while it still runs */
 async function withRun(run: Started, body: (run: Started) => Promise<void>): Promise<void> {
