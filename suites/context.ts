@@ -31,6 +31,8 @@ export interface SuiteContext {
   calicoctl?: string;
   /** scenario selection for the policy suite (regex over name and tags) */
   policySelect?: string;
+  /** policy scenarios at once, each in its own namespace set (`run --policy-concurrency`; default from the nodes) */
+  policyConcurrency?: number;
 }
 
 declare module 'vitest' {

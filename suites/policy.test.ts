@@ -5,6 +5,12 @@
  * 30 s), records time-to-enforce, deletes them and records time-to-restore. Every result goes to the
  * results model through recordSuiteData; a failure prints the expected/observed/difference grids and YAML.
  *
+ * Scenarios run K at a time (`run --policy-concurrency K`; default from the number of nodes), each in its
+ * own namespace set with its own pods, all probed through shared rounds (harness/policy/concurrent.ts);
+ * cluster-scoped Calico policy runs alone afterwards. The pods of every set are made once, in beforeAll,
+ * and a scenario's restore step proves them back to "everything allowed" before the set is reused. The
+ * schedule starts in beforeAll; each test below waits for its own scenario's result.
+ *
  * Calico `projectcalico.org/v3` policy needs the Calico API server, which the operator install provides.
  * On the manifest path those scenarios run only when the user supplies calicoctl (SuiteContext.calicoctl);
  * otherwise they are skipped with that reason.
@@ -12,20 +18,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRunner } from '../harness/exec/process.js';
 import { ClientNodeKube } from '../harness/kube/client.js';
+import { runScheduled, type ScheduledScenario } from '../harness/policy/concurrent.js';
 import {
   liveModel,
   liveNamespace,
   liveScenarioInput,
   POLICY_NAMESPACES_GONE_MS,
   POLICY_PROBE_CONTAINER,
+  policySetPrefix,
   policyWorkloads,
   removePolicyNamespaces,
   scenarioSelected,
 } from '../harness/policy/live.js';
 import { CalicoctlApplier, KubePolicyApplier, ProberPolicyProber } from '../harness/policy/live-adapters.js';
-import { MODEL_NAMESPACES, MODEL_PODS } from '../harness/policy/model.js';
-import { formatScenarioFailure, type PolicyApplier, runScenario } from '../harness/policy/runner.js';
-import { needsCalicoApi, SCENARIOS } from '../harness/policy/scenarios.js';
+import { defaultPolicyConcurrency, MODEL_NAMESPACES, MODEL_PODS } from '../harness/policy/model.js';
+import { formatScenarioFailure, type PolicyApplier } from '../harness/policy/runner.js';
+import { exclusiveReason, needsCalicoApi, SCENARIOS } from '../harness/policy/scenarios.js';
 import type { PolicyModel } from '../harness/policy/types.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { Prober } from '../harness/probe/prober.js';
@@ -35,8 +43,12 @@ import { recordSuiteData, suiteContext } from './context.js';
 const ctx = suiteContext();
 const kube = ClientNodeKube.fromFile(ctx.kubeconfigPath);
 const prefix = `${ctx.namespacePrefix}policy-`;
-const workloads = policyWorkloads({ namespacePrefix: prefix });
-const namespaces = MODEL_NAMESPACES.map((ns) => liveNamespace(prefix, ns));
+/** namespace sets = scenarios at once */
+const sets = ctx.policyConcurrency ?? defaultPolicyConcurrency(ctx.nodes.length);
+const setIds = [...Array(sets).keys()];
+const prefixes = setIds.map((set) => policySetPrefix(prefix, set));
+const workloads = setIds.flatMap((set) => policyWorkloads({ namespacePrefix: prefixes[set]!, set }));
+const namespaces = setIds.flatMap((set) => MODEL_NAMESPACES.map((ns) => liveNamespace(prefixes[set]!, ns)));
 
 /** Why Calico scenarios cannot run here, or undefined when they can. */
 const calicoSkipReason =
@@ -51,12 +63,22 @@ const calicoApplier: PolicyApplier | undefined =
     : undefined;
 const applier = new KubePolicyApplier(kube, calicoApplier);
 
-let model: PolicyModel;
-let prober: ProberPolicyProber;
-/** set when a scenario left the cluster without full reachability: later results would be meaningless */
-let poisoned: string | undefined;
-
 const selected = SCENARIOS.filter((s) => scenarioSelected(s, ctx.policySelect));
+const runnable = selected.filter((s) => !(needsCalicoApi(s) && calicoSkipReason));
+
+/** each scenario's result, as the schedule delivers it */
+const pending = new Map<
+  string,
+  { promise: Promise<PolicyScenarioResult>; resolve: (r: PolicyScenarioResult) => void }
+>();
+for (const s of runnable) {
+  let resolve!: (r: PolicyScenarioResult) => void;
+  const promise = new Promise<PolicyScenarioResult>((r) => {
+    resolve = r;
+  });
+  pending.set(s.name, { promise, resolve });
+}
+let schedule: Promise<unknown> | undefined;
 
 function record(result: PolicyScenarioResult): void {
   recordSuiteData(ctx, 'policy', result.name, result);
@@ -67,66 +89,121 @@ describe('NetworkPolicy conformance', () => {
     await kube.applyServerSide(workloads as never[]);
     for (const ns of namespaces)
       await kube.waitPodsReady(ns, 'pod', { minPods: MODEL_PODS.length, timeoutMs: 5 * 60_000 });
-    const ips = new Map<string, string>();
-    for (const [i, ns] of namespaces.entries()) {
-      const pods = await kube.list<{ metadata?: { name?: string }; status?: { podIP?: string } }>(
-        'v1',
-        'Pod',
-        {
-          namespace: ns,
-        },
-      );
-      for (const p of pods)
-        if (p.metadata?.name && p.status?.podIP)
-          ips.set(`${MODEL_NAMESPACES[i]}/${p.metadata.name}`, p.status.podIP);
+    const models: PolicyModel[] = [];
+    for (const set of setIds) {
+      const ips = new Map<string, string>();
+      for (const ns of MODEL_NAMESPACES) {
+        const pods = await kube.list<{ metadata?: { name?: string }; status?: { podIP?: string } }>(
+          'v1',
+          'Pod',
+          { namespace: liveNamespace(prefixes[set]!, ns) },
+        );
+        for (const p of pods)
+          if (p.metadata?.name && p.status?.podIP) ips.set(`${ns}/${p.metadata.name}`, p.status.podIP);
+      }
+      models.push(liveModel(prefixes[set]!, (k) => ips.get(k), set));
     }
-    model = liveModel(prefix, (k) => ips.get(k));
     // Calico policies are created (not applied) and GlobalNetworkPolicies outlive the namespaces: remove any
     // left by an interrupted earlier run so no scenario starts with a stale copy of its own policy
     if (!calicoSkipReason) {
-      const leftovers = selected
+      const leftovers = runnable
         .filter(needsCalicoApi)
-        .flatMap((s) => liveScenarioInput(s, prefix, model).policies)
+        .flatMap((s) =>
+          setIds.flatMap((set) => liveScenarioInput(s, prefixes[set]!, models[set]!, set).policies),
+        )
         .filter((d) => (d as { apiVersion?: string }).apiVersion === 'projectcalico.org/v3');
       await applier.remove(leftovers);
     }
-    prober = new ProberPolicyProber(
+    // one prober over every set's pods; the shared rounds hand each scenario its own records
+    const prober = new ProberPolicyProber(
       new Prober(new KubePodExecutor(kube), { probeTimeoutMs: 1000 }),
-      model,
+      {
+        namespaces: models.flatMap((m) => m.namespaces),
+        pods: models.flatMap((m) => m.pods),
+        ports: models[0]!.ports,
+      },
       POLICY_PROBE_CONTAINER,
     );
-    // control round: before any policy every pair must connect, or a later "deny" means nothing. Run as a
-    // scenario without policies so fresh pods get the same convergence window (Calico briefly blocks a new
-    // pod's traffic until its endpoint is programmed: Azure/AKS#4290) instead of one unforgiving round.
-    const control = await runScenario(
-      { name: 'control-round', tags: ['control'], model, policies: [] },
+    // control round: before any policy every pair of every set must connect, or a later "deny" means
+    // nothing. Run as scenarios without policies so fresh pods get the same convergence window (Calico
+    // briefly blocks a new pod's traffic until its endpoint is programmed: Azure/AKS#4290).
+    const control = await runScheduled(
+      setIds.map((set) => ({
+        name: `control-round-set-${set}`,
+        tags: ['control'],
+        input: () => ({
+          name: `control-round-set-${set}`,
+          tags: ['control'],
+          model: models[set]!,
+          policies: [],
+        }),
+      })),
       { prober, applier },
-      { enforceTimeoutMs: 60_000, stableRounds: 2 },
+      { sets, runner: { enforceTimeoutMs: 60_000, stableRounds: 2 } },
     );
-    if (control.outcome !== 'passed')
+    const bad = [...control.results.values()].filter((r) => r.outcome !== 'passed');
+    if (bad.length)
       throw new Error(
-        `control round before any policy did not reach full reachability:\n${formatScenarioFailure(control)}`,
+        `control round before any policy did not reach full reachability:\n${bad.map(formatScenarioFailure).join('\n\n')}`,
       );
+    const items: ScheduledScenario[] = runnable.map((s) => {
+      const why = exclusiveReason(s);
+      return {
+        name: s.name,
+        tags: s.tags,
+        ...(why ? { exclusive: why } : {}),
+        input: (set: number) => liveScenarioInput(s, prefixes[set]!, models[set]!, set),
+      };
+    });
+    // not awaited: the tests below wait for their own scenario; afterAll waits for the whole schedule
+    schedule = runScheduled(
+      items,
+      { prober, applier },
+      { sets, onResult: (r) => pending.get(r.name)?.resolve(r) },
+    ).catch((err: unknown) => {
+      for (const s of runnable)
+        pending.get(s.name)?.resolve({
+          name: s.name,
+          tags: s.tags,
+          outcome: 'error',
+          rounds: 0,
+          grids: [],
+          message: `the scenario schedule stopped: ${(err as Error).message}`,
+        });
+    });
   });
 
   // gone, not only deleted: pods left terminating when the uninstall removes the CNI keep their veths
-  afterAll(async () => {
-    await removePolicyNamespaces(kube, namespaces, { timeoutMs: POLICY_NAMESPACES_GONE_MS });
-  }, POLICY_NAMESPACES_GONE_MS + 30_000);
+  afterAll(
+    async () => {
+      await schedule;
+      await removePolicyNamespaces(kube, namespaces, { timeoutMs: POLICY_NAMESPACES_GONE_MS });
+    },
+    POLICY_NAMESPACES_GONE_MS + 40 * 60_000,
+  );
 
   for (const scenario of selected) {
-    it(`${scenario.name} [${scenario.tags.join(', ')}]`, async (t) => {
-      const skip = (reason: string, outcome: 'skipped' | 'not-run') => {
-        record({ name: scenario.name, tags: scenario.tags, outcome, rounds: 0, grids: [], message: reason });
-        t.skip(reason);
-      };
-      if (needsCalicoApi(scenario) && calicoSkipReason) return skip(calicoSkipReason, 'skipped');
-      if (poisoned) return skip(poisoned, 'not-run');
-      const result = await runScenario(liveScenarioInput(scenario, prefix, model), { prober, applier });
-      record(result);
-      if (result.timeToRestoreMs === undefined)
-        poisoned = `not run: ${scenario.name} left the cluster without full reachability (${result.message ?? result.outcome})`;
-      expect(result.outcome, formatScenarioFailure(result)).toBe('passed');
-    });
+    it(
+      `${scenario.name} [${scenario.tags.join(', ')}]`,
+      async (t) => {
+        if (needsCalicoApi(scenario) && calicoSkipReason) {
+          record({
+            name: scenario.name,
+            tags: scenario.tags,
+            outcome: 'skipped',
+            rounds: 0,
+            grids: [],
+            message: calicoSkipReason,
+          });
+          return t.skip(calicoSkipReason);
+        }
+        const result = await pending.get(scenario.name)!.promise;
+        record(result);
+        if (result.outcome === 'not-run') return t.skip(result.message ?? 'not run');
+        expect(result.outcome, formatScenarioFailure(result)).toBe('passed');
+      },
+      // the schedule runs every scenario; this one may wait for others to free a namespace set
+      40 * 60_000,
+    );
   }
 });

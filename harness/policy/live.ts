@@ -22,6 +22,20 @@ export { AGNHOST_IMAGE } from '../probe/workloads.js';
 import { AGNHOST_IMAGE } from '../probe/workloads.js';
 export const POLICY_PURPOSE_LABEL = 'calico-conformance/purpose';
 
+/**
+ * The namespace-set label. Scenarios run concurrently, each in its own set of the model's namespaces
+ * (x, y, z with their own pods); every namespace carries its set's number under this label, and every
+ * namespace selector of a scenario is narrowed to its own set (localizePolicies), so a `namespaceSelector`
+ * of one scenario never matches another's namespaces.
+ */
+export const POLICY_SET_LABEL = 'calico-conformance/policy-set';
+
+/** The live-name prefix of namespace set `set`: set 0 keeps the suite's prefix (`ccpolicy-x`), set 2 is `ccpolicy-2-x`. */
+export function policySetPrefix(prefix: string, set: number): string {
+  if (!Number.isInteger(set) || set < 0) throw new Error(`namespace set ${set}: not a whole number ≥ 0`);
+  return set === 0 ? prefix : `${prefix}${set}-`;
+}
+
 /** The name of the model pod's container serving `port`. */
 export function policyContainerName(port: number): string {
   return `cont-${port}`;
@@ -40,6 +54,8 @@ export interface LiveModelOptions {
   namespacePrefix: string;
   image?: string;
   pullPolicy?: 'IfNotPresent' | 'Always' | 'Never';
+  /** the namespace set these workloads form (POLICY_SET_LABEL; default 0) */
+  set?: number;
 }
 
 export type KubeObject = { apiVersion: string; kind: string; metadata: Record<string, unknown> } & Record<
@@ -68,7 +84,7 @@ export function policyWorkloads(opts: LiveModelOptions): KubeObject[] {
     kind: 'Namespace',
     metadata: {
       name: liveNamespace(opts.namespacePrefix, ns),
-      labels: { ns, [POLICY_PURPOSE_LABEL]: 'policy' },
+      labels: { ns, [POLICY_PURPOSE_LABEL]: 'policy', [POLICY_SET_LABEL]: String(opts.set ?? 0) },
     },
   }));
   for (const ns of MODEL_NAMESPACES)
@@ -121,9 +137,17 @@ export async function removePolicyNamespaces(
   });
 }
 
-/** The oracle's model of the live pods; `podIp` gives the IP of "x/a" (model names). */
-export function liveModel(prefix: string, podIp: (modelKey: string) => string | undefined): PolicyModel {
+/**
+ * The oracle's model of the live pods; `podIp` gives the IP of "x/a" (model names). `set`: the namespace
+ * set, whose label the model's namespaces carry as the live ones do.
+ */
+export function liveModel(
+  prefix: string,
+  podIp: (modelKey: string) => string | undefined,
+  set?: number,
+): PolicyModel {
   return standardModel({
+    ...(set !== undefined ? { namespaceLabels: { [POLICY_SET_LABEL]: String(set) } } : {}),
     namespaceName: (ns) => liveNamespace(prefix, ns),
     podIp: (ns, pod) => {
       const ip = podIp(`${ns}/${pod}`);
@@ -136,7 +160,7 @@ export function liveModel(prefix: string, podIp: (modelKey: string) => string | 
 const NAME_LABEL = 'kubernetes.io/metadata.name';
 const CALICO_NAME_LABELS = /projectcalico\.org\/(name|namespace)/;
 
-function rewriteSelector(sel: unknown, rename: (ns: string) => string): void {
+function rewriteSelector(sel: unknown, rename: (ns: string) => string, set: number | undefined): void {
   if (!sel || typeof sel !== 'object') return;
   const s = sel as {
     matchLabels?: Record<string, string>;
@@ -146,14 +170,38 @@ function rewriteSelector(sel: unknown, rename: (ns: string) => string): void {
     s.matchLabels[NAME_LABEL] = rename(s.matchLabels[NAME_LABEL]);
   for (const e of s.matchExpressions ?? [])
     if (e.key === NAME_LABEL && e.values) e.values = e.values.map(rename);
+  // narrowed to the scenario's own namespace set: ANDed with whatever the selector already requires
+  if (set !== undefined) s.matchLabels = { ...(s.matchLabels ?? {}), [POLICY_SET_LABEL]: String(set) };
+}
+
+/** A Calico namespace selector narrowed to one namespace set; "" (the policy's own namespace) stays as it is. */
+function narrowCalicoSelector(sel: unknown, set: number): unknown {
+  if (typeof sel !== 'string' || sel.trim() === '') return sel;
+  return `(${sel}) && ${POLICY_SET_LABEL} == '${set}'`;
+}
+
+function narrowCalicoRules(spec: Record<string, unknown> | undefined, set: number): void {
+  if (!spec) return;
+  if ('namespaceSelector' in spec) spec.namespaceSelector = narrowCalicoSelector(spec.namespaceSelector, set);
+  for (const dir of ['ingress', 'egress'] as const) {
+    const rules = spec[dir];
+    if (!Array.isArray(rules)) continue;
+    for (const r of rules as Record<string, Record<string, unknown> | undefined>[])
+      for (const side of ['source', 'destination'] as const) {
+        const ent = r[side];
+        if (ent && 'namespaceSelector' in ent)
+          ent.namespaceSelector = narrowCalicoSelector(ent.namespaceSelector, set);
+      }
+  }
 }
 
 /**
  * Rewrites model namespace names (x, y, z) to live ones: `metadata.namespace` and Kubernetes selectors on
  * `kubernetes.io/metadata.name`. Calico selector strings are left alone; one that selects by namespace
- * name cannot be rewritten safely and is refused.
+ * name cannot be rewritten safely and is refused. With `set`, every namespace selector (Kubernetes peers;
+ * Calico rule and global-policy namespace selectors) is narrowed to that namespace set (POLICY_SET_LABEL).
  */
-export function localizePolicies(policies: object[], rename: (ns: string) => string): object[] {
+export function localizePolicies(policies: object[], rename: (ns: string) => string, set?: number): object[] {
   return policies.map((p) => {
     const doc = structuredClone(p) as {
       apiVersion?: string;
@@ -167,21 +215,27 @@ export function localizePolicies(policies: object[], rename: (ns: string) => str
           'Calico selectors on projectcalico.org/name or projectcalico.org/namespace cannot be moved to prefixed live namespaces; select on the ns label instead',
           'policies',
         );
+      if (set !== undefined) narrowCalicoRules(doc.spec, set);
       return doc;
     }
     const spec = doc.spec as { ingress?: { from?: unknown[] }[]; egress?: { to?: unknown[] }[] } | undefined;
     for (const r of spec?.ingress ?? [])
       for (const peer of r.from ?? [])
-        rewriteSelector((peer as { namespaceSelector?: unknown }).namespaceSelector, rename);
+        rewriteSelector((peer as { namespaceSelector?: unknown }).namespaceSelector, rename, set);
     for (const r of spec?.egress ?? [])
       for (const peer of r.to ?? [])
-        rewriteSelector((peer as { namespaceSelector?: unknown }).namespaceSelector, rename);
+        rewriteSelector((peer as { namespaceSelector?: unknown }).namespaceSelector, rename, set);
     return doc;
   });
 }
 
-/** A catalogue scenario as the runner's input on the live model. */
-export function liveScenarioInput(s: PolicyScenario, prefix: string, model: PolicyModel): ScenarioInput {
+/** A catalogue scenario as the runner's input on the live model (of namespace set `set`, when given). */
+export function liveScenarioInput(
+  s: PolicyScenario,
+  prefix: string,
+  model: PolicyModel,
+  set?: number,
+): ScenarioInput {
   const rename = (ns: string) => liveNamespace(prefix, ns);
   const modelIp = (key: string) => {
     const [ns, pod] = key.split('/') as [string, string];
@@ -191,7 +245,7 @@ export function liveScenarioInput(s: PolicyScenario, prefix: string, model: Poli
     name: s.name,
     tags: s.tags,
     model,
-    policies: localizePolicies(resolvePlaceholders(s.policies, modelIp), rename),
+    policies: localizePolicies(resolvePlaceholders(s.policies, modelIp), rename, set),
   };
 }
 

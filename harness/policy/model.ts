@@ -28,6 +28,8 @@ export interface StandardModelOptions {
   /** the pod IP; default 10.0.<ns index + 1>.<pod index + 10> */
   podIp?: (ns: string, pod: string) => string;
   ports?: readonly ModelPort[];
+  /** labels every namespace carries besides `ns` (the live suite's namespace-set label) */
+  namespaceLabels?: Record<string, string>;
 }
 
 /** x,y,z × a,b,c. Namespaces keep the label `ns: x` even when their real name differs. */
@@ -38,10 +40,22 @@ export function standardModel(opts: StandardModelOptions = {}): PolicyModel {
     ((ns: string, pod: string) =>
       `10.0.${MODEL_NAMESPACES.indexOf(ns as 'x') + 1}.${MODEL_PODS.indexOf(pod as 'a') + 10}`);
   return {
-    namespaces: MODEL_NAMESPACES.map((ns) => ({ name: nsName(ns), labels: { ns } })),
+    namespaces: MODEL_NAMESPACES.map((ns) => ({
+      name: nsName(ns),
+      labels: { ...(opts.namespaceLabels ?? {}), ns },
+    })),
     pods: MODEL_NAMESPACES.flatMap((ns) =>
       MODEL_PODS.map((pod) => ({ namespace: nsName(ns), name: pod, labels: { pod }, ip: ip(ns, pod) })),
     ),
     ports: [...(opts.ports ?? MODEL_PORTS)],
   };
+}
+
+/**
+ * Policy scenarios at once (namespace sets) when `--policy-concurrency` is not given: two per node, at most
+ * four. Every set adds nine pods and a round probes every set's 288 pairs; on the 2-core lab (1 control
+ * plane + 1 worker) four sets kept rounds free of false timeouts (README, "Policy scenarios at once").
+ */
+export function defaultPolicyConcurrency(nodes: number): number {
+  return Math.max(1, Math.min(4, 2 * Math.max(1, nodes)));
 }

@@ -19,7 +19,7 @@ import { stringify } from 'yaml';
 import { formatDuration } from '../errors.js';
 import type { ProbeKey, ProbeRecord, ReachabilityGrid, Verdict } from '../probe/types.js';
 import type { PolicyScenarioResult } from '../report/model.js';
-import { formatGrid, gridDifferences, verdictAllowed } from './grid-text.js';
+import { formatGrid, gridDifferences, verdictAllowed, withProbeCommands } from './grid-text.js';
 import { expectTruthTable, type TruthTable } from './oracle.js';
 import { validatePolicies } from './parse.js';
 import type { PolicyModel } from './types.js';
@@ -113,6 +113,8 @@ interface RoundView {
   errors: number;
   /** a few examples, for messages */
   sample: string[];
+  /** the round's records, each with the command that repeats it */
+  records: ProbeRecord[];
 }
 
 function compareRound(keys: ProbeKey[], records: ProbeRecord[], want: (k: ProbeKey) => boolean): RoundView {
@@ -134,7 +136,7 @@ function compareRound(keys: ProbeKey[], records: ProbeRecord[], want: (k: ProbeK
       if (sample.length < 3) sample.push(`${keyId(k)}: expected ${want(k) ? 'allowed' : 'denied'}, saw ${v}`);
     }
   }
-  return { observed, differences, errors, sample };
+  return { observed, differences, errors, sample, records };
 }
 
 interface ConvergeResult {
@@ -180,6 +182,7 @@ async function converge(
         differences: 0,
         errors: keys.length,
         sample: [`prober failed: ${lastError}`],
+        records: [],
       };
     }
     const elapsed = o.clock.now() - start;
@@ -276,7 +279,10 @@ export async function runScenario(
     o,
   );
   result.rounds = enforce.rounds;
-  result.grids = gridsOf(table, enforce.last?.observed, input.name);
+  result.grids = withProbeCommands(
+    gridsOf(table, enforce.last?.observed, input.name),
+    enforce.last?.records ?? [],
+  );
   if (enforce.converged) {
     result.timeToEnforceMs = Math.round(enforce.timeMs!);
   } else {
@@ -314,6 +320,7 @@ export async function runScenario(
     deps,
     o,
   );
+  result.durationMs = Math.round(o.clock.now() - applyStart);
   result.rounds += restore.rounds;
   if (restore.converged) {
     result.timeToRestoreMs = Math.round(restore.timeMs!);

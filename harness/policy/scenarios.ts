@@ -12,6 +12,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Protocol } from '../probe/types.js';
+import { MODEL_NAMESPACES } from './model.js';
 
 /**
  * Hand-checked cells for some ports, written like the e2e's Reachability: every pair starts at `base`,
@@ -37,6 +38,37 @@ export interface PolicyScenario {
 /** Needs the projectcalico.org/v3 API (the Calico API server, or calicoctl on the manifest path). */
 export function needsCalicoApi(s: PolicyScenario): boolean {
   return s.policies.some((p) => (p as { apiVersion?: string }).apiVersion === 'projectcalico.org/v3');
+}
+
+/** The policy kinds whose effect stays inside their own namespace (what a namespace set can isolate). */
+const NAMESPACED_POLICY_KINDS = new Set([
+  'networking.k8s.io/v1 NetworkPolicy',
+  'projectcalico.org/v3 NetworkPolicy',
+  'projectcalico.org/v3 NetworkSet',
+]);
+
+/**
+ * Why a scenario must run alone (no other scenario at the same time), or undefined when it can share the
+ * cluster with others, each in its own namespace set: anything cluster-scoped (GlobalNetworkPolicy, tiers,
+ * global sets, host endpoints), a Calico policy in a tier of its own, or a policy outside the model's
+ * namespaces (the default namespace, kube-system).
+ */
+export function exclusiveReason(s: PolicyScenario): string | undefined {
+  for (const p of s.policies) {
+    const d = p as {
+      apiVersion?: string;
+      kind?: string;
+      metadata?: { namespace?: string };
+      spec?: { tier?: string };
+    };
+    const kind = `${d.apiVersion} ${d.kind}`;
+    if (!NAMESPACED_POLICY_KINDS.has(kind)) return `${d.kind} is cluster-scoped`;
+    const ns = d.metadata?.namespace;
+    if (!ns || !(MODEL_NAMESPACES as readonly string[]).includes(ns))
+      return `${d.kind} in namespace ${ns ?? '(none)'}, outside the model`;
+    if (d.spec?.tier && d.spec.tier !== 'default') return `${d.kind} in tier ${d.spec.tier}`;
+  }
+  return undefined;
 }
 
 // ---- builders (keep the catalogue short and readable) ----

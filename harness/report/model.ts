@@ -60,6 +60,12 @@ export interface PolicyScenarioResult {
   message?: string;
   grids: ReachabilityGrid[];
   policyYaml?: string;
+  /** ms from the apply until the scenario was restored (or gave up): its wall time */
+  durationMs?: number;
+  /** the namespace set it ran in (several scenarios run at once, each in its own set) */
+  namespaceSet?: number;
+  /** why it ran alone (cluster-scoped policy), when it did */
+  ranAlone?: string;
 }
 
 export interface UpgradePairStats {

@@ -7,6 +7,8 @@ import {
   liveScenarioInput,
   localizePolicies,
   POLICY_PROBE_CONTAINER,
+  POLICY_SET_LABEL,
+  policySetPrefix,
   policyWorkloads,
   removePolicyNamespaces,
   scenarioSelected,
@@ -19,7 +21,7 @@ import {
 import { standardModel } from '../../../harness/policy/model.js';
 import { expectTruthTable } from '../../../harness/policy/oracle.js';
 import { validatePolicies } from '../../../harness/policy/parse.js';
-import { resolvePlaceholders, SCENARIOS } from '../../../harness/policy/scenarios.js';
+import { exclusiveReason, resolvePlaceholders, SCENARIOS } from '../../../harness/policy/scenarios.js';
 import { podKey } from '../../../harness/policy/types.js';
 import { KubePodExecutor } from '../../../harness/probe/kube-executor.js';
 import { type ProbeRequest, Prober } from '../../../harness/probe/prober.js';
@@ -31,9 +33,18 @@ describe('live policy workloads', () => {
   it('builds 3 namespaces labelled ns and 9 agnhost pods serving TCP+UDP 80/81 with named ports', () => {
     const objs = policyWorkloads({ namespacePrefix: 'cc-1-' });
     expect(objs.filter((o) => o.kind === 'Namespace').map((o) => o.metadata)).toEqual([
-      { name: 'cc-1-x', labels: { ns: 'x', 'calico-conformance/purpose': 'policy' } },
-      { name: 'cc-1-y', labels: { ns: 'y', 'calico-conformance/purpose': 'policy' } },
-      { name: 'cc-1-z', labels: { ns: 'z', 'calico-conformance/purpose': 'policy' } },
+      {
+        name: 'cc-1-x',
+        labels: { ns: 'x', 'calico-conformance/purpose': 'policy', 'calico-conformance/policy-set': '0' },
+      },
+      {
+        name: 'cc-1-y',
+        labels: { ns: 'y', 'calico-conformance/purpose': 'policy', 'calico-conformance/policy-set': '0' },
+      },
+      {
+        name: 'cc-1-z',
+        labels: { ns: 'z', 'calico-conformance/purpose': 'policy', 'calico-conformance/policy-set': '0' },
+      },
     ]);
     const pods = objs.filter((o) => o.kind === 'Pod');
     expect(pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`)).toEqual([
@@ -85,6 +96,76 @@ describe('live policy workloads', () => {
       }
       expect(wrong, s.name).toEqual([]);
     }
+  });
+
+  it('namespace sets: every scenario in its own set gives the model table there and leaves another set untouched', () => {
+    const model = standardModel();
+    const ipOf = (set: number) => (k: string) =>
+      `172.${16 + set}.${model.pods.findIndex((p) => podKey(p) === k)}.9`;
+    const set0 = liveModel(policySetPrefix('run7-', 0), ipOf(0), 0);
+    const set1 = liveModel(policySetPrefix('run7-', 1), ipOf(1), 1);
+    expect(set1.namespaces.map((n) => n.name)).toEqual(['run7-1-x', 'run7-1-y', 'run7-1-z']);
+    expect(set1.namespaces[0]!.labels).toEqual({ ns: 'x', [POLICY_SET_LABEL]: '1' });
+    // one cluster holding both sets: the oracle sees every namespace with its labels
+    const both = {
+      namespaces: [...set0.namespaces, ...set1.namespaces],
+      pods: [...set0.pods, ...set1.pods],
+      ports: set0.ports,
+    };
+    const inSet1 = (k: string) => k.startsWith('run7-1-');
+    for (const s of SCENARIOS) {
+      const ref = expectTruthTable(
+        model,
+        validatePolicies(resolvePlaceholders(s.policies, (k) => model.pods.find((p) => podKey(p) === k)?.ip)),
+      );
+      const input = liveScenarioInput(s, 'run7-1-', set1, 1);
+      const docs = validatePolicies(input.policies);
+      // every Kubernetes namespace selector is narrowed to set 1
+      for (const d of input.policies as { apiVersion: string; spec?: Record<string, unknown> }[])
+        if (d.apiVersion === 'networking.k8s.io/v1')
+          for (const sel of JSON.stringify(d.spec).matchAll(/"namespaceSelector":(\{[^}]*\}?[^}]*\})/g))
+            expect(sel[1], s.name).toContain(`"${POLICY_SET_LABEL}":"1"`);
+      if (exclusiveReason(s)) continue; // cluster-scoped: runs alone, may touch every set by design
+      const got = expectTruthTable(both, docs);
+      const wrong: string[] = [];
+      for (const e of got.entries()) {
+        if (inSet1(e.from) && inSet1(e.to)) {
+          const r = ref.get(e.from.replace('run7-1-', ''), e.to.replace('run7-1-', ''), e.port, e.protocol)!;
+          if (r.allowed !== e.allowed) wrong.push(`set 1: ${e.from}>${e.to} ${e.protocol}/${e.port}`);
+        } else if (!inSet1(e.from) && !inSet1(e.to) && !e.allowed)
+          wrong.push(`set 0 disturbed: ${e.from}>${e.to} ${e.protocol}/${e.port}`);
+      }
+      expect(wrong, s.name).toEqual([]);
+    }
+  });
+
+  it('Calico namespace selectors are narrowed to the set; the empty one (own namespace) is left alone', () => {
+    const docs = localizePolicies(
+      [
+        {
+          apiVersion: 'projectcalico.org/v3',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'p', namespace: 'x' },
+          spec: {
+            selector: 'pod == "a"',
+            ingress: [
+              { action: 'Allow', source: { namespaceSelector: "ns == 'y'" } },
+              { action: 'Allow', source: { namespaceSelector: '' } },
+            ],
+          },
+        },
+      ],
+      (ns) => `run7-3-${ns}`,
+      3,
+    ) as {
+      metadata: { namespace: string };
+      spec: { ingress: { source: { namespaceSelector: string } }[] };
+    }[];
+    expect(docs[0]!.metadata.namespace).toBe('run7-3-x');
+    expect(docs[0]!.spec.ingress.map((r) => r.source.namespaceSelector)).toEqual([
+      `(ns == 'y') && ${POLICY_SET_LABEL} == '3'`,
+      '',
+    ]);
   });
 
   it('localizes metadata.namespace and kubernetes.io/metadata.name selectors, refuses Calico name selectors', () => {
