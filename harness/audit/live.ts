@@ -17,12 +17,7 @@ import {
   clientNodeStateReader,
   readClusterState,
 } from './cluster-state.js';
-import {
-  collectBaseline,
-  collectNodeDump,
-  DEFAULT_IPSET_HELPER_IMAGE,
-  dockerNetnsIpsetLister,
-} from './collect.js';
+import { collectNodeDump, DEFAULT_IPSET_HELPER_IMAGE, dockerNetnsIpsetLister } from './collect.js';
 import type { NodeDump } from './dump.js';
 
 export { DEFAULT_IPSET_HELPER_IMAGE } from './collect.js';
@@ -72,23 +67,6 @@ export async function collectLiveCluster(
   if (opts.skipApi) return { nodes, dumps, apiUnavailable: 'skipped' };
   const api = await readApiStateViaKind(clusterName, opts);
   return { nodes, dumps, ...api };
-}
-
-/**
- * The pipeline's baseline phase: `sha256sum /opt/cni/bin/*` on every node right after the cluster was
- * created, before Calico (which overwrites host-local, loopback, portmap). Pass the result as
- * `baselines` to collectLiveCluster, or write it as `cni-bin-baseline.sha256` into a dump directory.
- */
-export async function collectBaselines(
-  nodes: readonly KindNode[],
-  runner: ProcessRunner,
-): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const n of nodes) {
-    const b = await collectBaseline(new DockerNodeShell(n.container, n.name, runner));
-    if (b !== undefined) out[n.name] = b;
-  }
-  return out;
 }
 
 /**
