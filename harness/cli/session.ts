@@ -22,6 +22,20 @@ import type { Teardown } from '../state/teardown.js';
 import type { CliIO } from './io.js';
 import { toolVersion } from './version.js';
 
+/** The flags `run` and `upgrade` share, meaning the same on both. */
+export const SESSION_OPTIONS = {
+  'report-dir': { type: 'string' },
+  'keep-cluster': { type: 'boolean' },
+  allow: { type: 'string' },
+  'no-complete-uninstall': { type: 'boolean' },
+  'manifests-dir': { type: 'string' },
+  'allow-unpinned': { type: 'boolean' },
+  lab: { type: 'boolean' },
+  'no-goldmane-whisker': { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+} as const;
+
 /** What tests (and the e2e children) replace in `run` and `upgrade`; production uses the defaults. */
 export interface SessionInjection {
   runner?: ProcessRunner;

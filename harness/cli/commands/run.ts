@@ -21,6 +21,7 @@ import {
   flagReader,
   labOption,
   printSummary,
+  SESSION_OPTIONS,
   realPipelineDeps,
   renderBeforeCreating,
   runSession,
@@ -67,20 +68,13 @@ exit codes: 0 every cell passed or was skipped, 1 a cell failed, 2 bad usage, 3 
 
 const RUN_OPTIONS = {
   ...CELL_OPTIONS,
-  'report-dir': { type: 'string' },
+  ...SESSION_OPTIONS,
   cells: { type: 'string' },
   shard: { type: 'string' },
   parallel: { type: 'string' },
   'reuse-cluster': { type: 'boolean' },
   'fail-fast': { type: 'boolean' },
-  'keep-cluster': { type: 'boolean' },
-  allow: { type: 'string' },
-  'no-complete-uninstall': { type: 'boolean' },
-  'manifests-dir': { type: 'string' },
-  'allow-unpinned': { type: 'boolean' },
   'preload-images': { type: 'boolean' },
-  lab: { type: 'boolean' },
-  'no-goldmane-whisker': { type: 'boolean' },
   kubeconfig: { type: 'string' },
   'skip-create': { type: 'boolean' },
   'skip-install': { type: 'boolean' },
@@ -88,8 +82,6 @@ const RUN_OPTIONS = {
   tests: { type: 'string' },
   'policy-select': { type: 'string' },
   'assume-ipip': { type: 'boolean' },
-  quiet: { type: 'boolean' },
-  verbose: { type: 'boolean' },
 } as const;
 
 /** What tests (and the e2e child) replace; production uses the defaults. */

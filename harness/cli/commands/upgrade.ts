@@ -24,6 +24,7 @@ import {
   flagReader,
   labOption,
   printSummary,
+  SESSION_OPTIONS,
   realPipelineDeps,
   renderBeforeCreating,
   runSession,
@@ -66,6 +67,7 @@ usable, 130 interrupted (SIGINT; 143 for SIGTERM): the cluster is deleted and th
 
 export const UPGRADE_OPTIONS = {
   ...CELL_OPTIONS,
+  ...SESSION_OPTIONS,
   from: { type: 'string' },
   to: { type: 'string' },
   'max-outage': { type: 'string' },
@@ -73,17 +75,7 @@ export const UPGRADE_OPTIONS = {
   'probe-interval': { type: 'string' },
   'target-timeout': { type: 'string' },
   settle: { type: 'string' },
-  'report-dir': { type: 'string' },
-  'manifests-dir': { type: 'string' },
-  'allow-unpinned': { type: 'boolean' },
-  lab: { type: 'boolean' },
-  'no-goldmane-whisker': { type: 'boolean' },
-  'keep-cluster': { type: 'boolean' },
   'allow-downgrade': { type: 'boolean' },
-  allow: { type: 'string' },
-  'no-complete-uninstall': { type: 'boolean' },
-  quiet: { type: 'boolean' },
-  verbose: { type: 'boolean' },
 } as const;
 
 /** What tests (and the e2e child) replace; production uses the defaults. */
