@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import type { TestModule } from 'vitest/node';
 import type { SuiteContext } from '../../suites/context.js';
 import type { CheckResult, Outcome } from '../report/model.js';
 import type { SuiteRun } from './deps.js';
@@ -55,13 +56,38 @@ const STATUS: Record<string, Outcome> = {
   disabled: 'skipped',
 };
 
-/** The JSON reporter's file → CheckResults; a file that failed to load (syntax, import) is one failed check. */
-export function checksFromJsonReport(report: JestReport, root = PROJECT_ROOT): CheckResult[] {
+/**
+ * An error vitest reports on a suite or a test file rather than on a test: a failed beforeAll/afterAll hook,
+ * or an error while the file was collected. vitest then reports the file's tests as skipped, and its JSON
+ * report carries the error nowhere (the file's `message` is empty); the runner reads these from the run's
+ * test modules (TestSuite.errors(), TestModule.errors()).
+ */
+export interface SuiteError {
+  /** absolute path of the test file, as the JSON report names it */
+  file: string;
+  /** the suite's full name; absent for the file itself */
+  suite?: string;
+  message: string;
+  stack?: string;
+}
+
+const relativeTo = (root: string, name: string) =>
+  name.startsWith(root) ? name.slice(root.length + 1) : name;
+
+/**
+ * The JSON reporter's file → CheckResults; a file that failed to load (syntax, import) is one failed check,
+ * and so is each error outside the tests (`suiteErrors`). A file vitest marks failed although none of its
+ * tests failed is a failed check even when no error was handed in: a suite whose beforeAll failed has only
+ * skipped tests, which must never read as "every check skipped".
+ */
+export function checksFromJsonReport(
+  report: JestReport,
+  root = PROJECT_ROOT,
+  suiteErrors: readonly SuiteError[] = [],
+): CheckResult[] {
   const checks: CheckResult[] = [];
   for (const file of report.testResults ?? []) {
-    const fileName = (file.name ?? '').startsWith(root)
-      ? (file.name ?? '').slice(root.length + 1)
-      : (file.name ?? '');
+    const fileName = relativeTo(root, file.name ?? '');
     const assertions = file.assertionResults ?? [];
     if (assertions.length === 0 && file.status === 'failed') {
       checks.push({
@@ -73,19 +99,64 @@ export function checksFromJsonReport(report: JestReport, root = PROJECT_ROOT): C
       });
       continue;
     }
+    const ofFile: CheckResult[] = [];
     for (const a of assertions) {
       const name = a.fullName || [...(a.ancestorTitles ?? []), a.title ?? ''].join(' > ');
       const failures = a.failureMessages ?? [];
       const outcome = STATUS[a.status ?? ''] ?? 'error';
-      checks.push({
+      ofFile.push({
         name,
         outcome,
         durationMs: Math.round(a.duration ?? 0),
         ...(failures.length ? { message: failures[0]!.split('\n')[0]!, details: failures.join('\n\n') } : {}),
       });
     }
+    const errors = suiteErrors.filter((e) => e.file === file.name);
+    const testFailed = ofFile.some((c) => c.outcome === 'failed' || c.outcome === 'error');
+    for (const e of errors)
+      ofFile.push({
+        name: `${fileName}${e.suite ? ` > ${e.suite}` : ''}: failed outside its tests`,
+        outcome: 'failed',
+        durationMs: 0,
+        message: e.message.split('\n')[0]!,
+        details: [e.message, e.stack].filter(Boolean).join('\n'),
+      });
+    if (file.status === 'failed' && errors.length === 0 && !testFailed)
+      ofFile.push({
+        name: `${fileName}: failed outside its tests`,
+        outcome: 'failed',
+        durationMs: 0,
+        message:
+          file.message?.split('\n')[0] ||
+          'vitest marked the file failed but none of its tests (a beforeAll/afterAll hook?); its JUnit report has the error',
+        ...(file.message ? { details: file.message } : {}),
+      });
+    checks.push(...ofFile);
   }
   return checks;
+}
+
+/** Every error vitest put on a test file or suite instead of a test (hooks, collection). */
+export function suiteErrorsOf(modules: readonly TestModule[]): SuiteError[] {
+  const out: SuiteError[] = [];
+  const add = (
+    file: string,
+    suite: string | undefined,
+    errors: readonly { message?: string; stack?: string }[],
+  ) => {
+    for (const e of errors)
+      out.push({
+        file,
+        ...(suite ? { suite } : {}),
+        message: e.message || 'an error without a message',
+        ...(e.stack ? { stack: e.stack } : {}),
+      });
+  };
+  for (const m of modules) {
+    add(m.moduleId, undefined, m.errors());
+    for (const s of m.children.allSuites()) add(m.moduleId, s.fullName, s.errors());
+  }
+  return out;
 }
 
 export async function runVitestSuite(opts: VitestSuiteOptions): Promise<SuiteRun> {
@@ -116,9 +187,11 @@ export async function runVitestSuite(opts: VitestSuiteOptions): Promise<SuiteRun
   const onAbort = () => void vitest.cancelCurrentRun('keyboard-input');
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   let unhandled = 0;
+  let suiteErrors: SuiteError[] = [];
   try {
     const result = await vitest.start(opts.files);
     unhandled = result.unhandledErrors.length;
+    suiteErrors = suiteErrorsOf(result.testModules);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     await vitest.close();
@@ -126,7 +199,11 @@ export async function runVitestSuite(opts: VitestSuiteOptions): Promise<SuiteRun
   }
   if (!existsSync(jsonFile))
     throw new Error(`vitest wrote no JSON report (${jsonFile}) for ${opts.files.join(', ')}`);
-  const checks = checksFromJsonReport(JSON.parse(readFileSync(jsonFile, 'utf8')) as JestReport);
+  const checks = checksFromJsonReport(
+    JSON.parse(readFileSync(jsonFile, 'utf8')) as JestReport,
+    PROJECT_ROOT,
+    suiteErrors,
+  );
   if (unhandled > 0)
     checks.push({
       name: `${opts.label}: unhandled errors`,

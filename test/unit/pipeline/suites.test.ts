@@ -62,6 +62,66 @@ describe('suites through the vitest Node API', () => {
     expect(b.checks.map((c) => c.outcome)).toEqual(['passed', 'passed', 'passed']);
   }, 60_000);
 
+  it('a suite whose beforeAll fails is a failed check with the hook’s error, never "every test skipped"', async () => {
+    // seen on the lab (None cell, 2026-12-06): the policy suite's control round failed in beforeAll, vitest
+    // reported all 52 scenarios skipped, and the policy phase read "skipped: every check skipped"
+    const cellDir = join(root, 'hook');
+    const run = await runVitestSuite({
+      files: ['test/unit/pipeline/fixtures/hook-fails.suite.ts'],
+      include: ['test/unit/pipeline/fixtures/*.suite.ts'],
+      ctx: { cell, clusterName: 'c1', kubeconfigPath: '', cellDir, nodes: [], namespacePrefix: 'fail' },
+      outDir: join(cellDir, 'vitest'),
+      label: 'hook',
+    });
+    expect(run.checks.map((c) => [c.name, c.outcome])).toEqual([
+      ['hook suite first scenario', 'skipped'],
+      ['hook suite second scenario', 'skipped'],
+      ['test/unit/pipeline/fixtures/hook-fails.suite.ts > hook suite: failed outside its tests', 'failed'],
+    ]);
+    expect(run.checks[2]!.message).toBe('control round before any policy did not reach full reachability:');
+    expect(run.checks[2]!.details).toContain('the grids');
+    expect(run.evidence[0]).toMatch(/: 0 passed, 1 failed, 2 skipped$/);
+  }, 60_000);
+
+  it('a file vitest marks failed with only skipped tests and no error handed in is still a failed check', () => {
+    // the JSON report exactly as vitest wrote it for that run: no message, every assertion pending
+    const checks = checksFromJsonReport({
+      testResults: [
+        {
+          name: join(PROJECT_ROOT, 'suites/policy.test.ts'),
+          status: 'failed',
+          message: '',
+          assertionResults: [
+            {
+              fullName: 'NetworkPolicy conformance deny-all-ingress',
+              status: 'pending',
+              failureMessages: [],
+            },
+            { fullName: 'NetworkPolicy conformance deny-all-egress', status: 'pending', failureMessages: [] },
+          ],
+        },
+      ],
+    });
+    expect(checks.map((c) => [c.name, c.outcome])).toEqual([
+      ['NetworkPolicy conformance deny-all-ingress', 'skipped'],
+      ['NetworkPolicy conformance deny-all-egress', 'skipped'],
+      ['suites/policy.test.ts: failed outside its tests', 'failed'],
+    ]);
+    expect(checks[2]!.message).toMatch(/beforeAll\/afterAll hook/);
+    // a failed file whose failure is a failed test needs no extra check
+    const withFailure = checksFromJsonReport({
+      testResults: [
+        {
+          name: join(PROJECT_ROOT, 'suites/mode.test.ts'),
+          status: 'failed',
+          message: '',
+          assertionResults: [{ fullName: 'mode x', status: 'failed', failureMessages: ['boom'] }],
+        },
+      ],
+    });
+    expect(withFailure.map((c) => c.outcome)).toEqual(['failed']);
+  });
+
   it('reports a suite file that failed to load as one failed check', () => {
     const checks = checksFromJsonReport({
       testResults: [
