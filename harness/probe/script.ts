@@ -54,7 +54,8 @@ cr=$(printf '\r')
 # openbsd netcat by path: a busybox shell built with "prefer applets" would otherwise run its own nc
 NC=nc; [ -x /usr/bin/nc ] && NC=/usr/bin/nc
 tmp=$(mktemp -d 2>/dev/null) || { tmp=/tmp/ccprobe.$$; mkdir -p "$tmp"; }
-clean() { tr -c 'A-Za-z0-9._:/()=@-' ' ' <"$1" | head -c 400; }
+# the first lines of a file, joined by spaces, with the read builtin: no process per probe
+lines() { l1=; l2=; l3=; [ -s "$1" ] || return 0; { IFS= read -r l1; IFS= read -r l2; IFS= read -r l3; } <"$1"; }
 body() {
   IFS= read -r st || return 0
   case "$st" in "HTTP/1."?" 200"*) ;; *) echo "http status: $st" >>"$e"; rc=200 ;; esac
@@ -118,8 +119,9 @@ EOF
   esac
   ticks; ms=-1
   [ "$s" != -1 ] && [ "$tk" != -1 ] && ms=$(((tk - s) * 10))
-  co=; ce=; [ -s "$o" ] && co=$(tr -c 'A-Za-z0-9._:/()=@-' ' ' <"$o"); [ -s "$e" ] && ce=$(clean "$e")
-  printf '{"i":%s,"tool":"%s","rc":%s,"ms":%s,"out":"%s","err":"%s"}\n' "$i" "$tool" "$rc" "$ms" "$co" "$ce"
+  # the fixed fields as JSON, then what the tools said as raw text after unit separators (the reader cleans it)
+  lines "$o"; co="$l1 $l2 $l3"; lines "$e"; ce="$l1 $l2 $l3"
+  printf '{"i":%s,"tool":"%s","rc":%s,"ms":%s}\037%s\037%s\n' "$i" "$tool" "$rc" "$ms" "$co" "$ce"
 }
 n=0
 while [ "$#" -ge 5 ]; do
@@ -192,6 +194,17 @@ export type ParsedScriptOutput =
  * Reads the script's stdout. Anything short of "every probe printed once, then the sentinel with the right
  * count" is an infrastructure failure for the caller to raise, never a set of verdicts.
  */
+const UNIT_SEPARATOR = '\x1f';
+
+/** What a tool printed, as one line of at most 400 characters without control characters. */
+function cleanText(t: string): string {
+  const flat = t
+    .replace(/[\x00-\x1f\x7f]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
+  return flat.length > 400 ? `${flat.slice(0, 400)}…` : flat;
+}
+
 export function parseScriptOutput(stdout: string, expected: number): ParsedScriptOutput {
   const results: RawProbeOutput[] = [];
   let sentinel: number | undefined;
@@ -205,8 +218,14 @@ export function parseScriptOutput(stdout: string, expected: number): ParsedScrip
     }
     if (l.startsWith('{')) {
       try {
-        const o = JSON.parse(l) as RawProbeOutput;
+        // {"i":…,"tool":…,"rc":…,"ms":…} US out US err (US = \x1f): the text stays raw in the pod
+        const [head = '', out, err] = l.split(UNIT_SEPARATOR);
+        const o = JSON.parse(head) as RawProbeOutput;
         if (typeof o.i === 'number' && typeof o.rc === 'number') {
+          if (out !== undefined) o.out = cleanText(out);
+          if (err !== undefined) o.err = cleanText(err);
+          o.out ??= '';
+          o.err ??= '';
           results.push(o);
           continue;
         }

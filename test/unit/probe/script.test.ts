@@ -67,6 +67,24 @@ describe('scriptArgv', () => {
 });
 
 describe('parseScriptOutput', () => {
+  it("reads the fixed fields as JSON and the tools' text raw after unit separators, cleaned to one short line", () => {
+    const US = '\x1f';
+    const long = 'y'.repeat(500);
+    const p = parseScriptOutput(
+      `{"i":0,"tool":"nc","rc":0,"ms":30}${US}b  ${US}\n` +
+        `{"i":1,"tool":"nc","rc":1,"ms":5}${US}${US}nc: connect to 10.0.0.1 port 80 (tcp) failed: Connection "refused"\r \n` +
+        `{"i":2,"tool":"ping-df","rc":1,"ms":9}${US}1 packets transmitted, 0 received \t frag needed${US}${long}\n` +
+        `${PROBE_END} 3\n`,
+      3,
+    );
+    expect(p.ok).toBe(true);
+    expect(p.results.map((r) => [r.out, r.err])).toEqual([
+      ['b', ''],
+      ['', 'nc: connect to 10.0.0.1 port 80 (tcp) failed: Connection "refused"'],
+      ['1 packets transmitted, 0 received frag needed', `${'y'.repeat(400)}…`],
+    ]);
+  });
+
   const line = (i: number) => JSON.stringify(raw({ i }));
 
   it('accepts every probe line once followed by the sentinel with the right count', () => {
