@@ -21,10 +21,10 @@ import {
   flagReader,
   labOption,
   printSummary,
-  SESSION_OPTIONS,
   realPipelineDeps,
   renderBeforeCreating,
   runSession,
+  SESSION_OPTIONS,
   type SessionInjection,
   sessionDeps,
 } from '../session.js';

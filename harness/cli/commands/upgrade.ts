@@ -24,10 +24,10 @@ import {
   flagReader,
   labOption,
   printSummary,
-  SESSION_OPTIONS,
   realPipelineDeps,
   renderBeforeCreating,
   runSession,
+  SESSION_OPTIONS,
   type SessionInjection,
   sessionDeps,
 } from '../session.js';
