@@ -64,6 +64,8 @@ export interface RunnerOptions {
   stableRounds?: number;
   /** consecutive all-reachable rounds that count as restored (default 1) */
   restoreStableRounds?: number;
+  /** rounds a scenario gets before its deadline can end it, however slow they are (default 8; the deadline doubles at most) */
+  minRounds?: number;
   /** pause between rounds (default 250 ms); the only wait, never a fixed settle time */
   pollIntervalMs?: number;
   clock?: Clock;
@@ -92,6 +94,7 @@ const DEFAULTS = {
   restoreTimeoutMs: 30_000,
   stableRounds: 3,
   restoreStableRounds: 1,
+  minRounds: 8,
   pollIntervalMs: 250,
 };
 
@@ -203,8 +206,11 @@ async function converge(
       if (streak > 0 && view.errors === 0) flaps++;
       streak = 0;
     }
-    // the deadline bounds when agreement must begin; a streak already under way may finish its rounds
-    if (elapsed >= timeoutMs && streak === 0)
+    // the deadline bounds when agreement must begin; a streak already under way may finish its rounds.
+    // Slow rounds (a loaded machine, many scenarios at once) still get minRounds looks before the verdict,
+    // up to twice the deadline: a few false timeouts in a handful of rounds are load, not a policy failure
+    const enough = rounds >= o.minRounds || elapsed >= 2 * timeoutMs;
+    if (elapsed >= timeoutMs && enough && streak === 0)
       return { converged: false, rounds, flaps, last, ...(lastError ? { lastError } : {}) };
     await o.clock.sleep(o.pollIntervalMs, o.signal);
   }

@@ -181,6 +181,29 @@ describe('policy runner', () => {
     expect(r2.outcome).toBe('failed');
   });
 
+  it('slow rounds (a loaded machine) still get minRounds looks, up to twice the deadline', async () => {
+    // 8 s rounds: by the 30 s deadline only 4 rounds ran; enforcement seen from 35 s still passes
+    const c = cluster({ enforceAfterMs: 35_000, restoreAfterMs: 0, roundMs: 8000 });
+    const r = await runScenario(scenario, c, { clock: c.clock, enforceTimeoutMs: 30_000, pollIntervalMs: 0 });
+    expect(r.outcome, r.message).toBe('passed');
+    const never = cluster({ enforceAfterMs: Number.POSITIVE_INFINITY, restoreAfterMs: 0, roundMs: 8000 });
+    const r2 = await runScenario(scenario, never, {
+      clock: never.clock,
+      enforceTimeoutMs: 30_000,
+      pollIntervalMs: 0,
+    });
+    expect(r2.outcome).toBe('failed');
+    expect(r2.message).toMatch(/^not enforced within 30s \(8 rounds, 0 flaps\)/);
+    const fast = cluster({ enforceAfterMs: Number.POSITIVE_INFINITY, restoreAfterMs: 0, roundMs: 20_000 });
+    const r3 = await runScenario(scenario, fast, {
+      clock: fast.clock,
+      enforceTimeoutMs: 30_000,
+      pollIntervalMs: 0,
+    });
+    // 20 s rounds: the doubled deadline (60 s) ends it after 3 rounds, not 8
+    expect(r3.message).toMatch(/^not enforced within 30s \(3 rounds, 0 flaps\)/);
+  });
+
   it('probe errors are infrastructure failures, never denies: outcome error, not a pass', async () => {
     // every cell that should be denied comes back as error: if errors counted as denies this would "pass"
     const c = cluster({
