@@ -10,7 +10,7 @@
  *
  * Each run's time is its policy phase (pods made once, control round, every scenario, namespaces gone).
  * Exit 1 when the two runs disagree on any scenario's verdict or a scenario did not pass.
- * Env: K (default: the suite's default for 2 nodes), SELECT (a --policy-select regex; default all).
+ * Env: K (default: the suite's default for 2 nodes, at least 2), SELECT (a --policy-select regex; default all).
  * Last line: `scenarios=N serial_s=X concurrent_s=Y speedup=Z`.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -58,7 +58,8 @@ async function main(): Promise<number> {
   const lock = readLabLock();
   const paths = labPaths();
   const env = { ...(process.env as Record<string, string>), ...labEnvironment(lock) };
-  const k = Number(process.env.K ?? defaultPolicyConcurrency(2));
+  // at least 2: the default on a 2-core machine is 1 (no concurrency to measure)
+  const k = Number(process.env.K ?? Math.max(2, defaultPolicyConcurrency(2)));
   const select = process.env.SELECT;
   const out = mkdtempSync(join(tmpdir(), 'cc-bench-policy-'));
   log(`results under ${out}`);

@@ -148,6 +148,10 @@ export interface CellRunOptions {
   /** aborted by SIGINT/SIGTERM; the reason is the signal's name */
   signal?: AbortSignal;
   keepCluster?: boolean;
+  /** `--until`: the last phase to run; later phases but teardown are skipped (the caller keeps the cluster) */
+  until?: RunPhase;
+  /** `--policy-concurrency`: policy scenarios at once, each in its own namespace set (default from the nodes) */
+  policyConcurrency?: number;
   /** run the complete uninstall and the final audit after the first audit (default true) */
   completeUninstall?: boolean;
   /** `--allow` items (validated by parseAllowList): allowed findings count in neither audit */
@@ -560,6 +564,7 @@ function suiteContextOf(s: CellState): SuiteContext {
     namespacePrefix: s.opts.namespacePrefix ?? 'cc',
     ...(s.opts.calicoctl ? { calicoctl: s.opts.calicoctl } : {}),
     ...(s.opts.policySelect ? { policySelect: s.opts.policySelect } : {}),
+    ...(s.opts.policyConcurrency ? { policyConcurrency: s.opts.policyConcurrency } : {}),
   };
 }
 
@@ -781,6 +786,16 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
     if (s.skipped && !lastTeardown) gate = { run: false, outcome: 'skipped', reason: s.skipped };
     else if (s.interrupted && def.name !== 'teardown')
       gate = { run: false, outcome: 'not-run', reason: `interrupted by ${s.interrupted}` };
+    else if (
+      opts.until &&
+      def.name !== 'teardown' &&
+      UPGRADE_PHASES.indexOf(def.name) > UPGRADE_PHASES.indexOf(opts.until)
+    )
+      gate = {
+        run: false,
+        outcome: 'skipped',
+        reason: `--until ${opts.until}: the run stopped after ${opts.until}`,
+      };
     else if (s.stopped && !CLEANUP_PHASES.has(def.name))
       gate = {
         run: false,

@@ -5,6 +5,7 @@
  * same). Pure builders: the catalogue and the tests use synthetic IPs; the live suite builds the same
  * shape with real namespace names and pod IPs.
  */
+import { availableParallelism } from 'node:os';
 import type { Protocol } from '../probe/types.js';
 import type { ModelPort, PolicyModel } from './types.js';
 
@@ -52,10 +53,12 @@ export function standardModel(opts: StandardModelOptions = {}): PolicyModel {
 }
 
 /**
- * Policy scenarios at once (namespace sets) when `--policy-concurrency` is not given: two per node, at most
- * four. Every set adds nine pods and a round probes every set's 288 pairs; on the 2-core lab (1 control
- * plane + 1 worker) four sets kept rounds free of false timeouts (README, "Policy scenarios at once").
+ * Policy scenarios at once (namespace sets) when `--policy-concurrency` is not given: two per node, and no
+ * more than one per two CPUs of this machine (kind's nodes share its CPUs), at most 8. A round probes every
+ * set's 288 pairs, and on the 2-core lab a round's cost grew with the number of sets (1.6 s for one, 3.2 s
+ * for two, 7.7 s for four, with false timeouts from two sets on: bench:probe-floor, README), so the default
+ * there is one set at a time; `--policy-concurrency` overrides it.
  */
-export function defaultPolicyConcurrency(nodes: number): number {
-  return Math.max(1, Math.min(4, 2 * Math.max(1, nodes)));
+export function defaultPolicyConcurrency(nodes: number, cpus = availableParallelism()): number {
+  return Math.max(1, Math.min(8, 2 * Math.max(1, nodes), Math.floor(cpus / 2)));
 }

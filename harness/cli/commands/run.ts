@@ -43,6 +43,9 @@ run options:
   --reuse-cluster         cells with the same cluster shape share one cluster, uninstalling in between
   --fail-fast             start no new cell after one failed
   --keep-cluster          leave the clusters up (prints how to reach them)
+  --until PHASE           stop after PHASE (create-cluster, baseline, install, verify, connectivity or
+                          policy): later phases are skipped and the cluster is kept with Calico on it
+                          (implies --keep-cluster); e.g. --until install for a cluster to experiment on
   --allow RULE|NAME,...   leftovers that count in neither audit: audit rule ids, by-design, or finding-name
                           patterns (* matches anything; name:PATTERN); a mistyped rule is exit 2
   --no-complete-uninstall audit only what the upstream uninstall leaves (no complete uninstall and no final
@@ -60,6 +63,9 @@ run options:
   --calicoctl PATH        calicoctl for Calico policy scenarios on the manifest path
   --tests REGEX           only the suite tests whose name matches (vitest -t)
   --policy-select REGEX   only the NetworkPolicy scenarios whose name or tag matches
+  --policy-concurrency K  NetworkPolicy scenarios run K at a time, each in its own namespace set (1-16;
+                          default 2 per node and 1 per 2 CPUs, at most 8); cluster-scoped Calico policy
+                          always runs alone
   --assume-ipip           run IPIP cells even when the host kernel check finds no ipip
   --quiet | --verbose     less / more progress output
 
@@ -74,6 +80,8 @@ const RUN_OPTIONS = {
   parallel: { type: 'string' },
   'reuse-cluster': { type: 'boolean' },
   'fail-fast': { type: 'boolean' },
+  until: { type: 'string' },
+  'policy-concurrency': { type: 'string' },
   'preload-images': { type: 'boolean' },
   kubeconfig: { type: 'string' },
   'skip-create': { type: 'boolean' },
@@ -140,6 +148,8 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
   if (tests !== undefined) parseCellsRegex(tests, '--tests');
   const policySelect = str('policy-select');
   if (policySelect !== undefined) parseCellsRegex(policySelect, '--policy-select');
+  const until = parseUntil(str('until'));
+  const policyConcurrency = parsePolicyConcurrency(str('policy-concurrency'));
   const planned = cellsFromValues(raw);
   const cells = selectCells(planned, { ...(cellsRe ? { cells: cellsRe } : {}), ...(shard ? { shard } : {}) });
   const now = inject.now ?? (() => new Date());
@@ -204,7 +214,9 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       parallel,
       reuseCluster: on('reuse-cluster'),
       failFast: on('fail-fast'),
-      keepCluster: on('keep-cluster'),
+      keepCluster: on('keep-cluster') || until !== undefined,
+      ...(until ? { until } : {}),
+      ...(policyConcurrency !== undefined ? { policyConcurrency } : {}),
       completeUninstall: !on('no-complete-uninstall'),
       ...(auditAllow.length ? { auditAllow } : {}),
       ...(kubeconfig ? { kubeconfig } : {}),
@@ -225,6 +237,37 @@ function parsePositiveInt(value: string | undefined, flag: string): number {
     throw new UsageError(
       `${flag}: ${JSON.stringify(value)} is not allowed; allowed: a whole number from 1 to 64`,
       flag.slice(2),
+    );
+  return n;
+}
+
+/** The phases `--until` may name: a cluster exists after each, and nothing after it has removed Calico. */
+export const UNTIL_PHASES = [
+  'create-cluster',
+  'baseline',
+  'install',
+  'verify',
+  'connectivity',
+  'policy',
+] as const;
+
+function parseUntil(v: string | undefined): (typeof UNTIL_PHASES)[number] | undefined {
+  if (v === undefined) return undefined;
+  if (!(UNTIL_PHASES as readonly string[]).includes(v))
+    throw new UsageError(
+      `run --until: ${JSON.stringify(v)} is not one of ${UNTIL_PHASES.join(', ')}`,
+      'until',
+    );
+  return v as (typeof UNTIL_PHASES)[number];
+}
+
+function parsePolicyConcurrency(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 16)
+    throw new UsageError(
+      `run --policy-concurrency: ${JSON.stringify(v)} is not a whole number from 1 (serial) to 16`,
+      'policy-concurrency',
     );
   return n;
 }

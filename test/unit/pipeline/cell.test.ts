@@ -231,6 +231,28 @@ describe('one cell through the pipeline (in-memory doubles)', () => {
     expect(deps.live.size).toBe(1);
   });
 
+  it('--until verify: the phases after verify are skipped (not failed), Calico stays and the cluster is kept', async () => {
+    const deps = memoryDeps();
+    const r = await runCell(vxlan!, deps, base({ until: 'verify', keepCluster: true }));
+    expect(r.outcome).toBe('passed');
+    expect(phase(r, 'verify').outcome).toBe('passed');
+    for (const name of [
+      'connectivity',
+      'policy',
+      'uninstall',
+      'audit',
+      'complete-uninstall',
+      'final-audit',
+    ] as const)
+      expect(phase(r, name), name).toMatchObject({
+        outcome: 'skipped',
+        reason: '--until verify: the run stopped after verify',
+      });
+    expect(deps.calls.some((c) => c.startsWith('uninstall'))).toBe(false);
+    expect(phase(r, 'teardown').evidence[0]).toMatch(/kept .* \(--keep-cluster\)/);
+    expect(deps.live.size).toBe(1);
+  });
+
   it('skips IPIP and IPIPCrossSubnet cells on both install paths when the kernel has no ipip, creating nothing', async () => {
     for (const cell of ipipCells) {
       const deps = memoryDeps();

@@ -51,6 +51,14 @@ describe('run: bad usage is exit 2, before anything is created', () => {
       /run --allow: "calico-rout" is not an audit rule; valid rules: tunl0-configured, .*calico-route.*, by-design/,
     ],
     [['--allow', ''], /run --allow: empty list/],
+    [
+      ['--until', 'teardown'],
+      /run --until: "teardown" is not one of create-cluster, baseline, install, verify, connectivity, policy/,
+    ],
+    [
+      ['--policy-concurrency', '0'],
+      /run --policy-concurrency: "0" is not a whole number from 1 \(serial\) to 16/,
+    ],
   ];
   for (const [argv, message] of cases) {
     it(`run ${argv.join(' ')}`, async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runScheduled, type ScheduledScenario } from '../../../harness/policy/concurrent.js';
 import { liveModel, policySetPrefix } from '../../../harness/policy/live.js';
-import { standardModel } from '../../../harness/policy/model.js';
+import { defaultPolicyConcurrency, standardModel } from '../../../harness/policy/model.js';
 import { expectTruthTable } from '../../../harness/policy/oracle.js';
 import { validatePolicies } from '../../../harness/policy/parse.js';
 import type { PolicyApplier, PolicyProber } from '../../../harness/policy/runner.js';
@@ -241,5 +241,16 @@ describe('runScheduled', () => {
     for (const n of ['s1', 's2', 's3']) expect(out.results.get(n)?.outcome, n).toBe('passed');
     const stuckSet = out.results.get('stuck')!.namespaceSet;
     for (const n of ['s1', 's2', 's3']) expect(out.results.get(n)?.namespaceSet, n).not.toBe(stuckSet);
+  });
+});
+
+describe('defaultPolicyConcurrency', () => {
+  it('two sets per node, one per two CPUs of this machine (kind nodes share them), at least 1, at most 8', () => {
+    expect(defaultPolicyConcurrency(2, 2)).toBe(1); // the 2-core lab
+    expect(defaultPolicyConcurrency(2, 8)).toBe(4);
+    expect(defaultPolicyConcurrency(4, 8)).toBe(4);
+    expect(defaultPolicyConcurrency(3, 64)).toBe(6);
+    expect(defaultPolicyConcurrency(10, 64)).toBe(8);
+    expect(defaultPolicyConcurrency(0, 1)).toBe(1);
   });
 });
