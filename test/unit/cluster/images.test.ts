@@ -93,7 +93,7 @@ describe('imagesForCell', () => {
 });
 
 describe('preloadImages', () => {
-  it('pulls each image once on the host, then loads it into the cluster with kind', async () => {
+  it('pulls each image once on the host, then loads them into the cluster with one kind load', async () => {
     const runner = new FakeRunner();
     const r = await preloadImages({
       clusterName: 'cc-a-000001',
@@ -104,8 +104,7 @@ describe('preloadImages', () => {
     expect(runner.lines()).toEqual([
       'docker pull a:v1',
       'docker pull b:v2',
-      'kind load docker-image a:v1 --name cc-a-000001',
-      'kind load docker-image b:v2 --name cc-a-000001',
+      'kind load docker-image a:v1 b:v2 --name cc-a-000001',
     ]);
     expect(r).toEqual({ loaded: ['a:v1', 'b:v2'], failed: [] });
   });
@@ -143,5 +142,28 @@ describe('preloadImages', () => {
       { image: 'a:v1', reason: 'docker pull failed: toomanyrequests: You have reached your pull rate limit' },
       { image: 'b:v2', reason: 'kind load failed: ERROR: image: "b:v2" not present locally' },
     ]);
+  });
+
+  it('a combined load that fails is retried one image at a time, naming the image that cannot load', async () => {
+    const runner = new FakeRunner()
+      .on((l) => l === 'kind load docker-image a:v1 b:v2 c:v3 --name cc-a-000001', {
+        exitCode: 1,
+        stderr: 'ERROR: failed to load',
+      })
+      .on((l) => l === 'kind load docker-image b:v2 --name cc-a-000001', {
+        exitCode: 1,
+        stderr: 'ERROR: ctr: content digest mismatch',
+      });
+    const r = await preloadImages({ clusterName: 'cc-a-000001', images: ['a:v1', 'b:v2', 'c:v3'], runner });
+    expect(runner.lines().filter((l) => l.startsWith('kind'))).toEqual([
+      'kind load docker-image a:v1 b:v2 c:v3 --name cc-a-000001',
+      'kind load docker-image a:v1 --name cc-a-000001',
+      'kind load docker-image b:v2 --name cc-a-000001',
+      'kind load docker-image c:v3 --name cc-a-000001',
+    ]);
+    expect(r).toEqual({
+      loaded: ['a:v1', 'c:v3'],
+      failed: [{ image: 'b:v2', reason: 'kind load failed: ERROR: ctr: content digest mismatch' }],
+    });
   });
 });
