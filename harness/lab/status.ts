@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execaSync } from 'execa';
 import { EnvironmentError } from '../errors.js';
 import { labPaths } from './lock.js';
 
@@ -26,6 +27,11 @@ export async function labStatus(): Promise<LabStatus> {
   const { allSteps, makeContext, stepIsBuilt } = await import('../../lab/build.js');
   const ctx = makeContext(() => {});
   const parts: LabPart[] = [];
+  let dockerAnswers: boolean | undefined;
+  const docker = () =>
+    (dockerAnswers ??=
+      execaSync('docker', ['version', '--format', '{{.Server.Version}}'], { reject: false, timeout: 30_000 })
+        .exitCode === 0);
   for (const step of allSteps()) {
     const stamp = join(paths.stamps, `${step.name}.json`);
     let built = false;
@@ -35,7 +41,10 @@ export async function labStatus(): Promise<LabStatus> {
       if (built) {
         const s = JSON.parse(readFileSync(stamp, 'utf8')) as { builtAt?: string; seconds?: number };
         detail = `built ${s.builtAt ?? '?'} in ${Math.round(s.seconds ?? 0)} s`;
-      } else
+      } else if (step.images && existsSync(stamp) && !docker())
+        // the images live in docker: a stopped dockerd is not a lab to rebuild
+        detail = 'its images cannot be checked: docker is not answering (start dockerd)';
+      else
         detail = existsSync(stamp)
           ? 'out of date (its inputs changed) or its outputs are gone'
           : 'never built';
