@@ -37,7 +37,8 @@
  * - Entity rules (source/destination): all given criteria AND. `selector`/`notSelector` are scoped to the
  *   rule's `namespaceSelector` if set, else to the policy's namespace (NetworkPolicy) or to all namespaces
  *   (GlobalNetworkPolicy). `namespaceSelector` alone matches every endpoint of the selected namespaces.
- *   `notSelector` excludes the in-scope endpoints it matches; `nets`/`notNets` match the endpoint IP. No
+ *   `notSelector` scopes the rule the same way and excludes the in-scope endpoints it matches (only the
+ *   policy's own namespace remains for a namespaced policy's `notSelector` alone); `nets`/`notNets` match the endpoint IP. No
  *   criteria = every endpoint. Namespaces carry `projectcalico.org/name`; pods carry
  *   `projectcalico.org/namespace` and `projectcalico.org/orchestrator: k8s` for selectors.
  *
@@ -471,13 +472,13 @@ function calicoEntitySet(
     );
   }
   if (e.notSelector !== undefined) {
+    // notSelector scopes the rule as every selector field does: in a namespaced policy, endpoints of other
+    // namespaces do not match a rule with only a notSelector (libcalico-go updateprocessors/rules.go
+    // getEndpointSelector; seen on the lab: calico-not-selector denied x and y to z/b)
     const sel = compileCalicoSelector(e.notSelector, 'notSelector');
     set = andNot(
-      set,
-      and(
-        scope,
-        ctx.sets.of((i) => sel(ctx.podCalicoLabels[i]!)),
-      ),
+      and(set, scope),
+      ctx.sets.of((i) => sel(ctx.podCalicoLabels[i]!)),
     );
   }
   if (e.nets !== undefined) {

@@ -489,6 +489,27 @@ describe('oracle: Calico policy ordering and actions', () => {
     expect(diff(t2, 80, 'TCP', new Expect(true).set('x/c', inNs('x'), false))).toEqual([]);
   });
 
+  it("a namespaced policy's notSelector alone is scoped to the policy's namespace (as the lab's real Calico v3.31.0 enforced it)", () => {
+    // calico-not-selector on the lab (bench:policy, 2026-12-06): x/* and y/* to z/b timed out, z/a connected
+    const t = tableFor(
+      cnp('not-c', 'z', {
+        order: 60,
+        selector: "pod == 'b'",
+        ingress: [{ action: 'Allow', source: { notSelector: "pod == 'c'" } }],
+      }),
+    );
+    expect(diff(t, 80, 'TCP', new Expect(true).set('*', 'z/b', false).set('z/a', 'z/b', true))).toEqual([]);
+    // a GlobalNetworkPolicy has no namespace: there notSelector alone still admits every namespace
+    const g = tableFor(
+      gnp('not-c', {
+        order: 60,
+        selector: "projectcalico.org/namespace == 'z' && pod == 'b'",
+        ingress: [{ action: 'Allow', source: { notSelector: "pod == 'c'" } }],
+      }),
+    );
+    expect(diff(g, 80, 'TCP', new Expect(true).set(isPod('c'), 'z/b', false))).toEqual([]);
+  });
+
   it('rule nets/notNets, numbered and named ports, port ranges and numeric protocols', () => {
     const t = tableFor(
       cnp('c', 'x', {
