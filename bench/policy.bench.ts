@@ -58,7 +58,7 @@ async function main(): Promise<number> {
   const lock = readLabLock();
   const paths = labPaths();
   const env = { ...(process.env as Record<string, string>), ...labEnvironment(lock) };
-  // at least 2: the default on a 2-core machine is 1 (no concurrency to measure)
+  // at least 2: with one set there is no concurrency to measure
   const k = Number(process.env.K ?? Math.max(2, defaultPolicyConcurrency(2)));
   const select = process.env.SELECT;
   const out = mkdtempSync(join(tmpdir(), 'cc-bench-policy-'));
