@@ -18,6 +18,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRunner } from '../harness/exec/process.js';
 import { ClientNodeKube } from '../harness/kube/client.js';
+import type { PolicyScenarioResult } from '../harness/model/results.js';
 import { runScheduled, type ScheduledScenario } from '../harness/policy/concurrent.js';
 import {
   liveModel,
@@ -25,6 +26,7 @@ import {
   liveScenarioInput,
   POLICY_NAMESPACES_GONE_MS,
   POLICY_PROBE_CONTAINER,
+  POLICY_PROBE_TIMEOUT_MS,
   policySetPrefix,
   policyWorkloads,
   removePolicyNamespaces,
@@ -37,7 +39,6 @@ import { exclusiveReason, needsCalicoApi, SCENARIOS } from '../harness/policy/sc
 import type { PolicyModel } from '../harness/policy/types.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { Prober } from '../harness/probe/prober.js';
-import type { PolicyScenarioResult } from '../harness/report/model.js';
 import { recordSuiteData, suiteContext } from './context.js';
 
 const ctx = suiteContext();
@@ -116,7 +117,7 @@ describe('NetworkPolicy conformance', () => {
     }
     // one prober over every set's pods; the shared rounds hand each scenario its own records
     const prober = new ProberPolicyProber(
-      new Prober(new KubePodExecutor(kube), { probeTimeoutMs: 1000 }),
+      new Prober(new KubePodExecutor(kube), { probeTimeoutMs: POLICY_PROBE_TIMEOUT_MS }),
       {
         namespaces: models.flatMap((m) => m.namespaces),
         pods: models.flatMap((m) => m.pods),
