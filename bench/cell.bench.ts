@@ -16,14 +16,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { getVersion } from '../harness/calico/catalogue.js';
 import { imagesForCell } from '../harness/cluster/images.js';
 import { renderKindConfig } from '../harness/cluster/kind-config.js';
+import { getVersion } from '../harness/config/catalogue.js';
 import { buildMatrix } from '../harness/config/matrix.js';
 import { labEnvironment } from '../harness/lab/env.js';
 import { agnhostImage, labNodeImage, labPaths, readLabLock } from '../harness/lab/lock.js';
 import { labStatus } from '../harness/lab/status.js';
-import type { RunResults } from '../harness/report/model.js';
+import type { RunResults } from '../harness/model/results.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const BIN = join(import.meta.dirname, '..', 'bin', 'calico-conformance.js');

@@ -20,8 +20,8 @@ import { execa } from 'execa';
 import { labEnvironment } from '../harness/lab/env.js';
 import { labPaths, readLabLock } from '../harness/lab/lock.js';
 import { labStatus } from '../harness/lab/status.js';
+import type { PolicyScenarioResult, RunResults } from '../harness/model/results.js';
 import { defaultPolicyConcurrency } from '../harness/policy/model.js';
-import type { PolicyScenarioResult, RunResults } from '../harness/report/model.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const BIN = join(import.meta.dirname, '..', 'bin', 'calico-conformance.js');

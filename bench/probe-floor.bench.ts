@@ -14,6 +14,7 @@
  */
 import { ClientNodeKube } from '../harness/kube/client.js';
 import { agnhostImage, readLabLock } from '../harness/lab/lock.js';
+import type { ProbeKey } from '../harness/model/connectivity.js';
 import {
   liveModel,
   liveNamespace,
@@ -28,7 +29,6 @@ import { MODEL_NAMESPACES, MODEL_PODS } from '../harness/policy/model.js';
 import type { PolicyModel } from '../harness/policy/types.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { Prober } from '../harness/probe/prober.js';
-import type { ProbeKey } from '../harness/probe/types.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 

@@ -11,8 +11,9 @@
  *
  * Last line: `probes=N batched_s=X per_probe_s=Y speedup=Z`.
  */
+
+import type { ProbeRecord, Protocol } from '../harness/model/connectivity.js';
 import { type ProbeRequest, Prober } from '../harness/probe/prober.js';
-import type { ProbeRecord, Protocol } from '../harness/probe/types.js';
 import { PodBed } from '../test/docker/probe/pod-bed.js';
 
 // 2 s: an allowed probe must answer within it while 288 probes start at once on a shared 2-core machine

@@ -46,7 +46,7 @@ const GO = '/usr/local/go/bin/go';
 export const OPERATOR_OPTIONAL =
   'the operator path only: tigera/operator v1.40.0 needs its api module at its own commit, which the Go module proxy does not serve here';
 
-/** The upstream manifests a cell of the lab's Calico version reads (harness/calico/catalogue.ts files). */
+/** The upstream manifests a cell of the lab's Calico version reads (harness/config/catalogue.ts files). */
 export const MANIFEST_FILES = [
   'calico.yaml',
   'calico-vxlan.yaml',

@@ -8,38 +8,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import type { Cell } from '../harness/config/cell.js';
+import type { SuiteContext } from '../harness/pipeline/suite-context.js';
 
-export interface SuiteNode {
-  name: string;
-  role: 'control-plane' | 'worker';
-  /** docker container name of the kind node */
-  container: string;
-  internalIP: string;
-}
-
-export interface SuiteContext {
-  cell: Cell;
-  clusterName: string;
-  kubeconfigPath: string;
-  /** this cell's results directory; suite data goes to `<cellDir>/suite-data/` */
-  cellDir: string;
-  nodes: SuiteNode[];
-  /** namespace prefix for test workloads */
-  namespacePrefix: string;
-  /** the user supplied calicoctl (Calico policy scenarios on the manifest path) */
-  calicoctl?: string;
-  /** scenario selection for the policy suite (regex over name and tags) */
-  policySelect?: string;
-  /** policy scenarios at once, each in its own namespace set (`run --policy-concurrency`; default from the nodes) */
-  policyConcurrency?: number;
-}
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    cellContext: SuiteContext;
-  }
-}
+export type { SuiteContext, SuiteNode } from '../harness/pipeline/suite-context.js';
 
 export function suiteContext(): SuiteContext {
   const ctx = inject('cellContext');

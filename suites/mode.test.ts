@@ -10,10 +10,10 @@ import { Writable } from 'node:stream';
 import { CoreV1Api, CustomObjectsApi, Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collectNodeDump } from '../harness/audit/collect.js';
-import type { NodeDump } from '../harness/audit/dump.js';
 import { DockerNodeShell } from '../harness/cluster/node-shell.js';
 import { orderNodesForSplitSubnet, planSplitSubnet, verifySplitSubnet } from '../harness/cluster/topology.js';
-import type { CheckResult } from '../harness/report/model.js';
+import type { CheckResult } from '../harness/model/results.js';
+import type { NodeDump } from '../harness/node-state/dump.js';
 import { VERIFY_DUMP_DIR, writeVerifyEvidence } from '../harness/verify/evidence.js';
 import {
   type BirdObservation,

@@ -3,8 +3,9 @@
  * Tigera operator create in the API and what survives an uninstall (docs/calico-facts.md, "Uninstall order"
  * and "What an uninstall leaves").
  */
+
+import type { Finding } from '../model/audit.js';
 import type { ClusterState } from './cluster-state.js';
-import type { Finding } from './finding.js';
 import type { PartialAudit } from './node-rules.js';
 import type { AuditRule } from './rule.js';
 

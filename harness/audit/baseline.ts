@@ -8,13 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { ENCAPSULATIONS, INSTALL_PATHS } from '../calico/catalogue.js';
+import { ENCAPSULATIONS, INSTALL_PATHS } from '../config/catalogue.js';
 import { BGP_MODES, type Cell, TOPOLOGIES } from '../config/cell.js';
-import type { Finding } from './finding.js';
+import { BASELINE_EVIDENCE, type BaselineEvidence, type Finding } from '../model/audit.js';
 import { RULE_IDS } from './registry.js';
-
-export const BASELINE_EVIDENCE = ['upstream-source-only', 'seen-on-lab'] as const;
-export type BaselineEvidence = (typeof BASELINE_EVIDENCE)[number];
 
 /** The cell fields an entry can be limited to, with their allowed values. */
 const WHEN_FIELDS = {

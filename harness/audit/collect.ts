@@ -12,7 +12,13 @@
  */
 import { DockerNodeShell, type NodeShell } from '../cluster/node-shell.js';
 import { defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';
-import { BASELINE_FILE, DUMP_COMMANDS, type DumpCommandFile, type DumpFile, type NodeDump } from './dump.js';
+import {
+  BASELINE_FILE,
+  DUMP_COMMANDS,
+  type DumpCommandFile,
+  type DumpFile,
+  type NodeDump,
+} from '../node-state/dump.js';
 import { CNI_BACKUP_DIR } from './node-rules.js';
 
 /** Lists ipsets in a node's network namespace by other means than the node's own binary. */

@@ -26,10 +26,10 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DockerNodeShell, type NodeShell } from '../cluster/node-shell.js';
 import { defaultRunner, formatCommand, type RunResult } from '../exec/process.js';
+import type { FixStep } from '../model/audit.js';
+import type { NodeDump } from '../node-state/dump.js';
 import type { ClusterState } from './cluster-state.js';
 import { collectNodeDump, commandMissing, DEFAULT_IPSET_HELPER_IMAGE, dockerNetnsIpset } from './collect.js';
-import type { NodeDump } from './dump.js';
-import type { FixStep } from './finding.js';
 import { auditNodeDump } from './node-rules.js';
 import { nothingCollected } from './rules.js';
 

@@ -11,6 +11,7 @@ import { type KindNode, listKindNodes } from '../cluster/kind-nodes.js';
 import { DockerNodeShell, type NodeShell } from '../cluster/node-shell.js';
 import { UsageError } from '../errors.js';
 import type { ProcessRunner } from '../exec/process.js';
+import type { NodeDump } from '../node-state/dump.js';
 import {
   type ClusterState,
   type ClusterStateReader,
@@ -18,7 +19,6 @@ import {
   readClusterState,
 } from './cluster-state.js';
 import { collectNodeDump, DEFAULT_IPSET_HELPER_IMAGE, dockerNetnsIpsetLister } from './collect.js';
-import type { NodeDump } from './dump.js';
 
 export { DEFAULT_IPSET_HELPER_IMAGE } from './collect.js';
 

@@ -4,8 +4,9 @@
  * the complete uninstall runs. Facts, with their upstream sources, are in docs/calico-facts.md ("What an
  * uninstall leaves", "tunl0", "Node-side paths") unless noted.
  */
-import { BASELINE_FILE, type DumpFile, type NodeDump } from './dump.js';
-import type { Finding, FindingCategory, FixStep, NotChecked } from './finding.js';
+
+import type { Finding, FindingCategory, FixStep, NotChecked } from '../model/audit.js';
+import { BASELINE_FILE, type DumpFile, type NodeDump } from '../node-state/dump.js';
 import {
   formatRoute,
   type IpAddrLink,
@@ -21,7 +22,7 @@ import {
   parseNftTables,
   parseSha256,
   routeProtocolNumber,
-} from './parse.js';
+} from '../node-state/parse.js';
 import type { AuditRule } from './rule.js';
 
 export interface NodeAuditOptions {

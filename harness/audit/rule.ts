@@ -4,7 +4,7 @@
  * (api-rules.ts) read cluster.json. `--allow` and the known-leftovers baseline name rules by `id`, and are
  * validated against the registry (registry.ts).
  */
-import type { FindingCategory } from './finding.js';
+import type { FindingCategory } from '../model/audit.js';
 
 export interface AuditRule {
   /** stable id: what findings carry as `rule`, what `--allow` and the baseline name */

@@ -3,10 +3,11 @@
  * registry's two files, node-rules.ts (the node dump) and api-rules.ts (cluster.json); this module runs
  * them, applies `--allow`, and says whether the audit could look at all.
  */
+
+import type { AuditReport, Finding, NotChecked, Uncollected } from '../model/audit.js';
+import { BASELINE_FILE, type DumpFile, type NodeDump } from '../node-state/dump.js';
 import { auditClusterState as runApiRules } from './api-rules.js';
 import type { ClusterState } from './cluster-state.js';
-import { BASELINE_FILE, type DumpFile, type NodeDump } from './dump.js';
-import type { AuditReport, Finding, NotChecked, Uncollected } from './finding.js';
 import { type NodeAuditOptions, type PartialAudit, auditNodeDump as runNodeRules } from './node-rules.js';
 
 export type { PartialAudit } from './node-rules.js';

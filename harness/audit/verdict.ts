@@ -13,48 +13,11 @@
  * nothing.
  */
 import type { Cell } from '../config/cell.js';
+import type { AuditReport, CellAudit, CompleteAudit, Finding, UpstreamAudit } from '../model/audit.js';
+import type { NodeDump } from '../node-state/dump.js';
+import { parseIpAddrs, parseIpLinks } from '../node-state/parse.js';
 import { BASELINE_PATH, type BaselineEntry, entriesFor, entryMatches } from './baseline.js';
-import type { NodeDump } from './dump.js';
-import type { AuditReport, Finding } from './finding.js';
-import { parseIpAddrs, parseIpLinks } from './parse.js';
 import { allowInReport } from './rules.js';
-
-/** An applicable baseline entry that no finding matched (as reported). */
-export interface BaselineMiss {
-  id: string;
-  rule: string;
-  name?: string[];
-  why: string;
-  source: string;
-  evidence: BaselineEntry['evidence'];
-}
-
-export interface UpstreamAudit {
-  /** findings carry `baseline` (the entry they matched) and `allowed` */
-  report: AuditReport;
-  /** the baseline file and the ids of the entries that apply to the cell */
-  baseline: { file: string; applicable: string[] };
-  /** applicable, non-optional entries no finding matched: upstream fixed it, update the baseline */
-  fixed: BaselineMiss[];
-  /** complete, and no new (unexpected, not allowed) finding */
-  passed: boolean;
-}
-
-export interface CompleteAudit {
-  report: AuditReport;
-  /** what the kernel keeps and the audit does not count (the fallback tunl0), per node */
-  kernelKept: string[];
-  /** complete, and every finding allowed */
-  passed: boolean;
-}
-
-/** Both audits of a cell, side by side (CellResult.audit). */
-export interface CellAudit {
-  /** left by the upstream uninstall: expected / new / fixed against the baseline */
-  afterUpstreamUninstall?: UpstreamAudit;
-  /** after the complete uninstall: must be clean */
-  afterCompleteUninstall?: CompleteAudit;
-}
 
 /** A finding the upstream verdict counts: neither expected by the baseline nor allowed. */
 export function isNew(f: Finding): boolean {

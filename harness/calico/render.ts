@@ -13,9 +13,9 @@
  * against the CRD schemas of the same version.
  */
 import { Document, isMap, isScalar, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
+import { type CalicoFile, type CalicoVersion, getVersion, type ProbeStyle } from '../config/catalogue.js';
 import { type Cell, poolModes, SPLIT_SUBNET_RANGES } from '../config/cell.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { type CalicoFile, type CalicoVersion, getVersion, type ProbeStyle } from './catalogue.js';
 import { DocEditor } from './doc-editor.js';
 import { ManifestError, type ManifestSource } from './source.js';
 import {

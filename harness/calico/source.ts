@@ -8,8 +8,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type CalicoFile, getVersion, upstreamUrl } from '../config/catalogue.js';
 import { EnvironmentError, UsageError } from '../errors.js';
-import { type CalicoFile, getVersion, upstreamUrl } from './catalogue.js';
 
 export interface ManifestSource {
   /** the upstream text of `manifests/<file>` of a catalogued version */

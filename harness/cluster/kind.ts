@@ -30,9 +30,6 @@ export const CLUSTER_PREFIX = 'cc-';
 export const CLUSTER_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const CLUSTER_NAME_MAX = 40;
 
-/** The pattern of names clusterNameFor produces: only these are removed by prefix in `cleanup`. */
-export const HARNESS_CLUSTER_PATTERN = /^cc-(?:[a-z0-9-]*-)?[0-9a-f]{6}$/;
-
 export function validateClusterName(name: string, field = 'cluster name'): string {
   if (!CLUSTER_NAME_PATTERN.test(name) || name.length > CLUSTER_NAME_MAX)
     throw new UsageError(

@@ -10,12 +10,13 @@
  *
  * Every command runs INSIDE the node containers through the NodeShell, never on the host.
  */
-import type { NodeDump } from '../audit/dump.js';
-import { parseIpAddrs, parseIpRoutes } from '../audit/parse.js';
+
 import { SPLIT_SUBNET_RANGES } from '../config/cell.js';
 import { CommandError } from '../exec/process.js';
+import type { CheckResult } from '../model/results.js';
 import { formatIpv4, mustParseIpv4Cidr } from '../net/cidr.js';
-import type { CheckResult } from '../report/model.js';
+import type { NodeDump } from '../node-state/dump.js';
+import { parseIpAddrs, parseIpRoutes } from '../node-state/parse.js';
 import type { NodeShell } from './node-shell.js';
 
 export interface SplitSubnetAssignment {

@@ -2,7 +2,7 @@
  * The Cell: one combination of Calico version × install path × encapsulation × network settings, which
  * the pipeline takes from cluster creation to the leftover audit.
  */
-import { DEFAULT_CALICO_VERSION, type Encapsulation, type InstallPath } from '../calico/catalogue.js';
+import { DEFAULT_CALICO_VERSION, type Encapsulation, type InstallPath } from './catalogue.js';
 
 export const TOPOLOGIES = ['flat', 'split-subnet'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];

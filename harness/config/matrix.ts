@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError, UsageError } from '../errors.js';
+import { cidrContains, cidrsOverlap, mustParseIpv4Cidr, parseIpv4Cidr } from '../net/cidr.js';
 import {
   CATALOGUE,
   ENCAPSULATIONS,
@@ -13,9 +15,7 @@ import {
   INSTALL_PATHS,
   type InstallPath,
   VERSION_PATTERN,
-} from '../calico/catalogue.js';
-import { ConfigError, UsageError } from '../errors.js';
-import { cidrContains, cidrsOverlap, mustParseIpv4Cidr, parseIpv4Cidr } from '../net/cidr.js';
+} from './catalogue.js';
 import {
   BGP_MODES,
   type BgpMode,
@@ -371,7 +371,7 @@ function versionOf(v: RawValue): string {
       v.label,
       text,
       `allowed: a catalogued version: ${CATALOGUE.map((c) => c.version).join(', ')}. ` +
-        'To add one, add an entry to harness/calico/catalogue.ts and its sha256 lines to harness/calico/manifests.lock.json',
+        'To add one, add an entry to harness/config/catalogue.ts and its sha256 lines to harness/calico/manifests.lock.json',
     );
   }
   return text;

@@ -22,12 +22,9 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SuiteContext } from '../../suites/context.js';
-import type { NodeDump } from '../audit/dump.js';
 import { completePhase, judgeComplete, judgeUpstream, upstreamPhase } from '../audit/verdict.js';
 import type { Cell } from '../config/cell.js';
-import { cellSkipReason, type PreflightReport } from '../preflight/preflight.js';
-import type { ProbeRecord, ReachabilityGrid } from '../probe/types.js';
+import type { ProbeRecord, ReachabilityGrid } from '../model/connectivity.js';
 import type {
   CellResult,
   CheckResult,
@@ -35,7 +32,9 @@ import type {
   PhaseName,
   PhaseResult,
   PolicyScenarioResult,
-} from '../report/model.js';
+} from '../model/results.js';
+import type { NodeDump } from '../node-state/dump.js';
+import { cellSkipReason, type PreflightReport } from '../preflight/preflight.js';
 import type {
   ClusterHandle,
   ClusterNode,
@@ -55,6 +54,7 @@ import {
   type PhaseLimits,
   withPhaseLimits,
 } from './phase.js';
+import type { SuiteContext } from './suite-context.js';
 
 /** The phases `run` records, in order (PHASES minus `upgrade`, which belongs to the upgrade command). */
 export const RUN_PHASES = [

@@ -6,13 +6,13 @@
  * to the live modules.
  */
 
-import type { SuiteContext } from '../../suites/context.js';
-import type { NodeDump } from '../audit/dump.js';
-import type { AuditReport } from '../audit/finding.js';
 import type { NodeShell } from '../cluster/node-shell.js';
 import type { Cell } from '../config/cell.js';
-import type { CheckResult, Outcome, UpgradeResult } from '../report/model.js';
+import type { AuditReport } from '../model/audit.js';
+import type { CheckResult, Outcome, UpgradeResult } from '../model/results.js';
+import type { NodeDump } from '../node-state/dump.js';
 import type { PhaseLimits } from './phase.js';
+import type { SuiteContext } from './suite-context.js';
 
 export interface ClusterNode {
   name: string;
@@ -67,7 +67,7 @@ export interface StepContext {
   signal: AbortSignal;
   /** a status line; the last one is what a timeout reports as "last seen" */
   log(line: string): void;
-  /** what the suites get (suites/context.ts) */
+  /** what the suites get (suite-context.ts; suites read it with suites/context.ts) */
   suiteContext: SuiteContext;
 }
 

@@ -8,8 +8,8 @@
  * `not-run` with the reason.
  */
 import type { Cell } from '../config/cell.js';
+import type { CellResult, RunResults } from '../model/results.js';
 import type { PreflightReport } from '../preflight/preflight.js';
-import type { CellResult, RunResults } from '../report/model.js';
 import {
   type CellRunOptions,
   type ClusterSlot,

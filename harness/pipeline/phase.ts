@@ -3,7 +3,7 @@
  * the classification of what went wrong into the results model's outcomes.
  */
 import { formatDuration, WaitTimeoutError } from '../errors.js';
-import type { CheckResult, Outcome } from '../report/model.js';
+import type { CheckResult, Outcome } from '../model/results.js';
 
 /** The run was interrupted (SIGINT/SIGTERM): the phase stopped, teardown follows. */
 export class InterruptedError extends Error {

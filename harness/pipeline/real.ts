@@ -9,9 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { clientNodeStateReader, readClusterState, writeClusterState } from '../audit/cluster-state.js';
 import { collectBaseline, collectNodeDump } from '../audit/collect.js';
 import { completeUninstallCluster } from '../audit/complete-uninstall.js';
-import { writeNodeDump } from '../audit/dump.js';
 import { auditReport } from '../audit/rules.js';
-import { getVersion } from '../calico/catalogue.js';
 import type { FlowContext, FlowEvent } from '../calico/flows/context.js';
 import { installCalico } from '../calico/flows/install.js';
 import { uninstallCalico } from '../calico/flows/uninstall.js';
@@ -29,10 +27,12 @@ import { renderKindConfig } from '../cluster/kind-config.js';
 import { listKindNodes } from '../cluster/kind-nodes.js';
 import { DockerNodeShell } from '../cluster/node-shell.js';
 import { prepareSplitSubnet } from '../cluster/topology.js';
+import { getVersion } from '../config/catalogue.js';
 import type { Cell } from '../config/cell.js';
 import { clientNodeDiagnosticsKube, collectDiagnostics } from '../diagnostics/index.js';
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
 import { ClientNodeKube } from '../kube/client.js';
+import { writeNodeDump } from '../node-state/dump.js';
 import type { Teardown } from '../state/teardown.js';
 import type {
   ClusterHandle,

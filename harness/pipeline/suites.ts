@@ -10,9 +10,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { TestModule } from 'vitest/node';
-import type { SuiteContext } from '../../suites/context.js';
-import type { CheckResult, Outcome } from '../report/model.js';
+import type { CheckResult, Outcome } from '../model/results.js';
 import type { SuiteRun } from './deps.js';
+import type { SuiteContext } from './suite-context.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SUITES_CONFIG = join(PROJECT_ROOT, 'suites', 'vitest.config.ts');

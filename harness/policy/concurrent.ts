@@ -11,7 +11,7 @@
  * the others carry on; once every set is poisoned, or a cluster-scoped scenario failed to restore, the rest
  * are recorded as not-run with the reason.
  */
-import type { PolicyScenarioResult } from '../report/model.js';
+import type { PolicyScenarioResult } from '../model/results.js';
 import type { PolicyProber } from './runner.js';
 import { type PolicyApplier, type RunnerOptions, runScenario, type ScenarioInput } from './runner.js';
 import { SharedRounds } from './shared-rounds.js';

@@ -4,8 +4,8 @@
  * that repeats it); this module names them in the runner's vocabulary.
  */
 
+import type { ProbeRecord, ReachabilityGrid, Verdict } from '../model/connectivity.js';
 import { attachFailedProbes, formatGridText, gridMismatches } from '../probe/grid.js';
-import type { ProbeRecord, ReachabilityGrid, Verdict } from '../probe/types.js';
 
 export { formatGridView, GRID_LEGEND, type GridView as CellView, verdictAllowed } from '../probe/grid.js';
 

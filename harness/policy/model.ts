@@ -6,7 +6,7 @@
  * shape with real namespace names and pod IPs.
  */
 import { availableParallelism } from 'node:os';
-import type { Protocol } from '../probe/types.js';
+import type { Protocol } from '../model/connectivity.js';
 import type { ModelPort, PolicyModel } from './types.js';
 
 export const MODEL_NAMESPACES = ['x', 'y', 'z'] as const;

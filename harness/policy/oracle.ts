@@ -46,8 +46,9 @@
  * the policies that select it, each rule costing N/32 word operations per port, so 1,000 pods × 100
  * policies × 4 ports stays well inside the 2 s budget (bench/oracle.bench.ts).
  */
+
+import type { Protocol, ReachabilityGrid } from '../model/connectivity.js';
 import { cidrContainsIp, isIpv6Text, mustParseIpv4Cidr, parseIpv4 } from '../net/cidr.js';
-import type { Protocol, ReachabilityGrid } from '../probe/types.js';
 import { compileCalicoSelector, compileLabelSelector, type Labels } from './selector.js';
 import {
   type CalicoAction,

@@ -5,8 +5,8 @@
  */
 import { LineCounter, parseAllDocuments, parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
+import type { Protocol } from '../model/connectivity.js';
 import { cidrContains, isIpv6Text, parseIpv4, parseIpv4Cidr } from '../net/cidr.js';
-import type { Protocol } from '../probe/types.js';
 import { schemaProblem } from './schema.js';
 import { compileCalicoSelector, type LabelSelector } from './selector.js';
 import type {

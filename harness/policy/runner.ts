@@ -17,8 +17,8 @@
  */
 import { stringify } from 'yaml';
 import { formatDuration } from '../errors.js';
-import type { ProbeKey, ProbeRecord, ReachabilityGrid, Verdict } from '../probe/types.js';
-import type { PolicyScenarioResult } from '../report/model.js';
+import type { ProbeKey, ProbeRecord, ReachabilityGrid, Verdict } from '../model/connectivity.js';
+import type { PolicyScenarioResult } from '../model/results.js';
 import { formatGrid, gridDifferences, verdictAllowed, withProbeCommands } from './grid-text.js';
 import { expectTruthTable, type TruthTable } from './oracle.js';
 import { validatePolicies } from './parse.js';

@@ -11,7 +11,7 @@
  * the API server or Calico's own pods. A unit test enforces it.
  */
 import { UsageError } from '../errors.js';
-import type { Protocol } from '../probe/types.js';
+import type { Protocol } from '../model/connectivity.js';
 import { MODEL_NAMESPACES } from './model.js';
 
 /**

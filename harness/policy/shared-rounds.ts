@@ -11,7 +11,7 @@
  * prober fails, every scenario of that round gets the error (the runner counts it as an infrastructure
  * error, never as a deny).
  */
-import type { ProbeKey, ProbeRecord } from '../probe/types.js';
+import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
 import type { PolicyProber } from './runner.js';
 
 export interface RoundParticipant extends PolicyProber {

@@ -2,7 +2,7 @@
  * The policy vocabulary (after the Kubernetes netpol e2e: Model, Peer, TruthTable): the model of
  * namespaces × pods × ports the oracle reasons about, and the policy documents it reads.
  */
-import type { Protocol } from '../probe/types.js';
+import type { Protocol } from '../model/connectivity.js';
 import type { LabelSelector } from './selector.js';
 
 export interface ModelNamespace {

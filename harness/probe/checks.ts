@@ -7,12 +7,13 @@
  * probe's detail and the command that repeats it) after the problems no grid shows (a wrong source IP, a
  * name that resolved when it must not), each with its command too.
  */
-import type { CheckResult } from '../report/model.js';
+
+import type { ProbeRecord, Protocol, ReachabilityGrid } from '../model/connectivity.js';
+import type { CheckResult } from '../model/results.js';
 import type { PodRef } from './executor.js';
 import { formatGridText, gridPasses, gridsFromRecords } from './grid.js';
 import { type ProbeRequest, ProbeRoundError, type Prober } from './prober.js';
 import { PING_DF_NOT_FORCED } from './script.js';
-import type { ProbeRecord, Protocol, ReachabilityGrid } from './types.js';
 
 export interface TopologyPod {
   pod: PodRef;

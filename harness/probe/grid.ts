@@ -9,10 +9,10 @@
  *
  * The expectation comes from the policy oracle's truth table (policy/oracle.ts `TruthTable.grid`) or, for
  * the connectivity checks, from a function of the pair (`gridsFromRecords`); the grid itself is data
- * (probe/types.ts `ReachabilityGrid`) that the results model keeps and the reports read.
+ * (model/connectivity.ts `ReachabilityGrid`) that the results model keeps and the reports read.
  */
-import type { FailedProbe, ProbeRecord, Protocol, ReachabilityGrid, Verdict } from './types.js';
-import { VERDICTS } from './types.js';
+import type { FailedProbe, ProbeRecord, Protocol, ReachabilityGrid, Verdict } from '../model/connectivity.js';
+import { VERDICTS } from '../model/connectivity.js';
 
 /** One symbol per verdict kind; never blank, since blank means "not probed". */
 export const VERDICT_SYMBOL: Record<Verdict, string> = {

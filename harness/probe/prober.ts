@@ -5,11 +5,12 @@
  * e2e, kubernetes test/e2e/network/netpol/probe.go, and cyclonus, pkg/connectivity/probe/job.go), and a round
  * costs about one probe timeout plus exec setup, whatever the number of denied cells.
  */
+
+import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
 import { probeArgv } from './command.js';
 import { type PodExecutor, type PodRef, ProbeInfrastructureError, podKey } from './executor.js';
 import { formatGridText, gridsFromRecords } from './grid.js';
 import { classify, type ProbeMode, parseScriptOutput, type ScriptProbe, scriptArgv } from './script.js';
-import type { ProbeKey, ProbeRecord } from './types.js';
 
 /** One probe to run: who asks (the source pod), what it dials, and what counts as the right answer. */
 export interface ProbeRequest extends ProbeKey {

@@ -31,7 +31,7 @@
  *   names which ping ran (`ping-df` or `ping-default`); the MTU check's 1 MiB TCP upload does not depend on
  *   DF.
  */
-import type { Verdict } from './types.js';
+import type { Verdict } from '../model/connectivity.js';
 
 export const PROBE_END = '__CCPROBE_END__';
 

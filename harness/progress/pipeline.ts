@@ -5,7 +5,7 @@
  * pipeline and the pipeline can pass `pipelineProgress(createProgress(...))` where it wants its sink.
  */
 import type { Cell } from '../config/cell.js';
-import type { CellResult, PhaseName, PhaseResult } from '../report/model.js';
+import type { CellResult, PhaseName, PhaseResult } from '../model/results.js';
 import type { LogLevel, ProgressSink } from './progress.js';
 
 export interface PipelineProgress {

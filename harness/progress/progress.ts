@@ -6,7 +6,7 @@
  */
 import type { Cell } from '../config/cell.js';
 import { formatDuration } from '../errors.js';
-import { type Outcome, PHASES, type PhaseName } from '../report/model.js';
+import { type Outcome, PHASES, type PhaseName } from '../model/results.js';
 
 export interface PhaseDetail {
   waitingFor?: string;

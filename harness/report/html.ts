@@ -5,6 +5,9 @@
  * escapeHtml; ids and links are derived, never copied.
  */
 import { formatDuration } from '../errors.js';
+import type { ReachabilityGrid } from '../model/connectivity.js';
+import type { CellResult, Outcome, PhaseResult, RunResults, UpgradeResult } from '../model/results.js';
+import { runOutcome } from '../model/results.js';
 import {
   cellState,
   failedProbe,
@@ -16,10 +19,7 @@ import {
   gridSymbol,
   NOT_PROBED_SYMBOL,
 } from '../probe/grid.js';
-import type { ReachabilityGrid } from '../probe/types.js';
 import { escapeHtml as h, slug } from './escape.js';
-import type { CellResult, Outcome, PhaseResult, RunResults, UpgradeResult } from './model.js';
-import { runOutcome } from './model.js';
 import {
   type AuditRow,
   auditCells,

@@ -3,11 +3,12 @@
  * scenario, each finding of both audits and each known leftover that did not appear, the upgrade's pairs), so a CI system lists exactly what failed. Failure
  * text carries the grids and the evidence a person needs without opening another file.
  */
-import type { Finding } from '../audit/finding.js';
+
 import { formatDuration } from '../errors.js';
+import type { Finding } from '../model/audit.js';
+import type { CellResult, Outcome, RunResults } from '../model/results.js';
 import { formatGridText } from '../probe/grid.js';
 import { escapeXml } from './escape.js';
-import type { CellResult, Outcome, RunResults } from './model.js';
 
 interface TestCase {
   classname: string;

@@ -3,9 +3,9 @@
  * overview fits on one screen; details appear only for what failed.
  */
 import { formatDuration } from '../errors.js';
+import { type RunResults, runOutcome } from '../model/results.js';
 import { formatGridText } from '../probe/grid.js';
 import { markdownCodeBlock, escapeMarkdown as md } from './escape.js';
-import { type RunResults, runOutcome } from './model.js';
 import {
   auditCells,
   auditPassed,

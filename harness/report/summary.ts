@@ -1,7 +1,8 @@
 /** What every report format shows the same way: which phases to show, counts, outcome symbols, audit rows. */
-import type { Finding, NotChecked } from '../audit/finding.js';
+
 import { upstreamCounts } from '../audit/verdict.js';
-import { type CellResult, type Outcome, PHASES, type PhaseName, type RunResults } from './model.js';
+import type { Finding, NotChecked } from '../model/audit.js';
+import { type CellResult, type Outcome, PHASES, type PhaseName, type RunResults } from '../model/results.js';
 
 export const OUTCOMES: readonly Outcome[] = ['passed', 'failed', 'error', 'skipped', 'not-run'];
 

@@ -5,7 +5,7 @@
  * The results directory layout (the pipeline writes it, `report --from` reads it, CI uploads it):
  *
  *   <report-dir>/
- *     results.json        the RunResults model (harness/report/model.ts), the only file `report` reads
+ *     results.json        the RunResults model (harness/model/results.ts), the only file `report` reads
  *     probes.jsonl        one JSON object per probe, every cell: {"cell": "<cell-id>", ...ProbeRecord}
  *     junit.xml           one <testsuite> per cell, one <testcase> per check
  *     summary.md          the Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)
@@ -21,10 +21,10 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { normaliseCellAudit } from '../audit/verdict.js';
 import { UsageError } from '../errors.js';
+import type { CellResult, RunResults } from '../model/results.js';
 import { renderHtml } from './html.js';
 import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
-import type { CellResult, RunResults } from './model.js';
 
 export const REPORT_FILES = {
   results: 'results.json',

@@ -5,10 +5,15 @@
  * have left. Resources of live runs on this host are never touched unless `all` is given.
  */
 import { hostname } from 'node:os';
-import { HARNESS_CLUSTER_PATTERN } from '../cluster/kind.js';
 import { defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';
 import { type RemovalOutcome, removeResource } from './remove.js';
 import { type RecordedResource, readRuns, runIsAlive, stateDir, writeRun } from './run-state.js';
+
+/**
+ * The pattern of names cluster/kind.ts's clusterNameFor produces: only these are removed by prefix in
+ * `cleanup`.
+ */
+export const HARNESS_CLUSTER_PATTERN = /^cc-(?:[a-z0-9-]*-)?[0-9a-f]{6}$/;
 
 /** Docker label on every container the harness itself starts; the value is `<hostname>:<pid>` of the owner. */
 export const HARNESS_LABEL = 'calico-conformance.harness';

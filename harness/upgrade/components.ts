@@ -13,7 +13,7 @@
  * updated = ready = desired > 0, every Calico image of the template carries B's tag, and every pod that
  * still exists (terminating ones too: they still run) runs B's tags and is Ready.
  */
-import { type CalicoVersion, getVersion } from '../calico/catalogue.js';
+import { type CalicoVersion, getVersion } from '../config/catalogue.js';
 import type { WorkloadSnapshot } from './deps.js';
 import type { UpgradePath } from './timeline.js';
 

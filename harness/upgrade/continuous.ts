@@ -10,7 +10,7 @@
  * prober shows up as sparse samples, which the analysis reports as an unmeasured gap); `stop()` waits for
  * running rounds at most `drainTimeoutMs` and ignores anything that arrives later.
  */
-import type { ProbeKey, ProbeRecord } from '../probe/types.js';
+import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
 import type { Clock, ProbeOnce, WatchedPair } from './deps.js';
 import type { PairSeries, TimelineSample } from './timeline.js';
 

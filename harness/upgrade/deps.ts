@@ -6,8 +6,8 @@
  * them to the live modules.
  */
 import type { Cell } from '../config/cell.js';
+import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
 import type { RenderedFiles, StepContext, UpgradeTarget } from '../pipeline/deps.js';
-import type { ProbeKey, ProbeRecord } from '../probe/types.js';
 
 /** Time, injectable so waits and the continuous prober run on a fake clock in tests. */
 export interface Clock {

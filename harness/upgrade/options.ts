@@ -2,7 +2,7 @@
  * `upgrade` options → validated flow options, before anything is created. Every error names the flag,
  * the bad value and what is allowed (exit 2).
  */
-import { CATALOGUE, findVersion } from '../calico/catalogue.js';
+import { CATALOGUE, findVersion } from '../config/catalogue.js';
 import type { Cell } from '../config/cell.js';
 import { buildMatrix, CELL_FIELDS, type CellField } from '../config/matrix.js';
 import { ConfigError, UsageError } from '../errors.js';

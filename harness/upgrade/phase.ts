@@ -29,13 +29,13 @@
  * the cluster down).
  */
 
-import { getVersion } from '../calico/catalogue.js';
+import { getVersion } from '../config/catalogue.js';
 import type { Cell } from '../config/cell.js';
 import { formatDuration, WaitTimeoutError } from '../errors.js';
+import type { ProbeKey } from '../model/connectivity.js';
+import type { UpgradeResult } from '../model/results.js';
 import type { StepContext, UpgradeStage, UpgradeStageOutput, UpgradeTarget } from '../pipeline/deps.js';
 import type { PhaseLimits } from '../pipeline/phase.js';
-import type { ProbeKey } from '../probe/types.js';
-import type { UpgradeResult } from '../report/model.js';
 import { assessComponents, type TargetComponents, targetComponents } from './components.js';
 import { ContinuousProber, type ProbeTimeline, sameKey } from './continuous.js';
 import type { TrafficHandle, UpgradeAction, UpgradeDeps, WatchedPair } from './deps.js';

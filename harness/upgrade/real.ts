@@ -9,11 +9,11 @@
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
 import { ClientNodeKube, type KubeClient } from '../kube/client.js';
 import { parseManifest } from '../kube/yaml.js';
+import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
 import type { RenderedFiles, StepContext } from '../pipeline/deps.js';
 import { loadCellImages } from '../pipeline/real.js';
 import { KubePodExecutor } from '../probe/kube-executor.js';
 import { ProbeRoundError, Prober } from '../probe/prober.js';
-import type { ProbeKey, ProbeRecord } from '../probe/types.js';
 import { buildProbeWorkloads, LABEL_ROLE } from '../probe/workloads.js';
 import { sameKey } from './continuous.js';
 import {

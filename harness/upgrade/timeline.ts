@@ -24,8 +24,8 @@
  * - Probes are put in time order first: rounds may complete out of order.
  */
 import { formatDuration } from '../errors.js';
-import type { ProbeKey, Verdict } from '../probe/types.js';
-import type { Outcome, UpgradePairStats, UpgradeResult } from '../report/model.js';
+import type { ProbeKey, Verdict } from '../model/connectivity.js';
+import type { Outcome, UpgradePairStats, UpgradeResult } from '../model/results.js';
 import type { PairExpectation } from './deps.js';
 
 export interface TimelineSample {

@@ -7,8 +7,9 @@
  * UDP port 80 (allowed) and port 81 (denied by a NetworkPolicy that admits only port 80 to the servers) —
  * a canary set for disruption testing: allowed/denied × same/cross node × TCP/UDP.
  */
+
+import type { Protocol } from '../model/connectivity.js';
 import type { ProbeRequest } from '../probe/prober.js';
-import type { Protocol } from '../probe/types.js';
 import { LABEL_ROLE, PROBE_CONTAINERS } from '../probe/workloads.js';
 import type { WatchedPair } from './deps.js';
 

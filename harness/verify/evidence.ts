@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readDumpDir, writeNodeDump } from '../audit/dump.js';
+import { readDumpDir, writeNodeDump } from '../node-state/dump.js';
 import type { VerifyInput, VerifyNode } from './mode.js';
 
 export const VERIFY_DUMP_DIR = 'verify-dump';

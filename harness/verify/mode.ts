@@ -16,16 +16,9 @@
  * protocol 80). Other modes' route owners differ by version (master's Felix programs IPIP routes), so only
  * None checks the owner.
  */
-import type { DumpFile, NodeDump } from '../audit/dump.js';
-import {
-  formatRoute,
-  type IpAddrLink,
-  type IpLink,
-  parseIpAddrs,
-  parseIpLinks,
-  parseIpRoutes,
-} from '../audit/parse.js';
+
 import { type Cell, isCrossSubnet, isIpip, isVxlan, poolModes } from '../config/cell.js';
+import type { CheckResult } from '../model/results.js';
 import {
   cidrContains,
   cidrContainsIp,
@@ -34,7 +27,15 @@ import {
   parseIpv4,
   parseIpv4Cidr,
 } from '../net/cidr.js';
-import type { CheckResult } from '../report/model.js';
+import type { DumpFile, NodeDump } from '../node-state/dump.js';
+import {
+  formatRoute,
+  type IpAddrLink,
+  type IpLink,
+  parseIpAddrs,
+  parseIpLinks,
+  parseIpRoutes,
+} from '../node-state/parse.js';
 
 /** crd.projectcalico.org/v1 IPPool (the fields verified) */
 

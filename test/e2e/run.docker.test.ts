@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCommand } from '../../harness/cli/commands/run.js';
 import { memoryIO } from '../../harness/cli/io.js';
+import type { CellResult, PhaseResult, RunResults } from '../../harness/model/results.js';
 import type { RunPhase } from '../../harness/pipeline/cell.js';
 import { silentProgress } from '../../harness/pipeline/deps.js';
 import { PROJECT_ROOT } from '../../harness/pipeline/suites.js';
-import type { CellResult, PhaseResult, RunResults } from '../../harness/report/model.js';
 import { killIfRunning, running } from '../support/children.js';
 import { DockerTestBed, describeDocker, type NetworkHandle } from '../support/docker.js';
 import {

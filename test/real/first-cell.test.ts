@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labStatus } from '../../harness/lab/status.js';
+import type { RunResults } from '../../harness/model/results.js';
 import { PROJECT_ROOT } from '../../harness/pipeline/suites.js';
-import type { RunResults } from '../../harness/report/model.js';
 import { LAB_BUILD_HINT } from '../support/lab.js';
 
 const status = await labStatus();

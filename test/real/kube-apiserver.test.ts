@@ -27,7 +27,7 @@ import { type KubernetesObject, KubernetesObjectApi, PatchStrategy } from '@kube
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { CATALOGUE, type CalicoVersion, findVersion } from '../../harness/calico/catalogue.js';
+import { CATALOGUE, type CalicoVersion, findVersion } from '../../harness/config/catalogue.js';
 import { WaitTimeoutError } from '../../harness/errors.js';
 import { ClientNodeKube, FIELD_MANAGER, KubeRequestError } from '../../harness/kube/client.js';
 import { pollUntil } from '../../harness/kube/poll.js';

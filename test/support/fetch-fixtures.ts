@@ -17,8 +17,8 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { UPSTREAM_RAW_BASE } from '../../harness/calico/catalogue.js';
 import { DOWNLOAD_TIMEOUT_MS, lockPath } from '../../harness/calico/source.js';
+import { UPSTREAM_RAW_BASE } from '../../harness/config/catalogue.js';
 
 /** One file to fetch: where it goes, where it comes from, what it must hash to. */
 export interface LockedFile {

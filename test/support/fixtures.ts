@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
-import { CATALOGUE, type CalicoVersion, findVersion } from '../../harness/calico/catalogue.js';
+import { CATALOGUE, type CalicoVersion, findVersion } from '../../harness/config/catalogue.js';
 import { labPaths } from '../../harness/lab/lock.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

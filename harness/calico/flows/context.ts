@@ -3,9 +3,10 @@
  * catalogue entry, the waits' time limits, and a status callback that gets one start and one end per step
  * (as kind prints "✓ Installing CNI 🔌": kubernetes-sigs/kind pkg/cluster/internal/create/actions).
  */
+
+import type { CalicoVersion } from '../../config/catalogue.js';
 import type { Cell } from '../../config/cell.js';
 import type { KubeClient } from '../../kube/client.js';
-import type { CalicoVersion } from '../catalogue.js';
 import type { RenderedCell } from '../render.js';
 
 export interface FlowTimeouts {

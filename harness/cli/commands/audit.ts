@@ -1,12 +1,12 @@
 import type { ClusterStateReader } from '../../audit/cluster-state.js';
 import { readClusterStateFile } from '../../audit/cluster-state.js';
-import { readDumpDir } from '../../audit/dump.js';
-import type { AuditReport, Finding } from '../../audit/finding.js';
 import { collectLiveCluster } from '../../audit/live.js';
 import { parseAllowList, RULE_IDS } from '../../audit/registry.js';
 import { auditReport } from '../../audit/rules.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { defaultRunner, type ProcessRunner } from '../../exec/process.js';
+import type { AuditReport, Finding } from '../../model/audit.js';
+import { readDumpDir } from '../../node-state/dump.js';
 import { outputFormat, parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
 

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ClusterStateReader, writeClusterState } from '../../audit/cluster-state.js';
-import { BASELINE_FILE, writeNodeDump } from '../../audit/dump.js';
 import { collectLiveCluster } from '../../audit/live.js';
 import { nothingCollected } from '../../audit/rules.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { defaultRunner, type ProcessRunner } from '../../exec/process.js';
+import { BASELINE_FILE, writeNodeDump } from '../../node-state/dump.js';
 import { parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
 

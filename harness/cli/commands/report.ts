@@ -1,7 +1,7 @@
 import { cp, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ExitCode, UsageError } from '../../errors.js';
-import { runOutcome } from '../../report/model.js';
+import { runOutcome } from '../../model/results.js';
 import { mergeResults, readResultsDir, writeReports } from '../../report/write.js';
 import { parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';

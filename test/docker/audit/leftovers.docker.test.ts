@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectBaseline, collectNodeDump, dockerNetnsIpsetLister } from '../../../harness/audit/collect.js';
-import { type NodeDump, readDumpDir, writeNodeDump } from '../../../harness/audit/dump.js';
-import type { Finding } from '../../../harness/audit/finding.js';
 import { RULE_IDS } from '../../../harness/audit/registry.js';
 import { auditNodeDump } from '../../../harness/audit/rules.js';
 import { auditCommand } from '../../../harness/cli/commands/audit.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { defaultRunner } from '../../../harness/exec/process.js';
+import type { Finding } from '../../../harness/model/audit.js';
+import { type NodeDump, readDumpDir, writeNodeDump } from '../../../harness/node-state/dump.js';
 import {
   plantCalicoLeftovers,
   plantKindCniPlugins,

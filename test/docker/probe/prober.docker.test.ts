@@ -4,6 +4,7 @@
  */
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Protocol, Verdict } from '../../../harness/model/connectivity.js';
 import {
   mtuAcrossNodes,
   nodePodBothWays,
@@ -19,7 +20,6 @@ import {
   ProbeRoundError,
   Prober,
 } from '../../../harness/probe/prober.js';
-import type { Protocol, Verdict } from '../../../harness/probe/types.js';
 import { describeDocker, TEST_IMAGE, vxlanAddArgv } from '../../support/docker.js';
 import { NAME_SERVER_PY, PodBed } from './pod-bed.js';
 

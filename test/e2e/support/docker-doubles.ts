@@ -11,16 +11,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectBaseline } from '../../../harness/audit/collect.js';
 import { completeUninstallNode } from '../../../harness/audit/complete-uninstall.js';
+import { auditReport } from '../../../harness/audit/rules.js';
+import { renderKindConfig } from '../../../harness/cluster/kind-config.js';
+import { DockerNodeShell, type NodeShell } from '../../../harness/cluster/node-shell.js';
+import { defaultRunner } from '../../../harness/exec/process.js';
+import type { CheckResult } from '../../../harness/model/results.js';
 import {
   DUMP_COMMANDS,
   type DumpCommandFile,
   type NodeDump,
   writeNodeDump,
-} from '../../../harness/audit/dump.js';
-import { auditReport } from '../../../harness/audit/rules.js';
-import { renderKindConfig } from '../../../harness/cluster/kind-config.js';
-import { DockerNodeShell, type NodeShell } from '../../../harness/cluster/node-shell.js';
-import { defaultRunner } from '../../../harness/exec/process.js';
+} from '../../../harness/node-state/dump.js';
 import type { RunPhase } from '../../../harness/pipeline/cell.js';
 import type {
   ClusterHandle,
@@ -31,7 +32,6 @@ import type {
   SuiteRun,
 } from '../../../harness/pipeline/deps.js';
 import type { PreflightReport } from '../../../harness/preflight/preflight.js';
-import type { CheckResult } from '../../../harness/report/model.js';
 
 export const TEST_IMAGE = process.env.TEST_NODE_IMAGE ?? 'calico-conformance-testnode:latest';
 export const BED_LABEL = 'calico-conformance.test';
@@ -349,7 +349,7 @@ export function bedPreflight(): PreflightReport {
 const sq = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
 /**
- * The node dump (docs/contracts.md), every command of harness/audit/dump.ts run in the node as one
+ * The node dump (docs/contracts.md), every command of harness/node-state/dump.ts run in the node as one
  * `docker exec` (the harness's collector runs one exec per command; under --parallel on a 2-CPU runner that is most
  * of the test's time). Same commands, same files, same parsers and rules downstream.
  */

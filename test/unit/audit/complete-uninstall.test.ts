@@ -12,10 +12,10 @@ import {
   completeUninstallApi,
   completeUninstallNode,
 } from '../../../harness/audit/complete-uninstall.js';
-import type { NodeDump } from '../../../harness/audit/dump.js';
 import { auditClusterState } from '../../../harness/audit/rules.js';
 import type { NodeShell } from '../../../harness/cluster/node-shell.js';
 import type { RunResult } from '../../../harness/exec/process.js';
+import type { NodeDump } from '../../../harness/node-state/dump.js';
 import { FakeApiServer, type Obj, type Recorded } from '../kube/fake-apiserver.js';
 
 type Json = Record<string, unknown>;

@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectNodeDump } from '../../../harness/audit/collect.js';
-import { type NodeDump, readDumpDir, writeNodeDump } from '../../../harness/audit/dump.js';
 import { auditReport } from '../../../harness/audit/rules.js';
 import { auditCommand, formatAuditText } from '../../../harness/cli/commands/audit.js';
 import { collectCommand } from '../../../harness/cli/commands/collect.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import type { NodeShell } from '../../../harness/cluster/node-shell.js';
 import type { ProcessRunner, RunResult } from '../../../harness/exec/process.js';
+import { type NodeDump, readDumpDir, writeNodeDump } from '../../../harness/node-state/dump.js';
 
 const DUMPS = join(import.meta.dirname, '../../fixtures/dumps');
 const dirs: string[] = [];

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClusterStateReader } from '../../../harness/audit/cluster-state.js';
 import { collectNodeDump } from '../../../harness/audit/collect.js';
-import { DUMP_COMMANDS } from '../../../harness/audit/dump.js';
 import { auditCommand } from '../../../harness/cli/commands/audit.js';
 import { collectCommand } from '../../../harness/cli/commands/collect.js';
 import { memoryIO } from '../../../harness/cli/io.js';
@@ -17,6 +16,7 @@ import { listKindNodes } from '../../../harness/cluster/kind-nodes.js';
 import type { NodeShell } from '../../../harness/cluster/node-shell.js';
 import { EnvironmentError, ExitCode, exitCodeOf } from '../../../harness/errors.js';
 import type { ProcessRunner, RunResult } from '../../../harness/exec/process.js';
+import { DUMP_COMMANDS } from '../../../harness/node-state/dump.js';
 
 const result = (
   command: string,

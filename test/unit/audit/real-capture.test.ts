@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { entriesFor } from '../../../harness/audit/baseline.js';
 import { readClusterStateFile } from '../../../harness/audit/cluster-state.js';
-import { readDumpDir } from '../../../harness/audit/dump.js';
 import { auditReport } from '../../../harness/audit/rules.js';
 import { judgeComplete, judgeUpstream } from '../../../harness/audit/verdict.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
+import { readDumpDir } from '../../../harness/node-state/dump.js';
 
 const REAL = join(import.meta.dirname, '../../fixtures/real');
 const CAPTURES = [

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ClusterState } from '../../../harness/audit/cluster-state.js';
-import { type NodeDump, readDumpDir } from '../../../harness/audit/dump.js';
 import { auditClusterState, auditNodeDump, auditReport } from '../../../harness/audit/rules.js';
 import { auditCommand } from '../../../harness/cli/commands/audit.js';
 import { memoryIO } from '../../../harness/cli/io.js';
+import { type NodeDump, readDumpDir } from '../../../harness/node-state/dump.js';
 
 const DUMPS = join(import.meta.dirname, '../../fixtures/dumps');
 const dumpOf = (name: string) => readDumpDir(join(DUMPS, name))[0]!;

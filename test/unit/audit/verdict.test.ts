@@ -6,8 +6,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appliesTo, entriesFor, knownLeftovers, parseBaseline } from '../../../harness/audit/baseline.js';
 import type { ClusterState } from '../../../harness/audit/cluster-state.js';
-import { type NodeDump, readDumpDir } from '../../../harness/audit/dump.js';
-import type { AuditReport, Finding } from '../../../harness/audit/finding.js';
 import { parseAllowList, RULE_IDS, RULES } from '../../../harness/audit/registry.js';
 import { auditReport } from '../../../harness/audit/rules.js';
 import {
@@ -19,6 +17,8 @@ import {
 } from '../../../harness/audit/verdict.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 import { UsageError } from '../../../harness/errors.js';
+import type { AuditReport, Finding } from '../../../harness/model/audit.js';
+import { type NodeDump, readDumpDir } from '../../../harness/node-state/dump.js';
 
 const DUMPS = join(import.meta.dirname, '../../fixtures/dumps');
 const dumpOf = (name: string) => readDumpDir(join(DUMPS, name))[0]!;

@@ -4,7 +4,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { getVersion } from '../../../harness/calico/catalogue.js';
 import {
   isCalicoImage,
   probeForm,
@@ -14,6 +13,7 @@ import {
   rewriteImage,
 } from '../../../harness/calico/render.js';
 import { ManifestError, type ManifestSource } from '../../../harness/calico/source.js';
+import { getVersion } from '../../../harness/config/catalogue.js';
 import type { Cell } from '../../../harness/config/cell.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 import { ConfigError, UsageError } from '../../../harness/errors.js';

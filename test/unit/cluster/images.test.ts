@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { getVersion } from '../../../harness/calico/catalogue.js';
 import {
   imagesForCell,
   imagesInFiles,
   operatorComponentImages,
   preloadImages,
 } from '../../../harness/cluster/images.js';
+import { getVersion } from '../../../harness/config/catalogue.js';
 import { FakeRunner } from './fake-runner.js';
 
 describe('imagesInFiles', () => {

@@ -5,13 +5,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CLUSTER_NAME_MAX,
   clusterNameFor,
-  HARNESS_CLUSTER_PATTERN,
   KindProvider,
   keptClusterInstructions,
   validateClusterName,
 } from '../../../harness/cluster/kind.js';
 import { EnvironmentError, UsageError } from '../../../harness/errors.js';
 import { CommandError } from '../../../harness/exec/process.js';
+import { HARNESS_CLUSTER_PATTERN } from '../../../harness/state/cleanup.js';
 import { RunState, readRuns } from '../../../harness/state/run-state.js';
 import { Teardown } from '../../../harness/state/teardown.js';
 import { FakeRunner } from './fake-runner.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CALICO_VERSION } from '../../../harness/calico/catalogue.js';
+import { DEFAULT_CALICO_VERSION } from '../../../harness/config/catalogue.js';
 import { DEFAULTS } from '../../../harness/config/cell.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 import { ConfigError, UsageError } from '../../../harness/errors.js';
@@ -242,7 +242,7 @@ describe('validation: every rule names the field, the bad value and what is allo
     const e = fails({ flags: { calicoVersion: 'v3.25.0' } });
     expect(e).toBeInstanceOf(ConfigError);
     expect(e.message).toContain('catalogued version');
-    expect(e.message).toContain('harness/calico/catalogue.ts');
+    expect(e.message).toContain('harness/config/catalogue.ts');
   });
 
   it('rejects duplicate cells', () => {

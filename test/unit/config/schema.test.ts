@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CATALOGUE, ENCAPSULATIONS } from '../../../harness/calico/catalogue.js';
+import { CATALOGUE, ENCAPSULATIONS } from '../../../harness/config/catalogue.js';
 import { buildMatrix, CELL_FIELD_NAMES } from '../../../harness/config/matrix.js';
 
 const schema = JSON.parse(readFileSync('schema/config.schema.json', 'utf8'));

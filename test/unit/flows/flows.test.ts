@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { getVersion } from '../../../harness/calico/catalogue.js';
 import type { FlowContext, FlowEvent } from '../../../harness/calico/flows/context.js';
 import { installCalico } from '../../../harness/calico/flows/install.js';
 import { uninstallCalico } from '../../../harness/calico/flows/uninstall.js';
 import type { RenderedCell } from '../../../harness/calico/render.js';
+import { getVersion } from '../../../harness/config/catalogue.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 import { WaitTimeoutError } from '../../../harness/errors.js';
 import { RecordingKube } from './recording-kube.js';

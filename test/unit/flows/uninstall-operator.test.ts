@@ -9,10 +9,10 @@
  * nothing is gone the moment it is deleted.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CalicoVersion, getVersion } from '../../../harness/calico/catalogue.js';
 import type { FlowEvent } from '../../../harness/calico/flows/context.js';
 import { uninstallCalico } from '../../../harness/calico/flows/uninstall.js';
 import type { RenderedCell } from '../../../harness/calico/render.js';
+import { type CalicoVersion, getVersion } from '../../../harness/config/catalogue.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 import { WaitTimeoutError } from '../../../harness/errors.js';
 import { ClientNodeKube } from '../../../harness/kube/client.js';

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { auditReport } from '../../../harness/audit/rules.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
+import type { CellResult, PhaseResult } from '../../../harness/model/results.js';
 import { RUN_PHASES, type RunPhase, runCell } from '../../../harness/pipeline/cell.js';
 import { silentProgress } from '../../../harness/pipeline/deps.js';
 import { runMatrix } from '../../../harness/pipeline/matrix.js';
-import type { CellResult, PhaseResult } from '../../../harness/report/model.js';
 import { type Failure, memoryDeps, okPreflight } from './doubles.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cc-pipeline-unit-'));

@@ -15,9 +15,9 @@ import { runCommand } from '../../../harness/cli/commands/run.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { main } from '../../../harness/cli/main.js';
 import { EnvironmentError, UsageError } from '../../../harness/errors.js';
+import type { RunResults } from '../../../harness/model/results.js';
 import { silentProgress } from '../../../harness/pipeline/deps.js';
 import { PROJECT_ROOT } from '../../../harness/pipeline/suites.js';
-import type { RunResults } from '../../../harness/report/model.js';
 import { memoryDeps, okPreflight } from './doubles.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cc-run-cmd-'));

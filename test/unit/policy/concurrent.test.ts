@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ProbeKey, ProbeRecord } from '../../../harness/model/connectivity.js';
 import { runScheduled, type ScheduledScenario } from '../../../harness/policy/concurrent.js';
 import { liveModel, policySetPrefix } from '../../../harness/policy/live.js';
 import { defaultPolicyConcurrency, standardModel } from '../../../harness/policy/model.js';
@@ -7,7 +8,6 @@ import { validatePolicies } from '../../../harness/policy/parse.js';
 import type { PolicyApplier, PolicyProber } from '../../../harness/policy/runner.js';
 import { SharedRounds } from '../../../harness/policy/shared-rounds.js';
 import type { PolicyModel } from '../../../harness/policy/types.js';
-import type { ProbeKey, ProbeRecord } from '../../../harness/probe/types.js';
 
 const key = (from: string, to: string): ProbeKey => ({ from, to, port: 80, protocol: 'TCP' });
 const rec = (k: ProbeKey): ProbeRecord => ({ ...k, verdict: 'connected', durationMs: 1 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ProbeRecord, ReachabilityGrid } from '../../../harness/model/connectivity.js';
 import {
   formatGrid,
   formatGridView,
@@ -6,7 +7,6 @@ import {
   gridDifferences,
   withProbeCommands,
 } from '../../../harness/policy/grid-text.js';
-import type { ProbeRecord, ReachabilityGrid } from '../../../harness/probe/types.js';
 
 const grid: ReachabilityGrid = {
   title: 'deny-b',

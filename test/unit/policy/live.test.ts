@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ProcessRunner, RunOptions } from '../../../harness/exec/process.js';
 import { ClientNodeKube } from '../../../harness/kube/client.js';
+import type { ProbeRecord } from '../../../harness/model/connectivity.js';
 import {
   liveModel,
   liveScenarioInput,
@@ -26,7 +27,6 @@ import { podKey } from '../../../harness/policy/types.js';
 import { KubePodExecutor } from '../../../harness/probe/kube-executor.js';
 import { type ProbeRequest, Prober } from '../../../harness/probe/prober.js';
 import { PROBE_END, PROBE_SCRIPT } from '../../../harness/probe/script.js';
-import type { ProbeRecord } from '../../../harness/probe/types.js';
 import { FakeApiServer, type Obj } from '../kube/fake-apiserver.js';
 
 describe('live policy workloads', () => {

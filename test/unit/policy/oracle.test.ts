@@ -4,10 +4,10 @@
  * (start from all-allowed or all-denied, then set rows/columns/cells), never computed by the oracle.
  */
 import { describe, expect, it } from 'vitest';
+import type { Protocol } from '../../../harness/model/connectivity.js';
 import { standardModel } from '../../../harness/policy/model.js';
 import { expectTruthTable, type TruthTable } from '../../../harness/policy/oracle.js';
 import { validatePolicies } from '../../../harness/policy/parse.js';
-import type { Protocol } from '../../../harness/probe/types.js';
 
 const PODS = ['x/a', 'x/b', 'x/c', 'y/a', 'y/b', 'y/c', 'z/a', 'z/b', 'z/c'];
 const model = standardModel();

@@ -3,10 +3,10 @@
  * failed cell of its grids the detail and command of the enforce phase's last round.
  */
 import { describe, expect, it } from 'vitest';
+import type { ProbeKey, ProbeRecord } from '../../../harness/model/connectivity.js';
 import { formatGrid } from '../../../harness/policy/grid-text.js';
 import { standardModel } from '../../../harness/policy/model.js';
 import { type Clock, formatScenarioFailure, runScenario } from '../../../harness/policy/runner.js';
-import type { ProbeKey, ProbeRecord } from '../../../harness/probe/types.js';
 
 const clock: Clock & { t: number } = {
   t: 0,

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../harness/errors.js';
+import type { ProbeKey, ProbeRecord, Verdict } from '../../../harness/model/connectivity.js';
 import { formatGrid } from '../../../harness/policy/grid-text.js';
 import { standardModel } from '../../../harness/policy/model.js';
 import {
@@ -15,7 +16,6 @@ import {
   runScenarios,
   type ScenarioInput,
 } from '../../../harness/policy/runner.js';
-import type { ProbeKey, ProbeRecord, Verdict } from '../../../harness/probe/types.js';
 
 class FakeClock implements Clock {
   t = 0;

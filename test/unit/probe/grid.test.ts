@@ -3,6 +3,7 @@
  * tables, and the failure list with each failed probe's own detail and the command that repeats it.
  */
 import { describe, expect, it } from 'vitest';
+import { type ProbeRecord, type ReachabilityGrid, VERDICTS } from '../../../harness/model/connectivity.js';
 import {
   cellState,
   formatGridText,
@@ -14,7 +15,6 @@ import {
   gridsFromRecords,
   VERDICT_SYMBOL,
 } from '../../../harness/probe/grid.js';
-import { type ProbeRecord, type ReachabilityGrid, VERDICTS } from '../../../harness/probe/types.js';
 
 const grid: ReachabilityGrid = {
   title: 'deny y',

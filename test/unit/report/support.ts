@@ -1,7 +1,7 @@
 /** The results fixture (test/fixtures/results/run-results.json), a fresh copy per call. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { RunResults } from '../../../harness/report/model.js';
+import type { RunResults } from '../../../harness/model/results.js';
 import { normaliseResults } from '../../../harness/report/write.js';
 
 export const RESULTS_FIXTURE = resolve(import.meta.dirname, '../../fixtures/results/run-results.json');

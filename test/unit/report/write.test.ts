@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { main } from '../../../harness/cli/main.js';
 import { UsageError } from '../../../harness/errors.js';
-import type { RunResults } from '../../../harness/report/model.js';
+import type { RunResults } from '../../../harness/model/results.js';
 import {
   mergeResults,
   REPORT_FILES,

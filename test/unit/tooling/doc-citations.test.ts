@@ -89,7 +89,7 @@ describe('comments and docs cite only what the repository holds', () => {
   const files = repoFiles();
 
   it('finds the repository files to check', () => {
-    expect(files).toContain('harness/calico/catalogue.ts');
+    expect(files).toContain('harness/config/catalogue.ts');
     expect(files).toContain('docs/calico-facts.md');
   });
 

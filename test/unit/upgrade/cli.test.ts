@@ -14,8 +14,8 @@ import { toolVersion } from '../../../harness/cli/version.js';
 import { EnvironmentError } from '../../../harness/errors.js';
 import type { ProcessRunner, RunResult } from '../../../harness/exec/process.js';
 import { readLabLock } from '../../../harness/lab/lock.js';
+import type { RunResults } from '../../../harness/model/results.js';
 import { silentProgress } from '../../../harness/pipeline/deps.js';
-import type { RunResults } from '../../../harness/report/model.js';
 import { parseDuration, parseUpgradeOptions } from '../../../harness/upgrade/options.js';
 import { type SimOptions, simulate } from './sim.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProbeKey, ProbeRecord, Verdict } from '../../../harness/probe/types.js';
+import type { ProbeKey, ProbeRecord, Verdict } from '../../../harness/model/connectivity.js';
 import { ContinuousProber } from '../../../harness/upgrade/continuous.js';
 import type { ProbeOnce, WatchedPair } from '../../../harness/upgrade/deps.js';
 import { FakeClock } from './fake-clock.js';

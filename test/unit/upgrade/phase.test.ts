@@ -5,9 +5,9 @@
  * time limit and the interrupt.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Finding } from '../../../harness/audit/finding.js';
+import type { Finding } from '../../../harness/model/audit.js';
+import type { CellResult, PhaseResult } from '../../../harness/model/results.js';
 import { UPGRADE_PHASES } from '../../../harness/pipeline/cell.js';
-import type { CellResult, PhaseResult } from '../../../harness/report/model.js';
 import { upgradeActions, upgradeLimits } from '../../../harness/upgrade/phase.js';
 import { cell, removeSimDirs, runUpgrade, simulate, upgradeOptions } from './sim.js';
 

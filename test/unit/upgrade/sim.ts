@@ -6,9 +6,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Finding } from '../../../harness/audit/finding.js';
 import type { Cell } from '../../../harness/config/cell.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
+import type { Finding } from '../../../harness/model/audit.js';
+import type { ProbeKey, ProbeRecord } from '../../../harness/model/connectivity.js';
+import type { CellResult, CheckResult } from '../../../harness/model/results.js';
 import { type CellRunOptions, runCell } from '../../../harness/pipeline/cell.js';
 import {
   type ClusterHandle,
@@ -17,8 +19,6 @@ import {
   type SuiteRun,
   silentProgress,
 } from '../../../harness/pipeline/deps.js';
-import type { ProbeKey, ProbeRecord } from '../../../harness/probe/types.js';
-import type { CellResult, CheckResult } from '../../../harness/report/model.js';
 import type {
   UpgradeAction,
   UpgradeDeps,

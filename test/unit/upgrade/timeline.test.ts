@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProbeKey, Verdict } from '../../../harness/probe/types.js';
+import type { ProbeKey, Verdict } from '../../../harness/model/connectivity.js';
 import {
   analysePair,
   analyseUpgradeTimeline,

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ENCAPSULATIONS } from '../../../harness/calico/catalogue.js';
+import { ENCAPSULATIONS } from '../../../harness/config/catalogue.js';
 import {
   readVerifyEvidence,
   VERIFY_INPUT_FILE,

@@ -3,8 +3,8 @@
  * `ip -d -j link` / `ip -j addr` / `ip -j route` in the test node image; tunl0 shapes from iproute2's
  * link_iptnl.c printer; docs/calico-facts.md, "tunl0"). Used by the verification tests.
  */
-import type { NodeDump } from '../../../harness/audit/dump.js';
-import type { Encapsulation } from '../../../harness/calico/catalogue.js';
+
+import type { Encapsulation } from '../../../harness/config/catalogue.js';
 import {
   type Cell,
   DEFAULTS,
@@ -14,6 +14,7 @@ import {
   isVxlan,
   poolModes,
 } from '../../../harness/config/cell.js';
+import type { NodeDump } from '../../../harness/node-state/dump.js';
 import type { BlockAffinityObject, IPPoolObject, VerifyInput } from '../../../harness/verify/mode.js';
 
 export interface SimNode {

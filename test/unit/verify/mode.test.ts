@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ENCAPSULATIONS } from '../../../harness/calico/catalogue.js';
-import type { CheckResult } from '../../../harness/report/model.js';
+import { ENCAPSULATIONS } from '../../../harness/config/catalogue.js';
+import type { CheckResult } from '../../../harness/model/results.js';
 import { parseBirdProtocols, verifyMode } from '../../../harness/verify/mode.js';
 import { birdProtocols, cellFor, expectedInput, FLAT, SPLIT } from './mode-state.js';
 

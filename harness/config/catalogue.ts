@@ -269,7 +269,7 @@ export function getVersion(version: string, field = 'calicoVersion'): CalicoVers
   if (found) return found;
   throw new UsageError(
     `${field}: ${JSON.stringify(version)} is not in the version catalogue; catalogued: ${CATALOGUE.map((v) => v.version).join(', ')}. ` +
-      'To add a version, add an entry to harness/calico/catalogue.ts and its sha256 lines to harness/calico/manifests.lock.json',
+      'To add a version, add an entry to harness/config/catalogue.ts and its sha256 lines to harness/calico/manifests.lock.json',
     field,
   );
 }

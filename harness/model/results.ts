@@ -1,10 +1,12 @@
 /**
  * The one results model: every phase writes into it, every report format reads it (reports read the
- * results model, never recompute).
+ * results model, never recompute). With connectivity.ts (probe records, grids) and audit.ts (findings, the
+ * audit verdicts) it is harness/model/, below every layer that writes it: it imports only the cell (config/).
  */
-import type { CellAudit } from '../audit/verdict.js';
+
 import type { Cell } from '../config/cell.js';
-import type { ProbeRecord, ReachabilityGrid } from '../probe/types.js';
+import type { CellAudit } from './audit.js';
+import type { ProbeRecord, ReachabilityGrid } from './connectivity.js';
 
 export type Outcome = 'passed' | 'failed' | 'skipped' | 'not-run' | 'error';
 

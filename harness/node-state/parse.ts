@@ -1,5 +1,6 @@
 /**
- * Parsers for the node dump files (pure). The same code reads a live collection and a saved dump.
+ * Parsers for the node dump files (pure). The same code reads a live collection and a saved dump, for the
+ * audit, the mode verification and the cluster's topology checks.
  * JSON shapes are iproute2's `-j` output (`ip -d -j link`, `ip -j addr`, `ip -j route`).
  */
 

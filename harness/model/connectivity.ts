@@ -1,7 +1,8 @@
 /**
  * The vocabulary of connectivity (after the Kubernetes netpol e2e's probes and reachability grids): verdicts,
- * probe records and grids. Shared by the probe engine, the policy runner and the reports; the expected side
- * of a policy grid comes from the oracle's truth table (policy/oracle.ts), grids are printed by grid.ts.
+ * probe records and grids, part of the results model. Shared by the probe engine, the policy runner and the
+ * reports; the expected side of a policy grid comes from the oracle's truth table (policy/oracle.ts), grids are
+ * printed by probe/grid.ts.
  */
 
 /** What one probe saw. `connected` also checks that the intended target answered. */

@@ -1,4 +1,8 @@
-/** A leftover the audit found (the `audit --output json` contract, plus evidence and context). */
+/**
+ * The audit's part of the results model: the findings (the `audit --output json` contract, plus evidence and
+ * context) and both verdicts of a cell. The audit (audit/) writes it; the pipeline and the reports read it.
+ */
+
 export const FINDING_CATEGORIES = [
   'interface',
   'route',
@@ -77,4 +81,45 @@ export interface AuditReport {
   complete: boolean;
   /** nodes where nothing could be collected (each makes the audit unclean) */
   uncollected?: Uncollected[];
+}
+
+/** How a known-leftovers baseline entry is known (audit/baseline.ts). */
+export const BASELINE_EVIDENCE = ['upstream-source-only', 'seen-on-lab'] as const;
+export type BaselineEvidence = (typeof BASELINE_EVIDENCE)[number];
+
+/** An applicable baseline entry that no finding matched (as reported). */
+export interface BaselineMiss {
+  id: string;
+  rule: string;
+  name?: string[];
+  why: string;
+  source: string;
+  evidence: BaselineEvidence;
+}
+
+export interface UpstreamAudit {
+  /** findings carry `baseline` (the entry they matched) and `allowed` */
+  report: AuditReport;
+  /** the baseline file and the ids of the entries that apply to the cell */
+  baseline: { file: string; applicable: string[] };
+  /** applicable, non-optional entries no finding matched: upstream fixed it, update the baseline */
+  fixed: BaselineMiss[];
+  /** complete, and no new (unexpected, not allowed) finding */
+  passed: boolean;
+}
+
+export interface CompleteAudit {
+  report: AuditReport;
+  /** what the kernel keeps and the audit does not count (the fallback tunl0), per node */
+  kernelKept: string[];
+  /** complete, and every finding allowed */
+  passed: boolean;
+}
+
+/** Both audits of a cell, side by side (CellResult.audit). */
+export interface CellAudit {
+  /** left by the upstream uninstall: expected / new / fixed against the baseline */
+  afterUpstreamUninstall?: UpstreamAudit;
+  /** after the complete uninstall: must be clean */
+  afterCompleteUninstall?: CompleteAudit;
 }

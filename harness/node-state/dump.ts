@@ -1,7 +1,8 @@
 /**
  * The node dump (docs/contracts.md, "Node dump"): the exact output of a fixed list of commands, one file each,
  * per node. `collect` writes it, the live audit collects the same files in memory, and both are read by
- * the same parsers (parse.ts) and rules (rules.ts). A file that is absent means the command was not
+ * the same parsers (parse.ts) and rules (audit/rules.ts). It is node state, below the audit: the cluster's
+ * topology checks and the mode verification read the same files. A file that is absent means the command was not
  * available on that node: the checks that need it are reported as "not checked", never as clean.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
