@@ -54,12 +54,13 @@ export function standardModel(opts: StandardModelOptions = {}): PolicyModel {
 
 /**
  * Policy scenarios at once (namespace sets) when `--policy-concurrency` is not given: two per node, at most
- * two per CPU of this machine (kind's nodes share its CPUs), at most 8. Measured on the 2-core lab (1
- * control plane + 1 worker, bench:policy): the full catalogue four at a time took 530 s against 973 s one at
- * a time, every verdict the same but one load-induced failure of the serial run; a round's cost grows with
- * every set (1.6 s for one, 3.2 s for two, 7.7 s for four: bench:probe-floor), which the scenarios' own
- * pauses (apply, delete, the poll interval) absorb up to about four sets there.
+ * one per CPU of this machine (kind's nodes share its CPUs), at most 8 — 2 on the 2-core lab. Measured
+ * there (1 control plane + 1 worker): a round's cost grows with every set (1.6 s for one, 3.2 s for two,
+ * 7.7 s for four: bench:probe-floor); the whole catalogue four at a time took 530 s against 973 s one at a
+ * time with the same verdicts (bench:policy), but the real tier's cell four at a time, with another lab
+ * cell beside it, had 10 s rounds and failed deny-all-ingress on allowed probes timing out: four sets on
+ * two cores leave no headroom for load.
  */
 export function defaultPolicyConcurrency(nodes: number, cpus = availableParallelism()): number {
-  return Math.max(1, Math.min(8, 2 * Math.max(1, nodes), 2 * Math.max(1, cpus)));
+  return Math.max(1, Math.min(8, 2 * Math.max(1, nodes), Math.max(1, cpus)));
 }

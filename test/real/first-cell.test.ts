@@ -60,6 +60,9 @@ suite(title, () => {
           '1',
           '--policy-select',
           REAL_TIER_POLICY_SELECT,
+          // two namespace sets (the 2-core default, said here so the real tier always runs scenarios at once)
+          '--policy-concurrency',
+          '2',
           '--report-dir',
           report,
         ],

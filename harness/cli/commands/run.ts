@@ -64,7 +64,7 @@ run options:
   --tests REGEX           only the suite tests whose name matches (vitest -t)
   --policy-select REGEX   only the NetworkPolicy scenarios whose name or tag matches
   --policy-concurrency K  NetworkPolicy scenarios run K at a time, each in its own namespace set (1-16;
-                          default 2 per node and at most 2 per CPU, at most 8); cluster-scoped Calico
+                          default 2 per node and at most 1 per CPU, at most 8); cluster-scoped Calico
                           policy always runs alone
   --assume-ipip           run IPIP cells even when the host kernel check finds no ipip
   --quiet | --verbose     less / more progress output

@@ -245,12 +245,12 @@ describe('runScheduled', () => {
 });
 
 describe('defaultPolicyConcurrency', () => {
-  it('two sets per node, at most two per CPU of this machine (kind nodes share them), at least 1, at most 8', () => {
-    expect(defaultPolicyConcurrency(2, 2)).toBe(4); // the 2-core lab: 4 measured best (README, bench:policy)
-    expect(defaultPolicyConcurrency(2, 1)).toBe(2);
+  it('two sets per node, at most one per CPU of this machine (kind nodes share them), at least 1, at most 8', () => {
+    expect(defaultPolicyConcurrency(2, 2)).toBe(2); // the 2-core lab (README, Benchmarks)
+    expect(defaultPolicyConcurrency(2, 1)).toBe(1);
     expect(defaultPolicyConcurrency(4, 8)).toBe(8);
     expect(defaultPolicyConcurrency(3, 64)).toBe(6);
     expect(defaultPolicyConcurrency(10, 64)).toBe(8);
-    expect(defaultPolicyConcurrency(0, 0)).toBe(2);
+    expect(defaultPolicyConcurrency(0, 0)).toBe(1);
   });
 });
