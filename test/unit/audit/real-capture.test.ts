@@ -1,8 +1,8 @@
 /**
- * The audit and the known-leftovers baseline against real leftovers: the node dumps and API state that the
- * first real cell on the lab captured (test/fixtures/real/v3.31.0-manifest-vxlan: manifest path, VXLAN,
- * Calico v3.31.0, after the upstream uninstall and after the complete uninstall). The ground truth here is
- * what real Calico left, not what the rules were written to expect.
+ * The audit and the known-leftovers baseline against real leftovers: the node dumps and API state that real
+ * cells on the lab captured (test/fixtures/real/: manifest path, Calico v3.31.0 — VXLAN, VXLANCrossSubnet on
+ * the split-subnet topology, and None with BIRD — after the upstream uninstall and after the complete
+ * uninstall). The ground truth here is what real Calico left, not what the rules were written to expect.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,70 +15,101 @@ import { buildMatrix } from '../../../harness/config/matrix.js';
 import { readDumpDir } from '../../../harness/node-state/dump.js';
 
 const REAL = join(import.meta.dirname, '../../fixtures/real');
-const CAPTURES = [
-  { dir: 'v3.31.0-manifest-vxlan', flags: { encapsulation: 'VXLAN' } },
+/** what every manifest uninstall really left on both nodes, whatever the mode */
+const LEFT_BY_EVERY_MODE = [
+  'calico-route',
+  'blackhole-route',
+  'cali-iptables',
+  'calico-ipset',
+  'calico-cni-config',
+  'calico-cni-binary',
+  'calico-state-dir',
+  'node-annotations',
+];
+interface Capture {
+  dir: string;
+  flags: { encapsulation: string; topology?: string };
+  /** rules this mode's leftovers add to LEFT_BY_EVERY_MODE */
+  left: string[];
+  /**
+   * what every route Calico left looks like: Felix's on vxlan.calico for VXLAN (protocol boot, which `ip`
+   * does not print), BIRD's for None
+   */
+  routeDetail: RegExp;
+}
+const CAPTURES: Capture[] = [
+  {
+    dir: 'v3.31.0-manifest-vxlan',
+    flags: { encapsulation: 'VXLAN' },
+    left: ['calico-device'],
+    routeDetail: / dev vxlan\.calico\b/,
+  },
   {
     dir: 'v3.31.0-manifest-vxlancrosssubnet-split',
     flags: { encapsulation: 'VXLANCrossSubnet', topology: 'split-subnet' },
+    left: ['calico-device'],
+    routeDetail: / dev vxlan\.calico\b/,
   },
-] as const;
+  // BIRD's routes and no tunnel device: nothing of the VXLAN captures' calico-device
+  {
+    dir: 'v3.31.0-manifest-none',
+    flags: { encapsulation: 'None' },
+    left: [],
+    routeDetail: / dev eth0 proto bird\b/,
+  },
+];
 
-describe.each(CAPTURES)('the audit on real leftovers: $dir (lab, Calico v3.31.0)', ({ dir, flags }) => {
-  const CAPTURE = join(REAL, dir);
-  const kindConfig = readFileSync(join(CAPTURE, 'kind-config.yaml'), 'utf8');
-  const cell = buildMatrix({
-    flags: { calicoVersion: 'v3.31.0', install: 'manifest', workers: '1', ...flags },
-  })[0]!;
-  const dumps = readDumpDir(join(CAPTURE, 'node-dump'));
-  const cluster = readClusterStateFile(join(CAPTURE, 'node-dump'));
-  const upstream = judgeUpstream(auditReport({ dumps, ...(cluster ? { cluster } : {}) }), cell);
+describe.each(CAPTURES)(
+  'the audit on real leftovers: $dir (lab, Calico v3.31.0)',
+  ({ dir, flags, left, routeDetail }) => {
+    const CAPTURE = join(REAL, dir);
+    const kindConfig = readFileSync(join(CAPTURE, 'kind-config.yaml'), 'utf8');
+    const cell = buildMatrix({
+      flags: { calicoVersion: 'v3.31.0', install: 'manifest', workers: '1', ...flags },
+    })[0]!;
+    const dumps = readDumpDir(join(CAPTURE, 'node-dump'));
+    const cluster = readClusterStateFile(join(CAPTURE, 'node-dump'));
+    const upstream = judgeUpstream(auditReport({ dumps, ...(cluster ? { cluster } : {}) }), cell);
 
-  it('reads both nodes and the API state the run captured', () => {
-    expect(kindConfig).toContain('disableDefaultCNI: true');
-    expect(dumps.map((d) => d.node).sort()).toEqual([
-      expect.stringMatching(/-control-plane$/),
-      expect.stringMatching(/-worker$/),
-    ]);
-    expect(cluster).toBeDefined();
-    expect(upstream.report.complete).toBe(true);
-  });
+    it('reads both nodes and the API state the run captured', () => {
+      expect(kindConfig).toContain('disableDefaultCNI: true');
+      expect(dumps.map((d) => d.node).sort()).toEqual([
+        expect.stringMatching(/-control-plane$/),
+        expect.stringMatching(/-worker$/),
+      ]);
+      expect(cluster).toBeDefined();
+      expect(upstream.report.complete).toBe(true);
+    });
 
-  it('finds what real Calico left, every finding explained by the baseline (no new leftover)', () => {
-    const byRule = new Set(upstream.report.findings.map((f) => f.rule));
-    // what a VXLAN manifest uninstall really left on both nodes
-    for (const rule of [
-      'calico-device',
-      'calico-route',
-      'blackhole-route',
-      'cali-iptables',
-      'calico-ipset',
-      'calico-cni-config',
-      'calico-cni-binary',
-      'calico-state-dir',
-      'node-annotations',
-    ])
-      expect(byRule, rule).toContain(rule);
-    expect(upstream.report.findings.filter((f) => !f.baseline)).toEqual([]);
-    expect(upstream.passed).toBe(true);
-  });
+    it('finds what real Calico left, every finding explained by the baseline (no new leftover)', () => {
+      const byRule = new Set(upstream.report.findings.map((f) => f.rule));
+      for (const rule of [...LEFT_BY_EVERY_MODE, ...left]) expect(byRule, rule).toContain(rule);
+      if (!left.includes('calico-device')) expect(byRule).not.toContain('calico-device');
+      const routes = upstream.report.findings.filter((f) => f.rule === 'calico-route');
+      expect(routes.length).toBeGreaterThan(0);
+      for (const f of routes) expect(f.detail, f.name).toMatch(routeDetail);
+      expect(upstream.report.findings.filter((f) => !f.baseline)).toEqual([]);
+      expect(upstream.passed).toBe(true);
+    });
 
-  it('every entry marked seen-on-lab that applies to this cell matched a real finding, and none is reported fixed', () => {
-    const seenOnLab = entriesFor(cell).filter((e) => e.evidence === 'seen-on-lab');
-    expect(seenOnLab.length).toBeGreaterThan(10);
-    expect(cell.encapsulation).toBe(flags.encapsulation);
-    const matched = new Set(upstream.report.findings.map((f) => f.baseline));
-    for (const e of seenOnLab) if (!e.optional) expect(matched, e.id).toContain(e.id);
-    expect(upstream.fixed.filter((f) => f.evidence === 'seen-on-lab')).toEqual([]);
-  });
+    it('every entry marked seen-on-lab that applies to this cell matched a real finding, and none is reported fixed', () => {
+      const seenOnLab = entriesFor(cell).filter((e) => e.evidence === 'seen-on-lab');
+      expect(seenOnLab.length).toBeGreaterThan(10);
+      expect(cell.encapsulation).toBe(flags.encapsulation);
+      const matched = new Set(upstream.report.findings.map((f) => f.baseline));
+      for (const e of seenOnLab) if (!e.optional) expect(matched, e.id).toContain(e.id);
+      expect(upstream.fixed.filter((f) => f.evidence === 'seen-on-lab')).toEqual([]);
+    });
 
-  it('after the complete uninstall the real nodes audit clean', () => {
-    const finalDumps = readDumpDir(join(CAPTURE, 'node-dump-final'));
-    const finalCluster = readClusterStateFile(join(CAPTURE, 'node-dump-final'));
-    const v = judgeComplete(
-      auditReport({ dumps: finalDumps, ...(finalCluster ? { cluster: finalCluster } : {}) }),
-      finalDumps,
-    );
-    expect(v.report.findings).toEqual([]);
-    expect(v.passed).toBe(true);
-  });
-});
+    it('after the complete uninstall the real nodes audit clean', () => {
+      const finalDumps = readDumpDir(join(CAPTURE, 'node-dump-final'));
+      const finalCluster = readClusterStateFile(join(CAPTURE, 'node-dump-final'));
+      const v = judgeComplete(
+        auditReport({ dumps: finalDumps, ...(finalCluster ? { cluster: finalCluster } : {}) }),
+        finalDumps,
+      );
+      expect(v.report.findings).toEqual([]);
+      expect(v.passed).toBe(true);
+    });
+  },
+);
