@@ -24,8 +24,8 @@ import { labEnvironment } from '../harness/lab/env.js';
 import { agnhostImage, labNodeImage, labPaths, readLabLock } from '../harness/lab/lock.js';
 import { labStatus } from '../harness/lab/status.js';
 import type { RunResults } from '../harness/model/results.js';
+import { deleteKindCluster, log, runBench, withCleanup } from './support.js';
 
-const log = (s: string) => process.stderr.write(`${s}\n`);
 const BIN = join(import.meta.dirname, '..', 'bin', 'calico-conformance.js');
 const secs = (ms: number) => (ms / 1000).toFixed(1);
 
@@ -57,20 +57,9 @@ async function main(): Promise<number> {
   ];
   let created = false;
   const deleteFloor = async () => {
-    if (!created) return;
-    created = false;
-    await execa(paths.kind, ['delete', 'cluster', '--name', name], {
-      env,
-      reject: false,
-      timeout: 5 * 60_000,
-    });
+    if (created) await deleteKindCluster(paths.kind, name, env);
   };
-  const onSignal = () => void deleteFloor().finally(() => process.exit(130));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let createFloorMs: number;
-  let loadFloorMs: number;
-  try {
+  const { createFloorMs, loadFloorMs } = await withCleanup(deleteFloor, async () => {
     let t = performance.now();
     created = true;
     await execa(
@@ -87,26 +76,18 @@ async function main(): Promise<number> {
         '--kubeconfig',
         join(out, 'floor.kubeconfig'),
       ],
-      {
-        env,
-        timeout: 10 * 60_000,
-      },
+      { env, timeout: 10 * 60_000 },
     );
-    createFloorMs = performance.now() - t;
+    const createMs = performance.now() - t;
     t = performance.now();
     await execa(paths.kind, ['load', 'docker-image', ...images, '--name', name], {
       env,
       timeout: 10 * 60_000,
     });
-    loadFloorMs = performance.now() - t;
-    log(
-      `floor: kind create ${secs(createFloorMs)} s, kind load of ${images.length} images ${secs(loadFloorMs)} s`,
-    );
-  } finally {
-    await deleteFloor();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+    const loadMs = performance.now() - t;
+    log(`floor: kind create ${secs(createMs)} s, kind load of ${images.length} images ${secs(loadMs)} s`);
+    return { createFloorMs: createMs, loadFloorMs: loadMs };
+  });
 
   // ---- 2. the cell, without the policy catalogue
   const dir = join(out, 'cell');
@@ -158,10 +139,4 @@ async function main(): Promise<number> {
   return c.outcome === 'passed' ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    log(`bench:cell: ${(err as Error).message}`);
-    process.exit(2);
-  },
-);
+runBench('bench:cell', main);

@@ -22,8 +22,8 @@ import { labPaths, readLabLock } from '../harness/lab/lock.js';
 import { labStatus } from '../harness/lab/status.js';
 import type { PolicyScenarioResult, RunResults } from '../harness/model/results.js';
 import { defaultPolicyConcurrency } from '../harness/policy/model.js';
+import { deleteKindCluster, log, runBench, withCleanup } from './support.js';
 
-const log = (s: string) => process.stderr.write(`${s}\n`);
 const BIN = join(import.meta.dirname, '..', 'bin', 'calico-conformance.js');
 
 async function cli(args: string[], env: Record<string, string>): Promise<RunResults> {
@@ -85,21 +85,10 @@ async function main(): Promise<number> {
   const cluster = setup.cells[0]?.clusterName;
   const kept = setup.cells[0]?.phases.find((p) => p.name === 'teardown')?.evidence.join(' ') ?? '';
   const kubeconfig = /kubeconfig (\S+)/.exec(kept)?.[1];
-  let deleted = false;
   const deleteCluster = async () => {
-    if (deleted || !cluster) return;
-    deleted = true;
-    log(`deleting ${cluster}`);
-    await execa(paths.kind, ['delete', 'cluster', '--name', cluster], {
-      env,
-      reject: false,
-      timeout: 5 * 60_000,
-    });
+    if (cluster) await deleteKindCluster(paths.kind, cluster, env);
   };
-  const onSignal = () => void deleteCluster().finally(() => process.exit(130));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
+  return withCleanup(deleteCluster, async () => {
     if (!cluster || !kubeconfig || setup.cells[0]?.outcome !== 'passed')
       throw new Error(
         `the cell did not come up: ${JSON.stringify(setup.cells[0]?.phases.map((p) => [p.name, p.outcome, p.reason]))}`,
@@ -157,17 +146,7 @@ async function main(): Promise<number> {
         `speedup=${(serial.seconds / concurrent.seconds).toFixed(2)} k=${k} same_verdicts=${differ.length === 0}`,
     );
     return differ.length === 0 && notPassed.length === 0 ? 0 : 1;
-  } finally {
-    await deleteCluster();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    log(`bench:policy: ${(err as Error).message}`);
-    process.exit(2);
-  },
-);
+runBench('bench:policy', main);

@@ -16,21 +16,19 @@ import { ClientNodeKube } from '../harness/kube/client.js';
 import { agnhostImage, readLabLock } from '../harness/lab/lock.js';
 import type { ProbeKey } from '../harness/model/connectivity.js';
 import {
-  liveModel,
-  liveNamespace,
+  makeNamespaceSets,
+  mergeModels,
+  namespaceSetNames,
   POLICY_NAMESPACES_GONE_MS,
   POLICY_PROBE_CONTAINER,
   policySetPrefix,
-  policyWorkloads,
   removePolicyNamespaces,
 } from '../harness/policy/live.js';
 import { ProberPolicyProber } from '../harness/policy/live-adapters.js';
-import { MODEL_NAMESPACES, MODEL_PODS } from '../harness/policy/model.js';
-import type { PolicyModel } from '../harness/policy/types.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { Prober } from '../harness/probe/prober.js';
 
-const log = (s: string) => process.stderr.write(`${s}\n`);
+import { log, runBench, withCleanup } from './support.js';
 
 function intEnv(name: string, dflt: number): number {
   const v = process.env[name];
@@ -55,44 +53,16 @@ async function main(): Promise<number> {
   const kube = ClientNodeKube.fromFile(kubeconfig);
   const ids = [...Array(sets).keys()];
   const prefixes = ids.map((s) => policySetPrefix(prefix, s));
-  const namespaces = ids.flatMap((s) => MODEL_NAMESPACES.map((ns) => liveNamespace(prefixes[s]!, ns)));
-  let cleaning = false;
+  const namespaces = namespaceSetNames(prefixes);
   const cleanup = async () => {
-    if (cleaning) return;
-    cleaning = true;
     log(`removing ${namespaces.length} namespaces`);
     await removePolicyNamespaces(kube, namespaces, { timeoutMs: POLICY_NAMESPACES_GONE_MS });
   };
-  const onSignal = () => void cleanup().finally(() => process.exit(130));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
+  return withCleanup(cleanup, async () => {
     const t0 = performance.now();
-    await kube.applyServerSide(
-      ids.flatMap((set) => policyWorkloads({ namespacePrefix: prefixes[set]!, set, image })) as never[],
-    );
-    for (const ns of namespaces)
-      await kube.waitPodsReady(ns, 'pod', { minPods: MODEL_PODS.length, timeoutMs: 5 * 60_000 });
+    const models = await makeNamespaceSets(kube, prefixes, { image });
     log(`${sets} sets (${sets * 9} pods) ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const models: PolicyModel[] = [];
-    for (const set of ids) {
-      const ips = new Map<string, string>();
-      for (const ns of MODEL_NAMESPACES)
-        for (const p of await kube.list<{ metadata?: { name?: string }; status?: { podIP?: string } }>(
-          'v1',
-          'Pod',
-          {
-            namespace: liveNamespace(prefixes[set]!, ns),
-          },
-        ))
-          if (p.metadata?.name && p.status?.podIP) ips.set(`${ns}/${p.metadata.name}`, p.status.podIP);
-      models.push(liveModel(prefixes[set]!, (k) => ips.get(k), set));
-    }
-    const model: PolicyModel = {
-      namespaces: models.flatMap((m) => m.namespaces),
-      pods: models.flatMap((m) => m.pods),
-      ports: models[0]!.ports,
-    };
+    const model = mergeModels(models);
     const keys: ProbeKey[] = [];
     for (const m of models)
       for (const a of m.pods)
@@ -149,17 +119,7 @@ async function main(): Promise<number> {
     }
     console.log(`floor_ms=${floor ?? 'none'} sets=${sets} rounds=${rounds} probes_per_round=${keys.length}`);
     return floor === undefined ? 1 : 0;
-  } finally {
-    await cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    log(`bench:probe-floor: ${(err as Error).message}`);
-    process.exit(2);
-  },
-);
+runBench('bench:probe-floor', main);

@@ -21,22 +21,21 @@ import { ClientNodeKube } from '../harness/kube/client.js';
 import type { PolicyScenarioResult } from '../harness/model/results.js';
 import { runScheduled, type ScheduledScenario } from '../harness/policy/concurrent.js';
 import {
-  liveModel,
-  liveNamespace,
   liveScenarioInput,
+  makeNamespaceSets,
+  mergeModels,
+  namespaceSetNames,
   POLICY_NAMESPACES_GONE_MS,
   POLICY_PROBE_CONTAINER,
   POLICY_PROBE_TIMEOUT_MS,
   policySetPrefix,
-  policyWorkloads,
   removePolicyNamespaces,
   scenarioSelected,
 } from '../harness/policy/live.js';
 import { CalicoctlApplier, KubePolicyApplier, ProberPolicyProber } from '../harness/policy/live-adapters.js';
-import { defaultPolicyConcurrency, MODEL_NAMESPACES, MODEL_PODS } from '../harness/policy/model.js';
+import { defaultPolicyConcurrency } from '../harness/policy/model.js';
 import { formatScenarioFailure, type PolicyApplier } from '../harness/policy/runner.js';
 import { exclusiveReason, needsCalicoApi, SCENARIOS } from '../harness/policy/scenarios.js';
-import type { PolicyModel } from '../harness/policy/types.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { Prober } from '../harness/probe/prober.js';
 import { recordSuiteData, suiteContext } from './context.js';
@@ -48,8 +47,7 @@ const prefix = `${ctx.namespacePrefix}policy-`;
 const sets = ctx.policyConcurrency ?? defaultPolicyConcurrency(ctx.nodes.length);
 const setIds = [...Array(sets).keys()];
 const prefixes = setIds.map((set) => policySetPrefix(prefix, set));
-const workloads = setIds.flatMap((set) => policyWorkloads({ namespacePrefix: prefixes[set]!, set }));
-const namespaces = setIds.flatMap((set) => MODEL_NAMESPACES.map((ns) => liveNamespace(prefixes[set]!, ns)));
+const namespaces = namespaceSetNames(prefixes);
 
 /** Why Calico scenarios cannot run here, or undefined when they can. */
 const calicoSkipReason =
@@ -87,23 +85,7 @@ function record(result: PolicyScenarioResult): void {
 
 describe('NetworkPolicy conformance', () => {
   beforeAll(async () => {
-    await kube.applyServerSide(workloads as never[]);
-    for (const ns of namespaces)
-      await kube.waitPodsReady(ns, 'pod', { minPods: MODEL_PODS.length, timeoutMs: 5 * 60_000 });
-    const models: PolicyModel[] = [];
-    for (const set of setIds) {
-      const ips = new Map<string, string>();
-      for (const ns of MODEL_NAMESPACES) {
-        const pods = await kube.list<{ metadata?: { name?: string }; status?: { podIP?: string } }>(
-          'v1',
-          'Pod',
-          { namespace: liveNamespace(prefixes[set]!, ns) },
-        );
-        for (const p of pods)
-          if (p.metadata?.name && p.status?.podIP) ips.set(`${ns}/${p.metadata.name}`, p.status.podIP);
-      }
-      models.push(liveModel(prefixes[set]!, (k) => ips.get(k), set));
-    }
+    const models = await makeNamespaceSets(kube, prefixes);
     // Calico policies are created (not applied) and GlobalNetworkPolicies outlive the namespaces: remove any
     // left by an interrupted earlier run so no scenario starts with a stale copy of its own policy
     if (!calicoSkipReason) {
@@ -118,11 +100,7 @@ describe('NetworkPolicy conformance', () => {
     // one prober over every set's pods; the shared rounds hand each scenario its own records
     const prober = new ProberPolicyProber(
       new Prober(new KubePodExecutor(kube), { probeTimeoutMs: POLICY_PROBE_TIMEOUT_MS }),
-      {
-        namespaces: models.flatMap((m) => m.namespaces),
-        pods: models.flatMap((m) => m.pods),
-        ports: models[0]!.ports,
-      },
+      mergeModels(models),
       POLICY_PROBE_CONTAINER,
     );
     // control round: before any policy every pair of every set must connect, or a later "deny" means

@@ -166,6 +166,61 @@ export function liveModel(
   });
 }
 
+/** The live namespaces of the namespace sets with these prefixes (policySetPrefix), set by set. */
+export function namespaceSetNames(prefixes: readonly string[]): string[] {
+  return prefixes.flatMap((prefix) => MODEL_NAMESPACES.map((ns) => liveNamespace(prefix, ns)));
+}
+
+/** The kube client calls makeNamespaceSets needs. */
+export type NamespaceSetKube = Pick<KubeClient, 'applyServerSide' | 'waitPodsReady' | 'list'>;
+
+/**
+ * Creates namespace set i (prefixes[i]) with its nine pods for every prefix, waits until every pod is
+ * ready (each namespace up to `timeoutMs`, default 5 min) and returns each set's model from its pods' real
+ * IPs: what the policy suite and bench:probe-floor start from.
+ */
+export async function makeNamespaceSets(
+  kube: NamespaceSetKube,
+  prefixes: readonly string[],
+  opts: { image?: string; timeoutMs?: number } = {},
+): Promise<PolicyModel[]> {
+  const workloads = prefixes.flatMap((namespacePrefix, set) =>
+    policyWorkloads({ namespacePrefix, set, ...(opts.image ? { image: opts.image } : {}) }),
+  );
+  await kube.applyServerSide(workloads as never[]);
+  for (const ns of namespaceSetNames(prefixes))
+    await kube.waitPodsReady(ns, 'pod', {
+      minPods: MODEL_PODS.length,
+      timeoutMs: opts.timeoutMs ?? 5 * 60_000,
+    });
+  const models: PolicyModel[] = [];
+  for (const [set, prefix] of prefixes.entries()) {
+    const ips = new Map<string, string>();
+    for (const ns of MODEL_NAMESPACES)
+      for (const p of await kube.list<{ metadata?: { name?: string }; status?: { podIP?: string } }>(
+        'v1',
+        'Pod',
+        {
+          namespace: liveNamespace(prefix, ns),
+        },
+      ))
+        if (p.metadata?.name && p.status?.podIP) ips.set(`${ns}/${p.metadata.name}`, p.status.podIP);
+    models.push(liveModel(prefix, (k) => ips.get(k), set));
+  }
+  return models;
+}
+
+/** One model holding every set's namespaces and pods (what one prober probes across the sets). */
+export function mergeModels(models: readonly PolicyModel[]): PolicyModel {
+  const first = models[0];
+  if (!first) throw new Error('mergeModels: no models');
+  return {
+    namespaces: models.flatMap((m) => m.namespaces),
+    pods: models.flatMap((m) => m.pods),
+    ports: first.ports,
+  };
+}
+
 const NAME_LABEL = 'kubernetes.io/metadata.name';
 const CALICO_NAME_LABELS = /projectcalico\.org\/(name|namespace)/;
 

@@ -7,6 +7,10 @@ import {
   liveModel,
   liveScenarioInput,
   localizePolicies,
+  makeNamespaceSets,
+  mergeModels,
+  type NamespaceSetKube,
+  namespaceSetNames,
   POLICY_PROBE_CONTAINER,
   POLICY_SET_LABEL,
   policySetPrefix,
@@ -137,6 +141,36 @@ describe('live policy workloads', () => {
       }
       expect(wrong, s.name).toEqual([]);
     }
+  });
+
+  it("makeNamespaceSets creates every set, waits for every namespace, and models each set from its pods' IPs", async () => {
+    const applied: string[] = [];
+    const waited: string[] = [];
+    const kube = {
+      applyServerSide: async (objs: { kind: string; metadata: { name: string; namespace?: string } }[]) => {
+        applied.push(...objs.map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`));
+        return [];
+      },
+      waitPodsReady: async (ns: string) => {
+        waited.push(ns);
+      },
+      list: async (_v: string, _k: string, o: { namespace: string }) =>
+        ['a', 'b', 'c'].map((pod, i) => ({
+          metadata: { name: pod },
+          status: { podIP: `10.${o.namespace.length}.0.${i}` },
+        })),
+    } as unknown as NamespaceSetKube;
+    const prefixes = [policySetPrefix('cc-', 0), policySetPrefix('cc-', 1)];
+    const models = await makeNamespaceSets(kube, prefixes);
+    expect(waited).toEqual(namespaceSetNames(prefixes));
+    expect(waited).toEqual(['cc-x', 'cc-y', 'cc-z', 'cc-1-x', 'cc-1-y', 'cc-1-z']);
+    expect(applied.filter((a) => a.startsWith('Pod '))).toHaveLength(18);
+    expect(models.map((m) => m.namespaces[0]!.labels[POLICY_SET_LABEL])).toEqual(['0', '1']);
+    expect(models[1]!.pods.find((p) => p.namespace === 'cc-1-z' && p.name === 'c')?.ip).toBe('10.6.0.2');
+    const merged = mergeModels(models);
+    expect(merged.pods).toHaveLength(18);
+    expect(merged.namespaces.map((n) => n.name)).toEqual(waited);
+    expect(() => mergeModels([])).toThrow(/no models/);
   });
 
   it('Calico namespace selectors are narrowed to the set; the empty one (own namespace) is left alone', () => {
