@@ -55,8 +55,8 @@ export function standardModel(opts: StandardModelOptions = {}): PolicyModel {
 /**
  * Policy scenarios at once (namespace sets) when `--policy-concurrency` is not given: two per node, at most
  * one per CPU of this machine (kind's nodes share its CPUs), at most 8 — 2 on the 2-core lab. Measured
- * there (1 control plane + 1 worker): a round's cost grows with every set (1.6 s for one, 3.2 s for two,
- * 7.7 s for four: bench:probe-floor); the whole catalogue four at a time took 530 s against 973 s one at a
+ * there (1 control plane + 1 worker): a round's cost grows with every set (1.6 s for one, 3.8 s for two,
+ * 7.8 s for four: bench:probe-floor); the whole catalogue four at a time took 530 s against 973 s one at a
  * time with the same verdicts (bench:policy), but the real tier's cell four at a time, with another lab
  * cell beside it, had 10 s rounds and failed deny-all-ingress on allowed probes timing out: four sets on
  * two cores leave no headroom for load.
