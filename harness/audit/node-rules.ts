@@ -5,6 +5,7 @@
  * uninstall leaves", "tunl0", "Node-side paths") unless noted.
  */
 
+import { shellWord } from '../exec/process.js';
 import type { Finding, FindingCategory, FixStep, NotChecked } from '../model/audit.js';
 import { BASELINE_FILE, type DumpFile, type NodeDump } from '../node-state/dump.js';
 import {
@@ -303,12 +304,7 @@ function notChecked(dump: NodeDump, file: DumpFile, category: FindingCategory, w
   };
 }
 
-/** Quotes one shell word for the human remediation text. */
-export function q(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-const shellText = (steps: FixStep[]) => steps.map((s) => s.argv.map(q).join(' ')).join(' && ');
+const shellText = (steps: FixStep[]) => steps.map((s) => s.argv.map(shellWord).join(' ')).join(' && ');
 
 function hasInet(addrs: IpAddrLink[] | undefined, ifname: string): string[] {
   return (addrs ?? [])
@@ -774,8 +770,8 @@ export function auditNodeDump(dump: NodeDump, opts: NodeAuditOptions = {}): Part
         detail: `ipset list -n: ${name}${helper ? ` (listed by a helper container in the node's netns, image ${helper})` : ''}`,
         why: `${RULE['calico-ipset'].why}. Destroy after removing the iptables rules that reference them`,
         remediation: helper
-          ? `docker run --rm --network container:${q(dump.node)} --cap-add NET_ADMIN --entrypoint ipset ${q(helper)} destroy ${q(name)}`
-          : `ipset destroy ${q(name)}`,
+          ? `docker run --rm --network container:${shellWord(dump.node)} --cap-add NET_ADMIN --entrypoint ipset ${shellWord(helper)} destroy ${shellWord(name)}`
+          : `ipset destroy ${shellWord(name)}`,
         fix: [{ argv: ['ipset', 'destroy', name], via: 'ipset' }],
       });
     }

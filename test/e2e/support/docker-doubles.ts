@@ -14,7 +14,7 @@ import { completeUninstallNode } from '../../../harness/audit/complete-uninstall
 import { auditReport } from '../../../harness/audit/rules.js';
 import { renderKindConfig } from '../../../harness/cluster/kind-config.js';
 import { DockerNodeShell, type NodeShell } from '../../../harness/cluster/node-shell.js';
-import { defaultRunner } from '../../../harness/exec/process.js';
+import { defaultRunner, shellWord } from '../../../harness/exec/process.js';
 import type { CheckResult } from '../../../harness/model/results.js';
 import {
   DUMP_COMMANDS,
@@ -346,8 +346,6 @@ export function bedPreflight(): PreflightReport {
   };
 }
 
-const sq = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
-
 /**
  * The node dump (docs/contracts.md), every command of harness/node-state/dump.ts run in the node as one
  * `docker exec` (the harness's collector runs one exec per command; under --parallel on a 2-CPU runner that is most
@@ -356,7 +354,10 @@ const sq = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 export async function batchedDump(shell: NodeShell, baseline: string | undefined): Promise<NodeDump> {
   const entries = Object.entries(DUMP_COMMANDS) as [DumpCommandFile, readonly string[]][];
   const script = entries
-    .map(([file, argv]) => `echo '@@BEGIN ${file}'; ${argv.map(sq).join(' ')} 2>/dev/null; echo "@@END $?"`)
+    .map(
+      ([file, argv]) =>
+        `echo '@@BEGIN ${file}'; ${argv.map(shellWord).join(' ')} 2>/dev/null; echo "@@END $?"`,
+    )
     .join('\n');
   const r = await shell.exec(['sh', '-c', script], { timeoutMs: 60_000 });
   const dump: NodeDump = { node: shell.node, files: {}, notes: { unavailable: {} } };
