@@ -8,7 +8,7 @@ import { delimiter, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
 import { agnhostImage, LAB_SOURCE_DIR, type LabLock, labNodeImage, labPaths, readLabLock } from './lock.js';
-import { missingForCells, requireLab } from './status.js';
+import { missingForCells, requireLab, unavailablePaths } from './status.js';
 
 /** kind's docker network in the lab, created by the lab on a subnet clear of every default pod, service and test range. */
 export const LAB_NETWORK = 'cc-lab';
@@ -25,6 +25,10 @@ export interface Lab {
   agnhostImage: string;
   /** what was changed in this process's environment (for the run's evidence) */
   env: Record<string, string>;
+  /** install paths this lab cannot run, with the reason (their cells are skipped) */
+  unavailablePaths: { operator?: string };
+  /** the lab's calicoctl (the Calico policy scenarios on the manifest path use it unless --calicoctl is given) */
+  calicoctl: string;
 }
 
 export async function ensureLabNetwork(runner: ProcessRunner = defaultRunner): Promise<string> {
@@ -88,10 +92,12 @@ export async function enterLab(
 ): Promise<Lab> {
   const lock = readLabLock();
   const status = await requireLab();
-  const missing = missingForCells(status, opts.cells ?? []);
-  if (missing.length > 0)
+  const paths = unavailablePaths(status, opts.cells ?? []);
+  // nothing the run asked for can run here: the environment (exit 3); otherwise the operator cells are
+  // skipped with the reason, as IPIP cells are on a kernel without ipip
+  if (paths.all)
     throw new EnvironmentError(
-      `--lab: operator cells need parts this lab does not have: ${missing.join('; ')}. Run the manifest path (--install manifest)`,
+      `--lab: operator cells need parts this lab does not have: ${missingForCells(status, opts.cells ?? []).join('; ')}. Run the manifest path (--install manifest)`,
       ['lab operator'],
     );
   const env = labEnvironment(lock);
@@ -105,5 +111,7 @@ export async function enterLab(
     extraImages: [agnhostImage(lock)],
     agnhostImage: agnhostImage(lock),
     env,
+    unavailablePaths: paths.operator ? { operator: paths.operator } : {},
+    calicoctl: join(labPaths().bin, 'calico', 'calicoctl'),
   };
 }

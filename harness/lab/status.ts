@@ -69,6 +69,22 @@ export function missingForCells(s: LabStatus, cells: readonly { install: string 
     .map((p) => `${p.name} (${p.optional})`);
 }
 
+/**
+ * The install paths a lab cannot run for these cells, with the reason: the operator path when its optional
+ * parts are not built. `all` when no cell is left to run (then it is the environment, exit 3).
+ */
+export function unavailablePaths(
+  s: LabStatus,
+  cells: readonly { install: string }[],
+): { operator?: string; all: boolean } {
+  const missing = missingForCells(s, cells);
+  if (missing.length === 0) return { all: false };
+  return {
+    operator: `the lab cannot run the operator path: ${missing.join('; ')}`,
+    all: cells.every((c) => c.install === 'operator'),
+  };
+}
+
 /** For `--lab`: the lab's status, or exit 3 naming what is missing and how to build it. */
 export async function requireLab(): Promise<LabStatus> {
   const s = await labStatus();

@@ -22,6 +22,11 @@ export interface PreflightReport {
   ipip: IpipSupport;
   /** lines for the preflight phase's evidence */
   evidence: string[];
+  /**
+   * Install paths this environment cannot run, with the reason (the lab without its optional operator
+   * part): their cells are skipped with that reason, as the IPIP cells without the kernel module are.
+   */
+  unavailablePaths?: Partial<Record<Cell['install'], string>>;
 }
 
 export interface PreflightOptions {
@@ -128,7 +133,12 @@ export function assertUsable(report: PreflightReport): void {
 }
 
 /** Why a cell cannot run on this host, or undefined. IPIP and IPIPCrossSubnet on either install path. */
-export function cellSkipReason(cell: Cell, report: Pick<PreflightReport, 'ipip'>): string | undefined {
+export function cellSkipReason(
+  cell: Cell,
+  report: Pick<PreflightReport, 'ipip' | 'unavailablePaths'>,
+): string | undefined {
+  const path = report.unavailablePaths?.[cell.install];
+  if (path !== undefined) return path;
   if (isIpip(cell.encapsulation) && !report.ipip.available) return report.ipip.reason;
   return undefined;
 }

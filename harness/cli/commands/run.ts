@@ -60,7 +60,7 @@ run options:
   --kubeconfig FILE       run against this existing cluster instead of creating one (implies --skip-create)
   --skip-create           with --kubeconfig: do not create a cluster
   --skip-install          use the Calico already installed (no baseline, uninstall or audit)
-  --calicoctl PATH        calicoctl for Calico policy scenarios on the manifest path
+  --calicoctl PATH        calicoctl for Calico policy scenarios on the manifest path (--lab: the lab's)
   --tests REGEX           only the suite tests whose name matches (vitest -t)
   --policy-select REGEX   only the NetworkPolicy scenarios whose name or tag matches
   --policy-concurrency K  NetworkPolicy scenarios run K at a time, each in its own namespace set (1-16;
@@ -175,9 +175,16 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
         ...(inject.kernelPaths ? { kernelPaths: inject.kernelPaths } : {}),
       });
   assertUsable(preflight);
+  if (lab?.unavailablePaths.operator) {
+    preflight.unavailablePaths = { ...preflight.unavailablePaths, ...lab.unavailablePaths };
+    preflight.evidence.push(`lab: operator cells skipped: ${lab.unavailablePaths.operator}`);
+    progress.log('warn', `operator cells will be skipped: ${lab.unavailablePaths.operator}`);
+  }
   for (const line of preflight.evidence) progress.log('debug', `preflight: ${line}`);
   if (!preflight.ipip.available && cells.some((c) => c.encapsulation.startsWith('IPIP')))
     progress.log('warn', `IPIP cells will be skipped: ${preflight.ipip.reason}`);
+  // the lab builds calicoctl: the Calico policy scenarios of manifest cells run with it unless one is given
+  const calicoctl = path('calicoctl') ?? lab?.calicoctl;
   const warning = capacityWarning(parallel, cells);
   if (warning) progress.log('warn', warning);
 
@@ -221,7 +228,7 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
       ...(auditAllow.length ? { auditAllow } : {}),
       ...(kubeconfig ? { kubeconfig } : {}),
       skipInstall: on('skip-install'),
-      ...(path('calicoctl') ? { calicoctl: path('calicoctl') as string } : {}),
+      ...(calicoctl ? { calicoctl } : {}),
       ...(policySelect ? { policySelect } : {}),
       ...(inject.limits ? { limits: inject.limits } : {}),
     },

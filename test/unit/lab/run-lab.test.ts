@@ -2,7 +2,7 @@
  * `run --lab` refuses what the lab cannot do before anything is created: another Calico version or a
  * --manifests-dir is bad usage (exit 2, naming the lab's version); a lab that is not built is the
  * environment (exit 3, naming the missing parts and how to build them); operator cells need the optional
- * operator parts.
+ * operator parts: without them a run of operator cells only is exit 3, and a mixed run skips them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { runCommand } from '../../../harness/cli/commands/run.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { EnvironmentError, ExitCode, exitCodeOf, UsageError } from '../../../harness/errors.js';
 import { readLabLock } from '../../../harness/lab/lock.js';
-import { missingForCells } from '../../../harness/lab/status.js';
+import { missingForCells, unavailablePaths } from '../../../harness/lab/status.js';
 
 const lock = readLabLock();
 const empty = mkdtempSync(join(tmpdir(), 'cc-nolab-'));
@@ -80,5 +80,18 @@ describe('run --lab', () => {
       'operator (not served here)',
       'images-operator (not served here)',
     ]);
+    // a mixed run skips the operator cells with the reason; an operator-only run has nothing to run (exit 3)
+    expect(unavailablePaths(status, [{ install: 'manifest' }])).toEqual({ all: false });
+    expect(unavailablePaths(status, [{ install: 'manifest' }, { install: 'operator' }])).toEqual({
+      operator:
+        'the lab cannot run the operator path: operator (not served here); images-operator (not served here)',
+      all: false,
+    });
+    expect(unavailablePaths(status, [{ install: 'operator' }]).all).toBe(true);
+    expect(
+      unavailablePaths({ ...status, parts: [{ name: 'calico', built: true }] }, [{ install: 'operator' }]),
+    ).toEqual({
+      all: false,
+    });
   });
 });

@@ -210,4 +210,16 @@ describe('which cells the host cannot run', () => {
       cells.every((c) => cellSkipReason(c, { ipip: { ...noIpip.ipip, available: true } }) === undefined),
     ).toBe(true);
   });
+
+  it('skips every cell of an install path the environment cannot run, with its reason before the kernel one', () => {
+    const report = { ...noIpip, unavailablePaths: { operator: 'the lab cannot run the operator path: x' } };
+    const reasons = cells.map((c) => [`${c.install}/${c.encapsulation}`, cellSkipReason(c, report)]);
+    for (const [name, reason] of reasons) {
+      if (String(name).startsWith('operator/'))
+        expect(reason).toBe('the lab cannot run the operator path: x');
+      else if (String(name).includes('IPIP')) expect(reason).toBe(noIpip.ipip.reason);
+      else expect(reason).toBeUndefined();
+    }
+    expect(reasons.filter(([, r]) => r === undefined)).toHaveLength(3);
+  });
 });
