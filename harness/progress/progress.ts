@@ -46,6 +46,8 @@ const oneLine = (t: string) => t.replace(/\s*\r?\n\s*/g, ' ⏎ ');
 /** CI mode: one line per event, each with a timestamp, nothing redrawn. */
 export class LineProgress implements ProgressSink {
   private readonly cellStarted = new Map<string, number>();
+  /** per cell: the reason of the last phase skipped or not run, and how many after it said the same */
+  private readonly repeated = new Map<string, { reason: string; outcome: Outcome; count: number }>();
   constructor(
     private readonly write: (line: string) => void,
     private readonly verbosity: Verbosity = 'normal',
@@ -76,11 +78,31 @@ export class LineProgress implements ProgressSink {
   phaseEnd(cellId: string, phase: PhaseName, outcome: Outcome, durationMs: number, reason?: string): void {
     const bad = outcome === 'failed' || outcome === 'error';
     if (this.verbosity === 'quiet' && !bad) return;
+    // a skipped cell (or what a failure leaves not run) gives every later phase the same reason: say it once
+    const last = this.repeated.get(cellId);
+    if ((outcome === 'skipped' || outcome === 'not-run') && reason !== undefined && durationMs === 0) {
+      if (last && last.reason === reason && last.outcome === outcome) {
+        last.count++;
+        return;
+      }
+      this.flushRepeated(cellId);
+      this.repeated.set(cellId, { reason, outcome, count: 0 });
+    } else this.flushRepeated(cellId);
     this.write(
       `${this.stamp()} ${cellId} ${MARK[outcome]} ${phase} ${outcome} in ${formatDuration(durationMs)}${reason ? `: ${oneLine(reason)}` : ''}`,
     );
   }
+  private flushRepeated(cellId: string): void {
+    const last = this.repeated.get(cellId);
+    this.repeated.delete(cellId);
+    if (last && last.count > 0)
+      this.write(
+        `${this.stamp()} ${cellId} ${MARK[last.outcome]} ${last.count} more phase${last.count === 1 ? '' : 's'} ${last.outcome} for the same reason`,
+      );
+  }
   cellEnd(cellId: string, outcome: Outcome): void {
+    if (this.verbosity !== 'quiet') this.flushRepeated(cellId);
+    this.repeated.delete(cellId);
     const started = this.cellStarted.get(cellId);
     const took = started === undefined ? '' : ` in ${formatDuration(this.now() - started)}`;
     this.write(`${this.stamp()} ${cellId} ${MARK[outcome]} cell ${outcome}${took}`);

@@ -49,6 +49,36 @@ describe('LineProgress (CI)', () => {
     ]);
   });
 
+  it('says a reason shared by consecutive skipped or not-run phases once, then how many more had it', () => {
+    const lines: string[] = [];
+    const p = new LineProgress((l) => lines.push(l.slice(9)), 'normal', clock().now);
+    const why = 'the host kernel has no ipip support';
+    p.cellStart(cellA);
+    for (const phase of ['preflight', 'create-cluster', 'baseline', 'install'] as const)
+      p.phaseEnd(cellA.id, phase, 'skipped', 0, why);
+    p.cellEnd(cellA.id, 'skipped');
+    p.cellStart(cellB);
+    p.phaseEnd(cellB.id, 'install', 'failed', 5_000, 'calico-node not ready');
+    p.phaseEnd(cellB.id, 'verify', 'not-run', 0, 'install failed');
+    p.phaseEnd(cellB.id, 'connectivity', 'not-run', 0, 'install failed');
+    p.phaseEnd(cellB.id, 'uninstall', 'passed', 3_000);
+    p.phaseEnd(cellB.id, 'audit', 'not-run', 0, 'install failed');
+    p.cellEnd(cellB.id, 'failed');
+    expect(lines).toEqual([
+      `${cellA.id} ▶ cell (manifest, IPIP, Calico v3.30.7)`,
+      `${cellA.id} - preflight skipped in 0ms: ${why}`,
+      `${cellA.id} - 3 more phases skipped for the same reason`,
+      `${cellA.id} - cell skipped in 0ms`,
+      `${cellB.id} ▶ cell (${cellB.install}, ${cellB.encapsulation}, Calico ${cellB.calicoVersion})`,
+      `${cellB.id} ✗ install failed in 5s: calico-node not ready`,
+      `${cellB.id} · verify not-run in 0ms: install failed`,
+      `${cellB.id} · 1 more phase not-run for the same reason`,
+      `${cellB.id} ✓ uninstall passed in 3s`,
+      `${cellB.id} · audit not-run in 0ms: install failed`,
+      `${cellB.id} ✗ cell failed in 0ms`,
+    ]);
+  });
+
   it('--quiet keeps only failures, cell results and warnings; --verbose adds debug', () => {
     const quiet: string[] = [];
     const q = new LineProgress((l) => quiet.push(l.slice(9)), 'quiet', clock().now);
