@@ -15,6 +15,7 @@
 import { Document, isMap, isScalar, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 import { type CalicoFile, type CalicoVersion, getVersion, type ProbeStyle } from '../config/catalogue.js';
 import { type Cell, poolModes, SPLIT_SUBNET_RANGES } from '../config/cell.js';
+import { isCalicoImage, rewriteImage } from '../config/image.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { DocEditor } from './doc-editor.js';
 import { ManifestError, type ManifestSource } from './source.js';
@@ -325,29 +326,6 @@ function imagesOf(v: Record<string, unknown>): string[] {
       if (isObject(c) && typeof c.image === 'string') out.push(c.image);
   }
   return out;
-}
-
-/** `registry/path:tag` split: the first component is a registry when it has a dot or port, or is localhost. */
-export function splitImage(image: string): { registry?: string; path: string } {
-  const slash = image.indexOf('/');
-  if (slash > 0) {
-    const first = image.slice(0, slash);
-    if (first.includes('.') || first.includes(':') || first === 'localhost') {
-      return { registry: first, path: image.slice(slash + 1) };
-    }
-  }
-  return { path: image };
-}
-
-/** Images of Calico (`calico/*`) and of the Tigera operator (`tigera/operator`). */
-export function isCalicoImage(image: string): boolean {
-  const { path } = splitImage(image);
-  return path.startsWith('calico/') || path.startsWith('tigera/operator');
-}
-
-/** The same repository path and tag under another registry (the users' guide fix for docker.io pulls). */
-export function rewriteImage(image: string, registry: string): string {
-  return `${registry.replace(/\/+$/, '')}/${splitImage(image).path}`;
 }
 
 function rewriteWorkloadImages(ed: DocEditor, registry: string): void {

@@ -6,8 +6,8 @@
  * policy — kind's quick-start, site/content/docs/user/quick-start.md).
  */
 
-import { rewriteImage } from '../calico/render.js';
 import type { CalicoVersion } from '../config/catalogue.js';
+import { rewriteImage } from '../config/image.js';
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
 
 /** Images named by the pod templates of rendered files (`image:` lines, comments excluded), in first-seen order. */

@@ -14,6 +14,7 @@
  * still exists (terminating ones too: they still run) runs B's tags and is Ready.
  */
 import { type CalicoVersion, getVersion } from '../config/catalogue.js';
+import { imageRole, parseImage } from '../config/image.js';
 import type { WorkloadSnapshot } from './deps.js';
 import type { UpgradePath } from './timeline.js';
 
@@ -78,34 +79,6 @@ export function targetComponents(path: UpgradePath, to: string): TargetComponent
         ...tags,
       };
   }
-}
-
-export interface ImageRef {
-  /** registry-less repository path, e.g. `calico/node` */
-  repository: string;
-  tag?: string;
-  digest?: string;
-}
-
-/** Splits an image reference; a first segment with a dot, a colon or `localhost` is a registry. */
-export function parseImage(ref: string): ImageRef {
-  const [nameTag = '', digest] = ref.split('@');
-  const slash = nameTag.lastIndexOf('/');
-  const colon = nameTag.lastIndexOf(':');
-  const tag = colon > slash ? nameTag.slice(colon + 1) : undefined;
-  const name = colon > slash ? nameTag.slice(0, colon) : nameTag;
-  const parts = name.split('/');
-  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
-  return { repository: parts.join('/'), ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
-}
-
-export type ImageRole = 'calico' | 'operator' | 'other';
-
-export function imageRole(ref: string): ImageRole {
-  const repo = parseImage(ref).repository;
-  if (/(^|\/)tigera\/operator$/.test(repo)) return 'operator';
-  if (/(^|\/)calico\/[^/]+$/.test(repo)) return 'calico';
-  return 'other';
 }
 
 /** The images of a list that do not carry the target tag (non-Calico images are not judged). */

@@ -5,12 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import {
-  isCalicoImage,
   probeForm,
   renderCell,
   renderManifest,
   renderOperatorResources,
-  rewriteImage,
 } from '../../../harness/calico/render.js';
 import { ManifestError, type ManifestSource } from '../../../harness/calico/source.js';
 import { getVersion } from '../../../harness/config/catalogue.js';
@@ -208,17 +206,6 @@ describe('probe forms', () => {
     expect(probeForm(['/bin/sh', '-c', 'true'], 'live')).toBeUndefined();
     expect(probeForm(['/bin/calico-node', '-bird-live'], 'live')).toBeUndefined();
     expect(probeForm([1, 2], 'live')).toBeUndefined();
-  });
-});
-
-describe('image references', () => {
-  it('rewrites only the registry part of Calico and operator images', () => {
-    expect(rewriteImage('docker.io/calico/node:v3.28.5', 'mirror.local:5000')).toBe(
-      'mirror.local:5000/calico/node:v3.28.5',
-    );
-    expect(rewriteImage('calico/node:v3', 'quay.io/')).toBe('quay.io/calico/node:v3');
-    expect(isCalicoImage('quay.io/tigera/operator:v1.34.13')).toBe(true);
-    expect(isCalicoImage('registry.k8s.io/pause:3.9')).toBe(false);
   });
 });
 

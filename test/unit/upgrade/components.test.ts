@@ -1,31 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  assessComponents,
-  imageRole,
-  parseImage,
-  targetComponents,
-} from '../../../harness/upgrade/components.js';
+import { assessComponents, targetComponents } from '../../../harness/upgrade/components.js';
 import { workload } from './workloads.js';
-
-describe('image references', () => {
-  it('parses registry, repository, tag and digest', () => {
-    expect(parseImage('quay.io/calico/node:v3.32.1')).toEqual({ repository: 'calico/node', tag: 'v3.32.1' });
-    expect(parseImage('calico/cni:v3.24.0')).toEqual({ repository: 'calico/cni', tag: 'v3.24.0' });
-    expect(parseImage('mirror.local:5000/calico/node:v3.31.7@sha256:abc')).toEqual({
-      repository: 'calico/node',
-      tag: 'v3.31.7',
-      digest: 'sha256:abc',
-    });
-    expect(parseImage('localhost/calico/typha')).toEqual({ repository: 'calico/typha' });
-  });
-
-  it('tells Calico, operator and other images apart', () => {
-    expect(imageRole('docker.io/calico/kube-controllers:v3.28.5')).toBe('calico');
-    expect(imageRole('quay.io/calico/calico:master')).toBe('calico');
-    expect(imageRole('quay.io/tigera/operator:v1.42.3')).toBe('operator');
-    expect(imageRole('registry.k8s.io/coredns/coredns:v1.12.0')).toBe('other');
-  });
-});
 
 describe('targetComponents', () => {
   it('manifest path: kube-system calico-node and kube-controllers at the version tag', () => {
