@@ -9,7 +9,16 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
-import { LAB_SOURCE_DIR, type LabLock, type LabPaths, labPaths, readLabLock } from '../harness/lab/lock.js';
+import { getVersion } from '../harness/config/catalogue.js';
+import {
+  LAB_SOURCE_DIR,
+  type LabCalicoBuild,
+  type LabLock,
+  type LabPaths,
+  labCalicoBuilds,
+  labPaths,
+  readLabLock,
+} from '../harness/lab/lock.js';
 import { imageSteps } from './images.js';
 
 export interface StepContext {
@@ -34,6 +43,8 @@ export interface Step {
    * refused without it (the operator path needs the operator).
    */
   optional?: string;
+  /** set on the parts of one optional Calico build: the version that needs them */
+  calicoVersion?: string;
 }
 
 const GO = '/usr/local/go/bin/go';
@@ -45,16 +56,6 @@ const GO = '/usr/local/go/bin/go';
  */
 export const OPERATOR_OPTIONAL =
   'the operator path only: tigera/operator v1.40.0 needs its api module at its own commit, which the Go module proxy does not serve here';
-
-/** The upstream manifests a cell of the lab's Calico version reads (harness/config/catalogue.ts files). */
-export const MANIFEST_FILES = [
-  'calico.yaml',
-  'calico-vxlan.yaml',
-  'tigera-operator.yaml',
-  'operator-crds.yaml',
-  'custom-resources.yaml',
-  'custom-resources-bpf.yaml',
-];
 
 function goEnv(paths: LabPaths): Record<string, string> {
   return {
@@ -154,7 +155,7 @@ async function buildWrapper(
   }
 }
 
-function goSteps(): Step[] {
+function goSteps(lock: LabLock): Step[] {
   const bin = (ctx: StepContext, ...p: string[]) => join(ctx.paths.bin, ...p);
   return [
     {
@@ -284,78 +285,7 @@ function goSteps(): Step[] {
         },
       }),
     ),
-    {
-      name: 'calico',
-      key: (c) => c.lock.calico,
-      outputs: (c) =>
-        [
-          'calico-node',
-          'calico',
-          'install',
-          'kube-controllers',
-          'check-status',
-          'calicoctl',
-          'apiserver',
-          'calico-typha',
-        ].map((n) => bin(c, 'calico', n)),
-      build: async (c) => {
-        const cal = c.lock.calico;
-        const cdir = await downloadModule(c, cal.module, cal.pseudoVersion);
-        const text = readFileSync(join(cdir, 'go.mod'), 'utf8');
-        const goVersion = text.match(/^go (\S+)/m)?.[1] ?? '1.24.0';
-        // The monorepo's own replaces that point at published modules carry over; its local ones
-        // (./api, ./lib/*) become the published modules at the same commit (the api at its mirror's commit).
-        const carried = goModReplaces(text).filter(([, to]) => !to.startsWith('./'));
-        const stub = join(c.paths.src, 'calico-stubs', 'httpmachinery');
-        mkdirSync(stub, { recursive: true });
-        // lib/httpmachinery is only imported by whisker-backend, which the lab does not build, and the proxy
-        // does not serve it at this commit: an empty module satisfies the module graph.
-        writeFileSync(
-          join(stub, 'go.mod'),
-          'module github.com/projectcalico/calico/lib/httpmachinery\n\ngo 1.24\n',
-        );
-        const ld = [
-          `-X github.com/projectcalico/calico/pkg/buildinfo.Version=${cal.version}`,
-          `-X github.com/projectcalico/calico/pkg/buildinfo.GitRevision=${cal.pseudoVersion.split('-').pop()}`,
-          '-X github.com/projectcalico/calico/pkg/buildinfo.BuildDate=1970-01-01T00:00:00Z',
-        ].join(' ');
-        const m = 'github.com/projectcalico/calico';
-        await buildWrapper(c, 'calico', {
-          goVersion,
-          requires: [[m, cal.pseudoVersion]],
-          replaces: [
-            ...carried,
-            ['github.com/projectcalico/api', `github.com/projectcalico/api ${cal.apiPseudoVersion}`],
-            [`${m}/lib/std`, `${m}/lib/std ${cal.pseudoVersion}`],
-            [`${m}/lib/httpmachinery`, stub],
-          ],
-          packages: [
-            { pkg: `${m}/node/cmd/calico-node`, out: bin(c, 'calico', 'calico-node') },
-            { pkg: `${m}/cni-plugin/cmd/calico`, out: bin(c, 'calico', 'calico') },
-            { pkg: `${m}/cni-plugin/cmd/install`, out: bin(c, 'calico', 'install') },
-            { pkg: `${m}/kube-controllers/cmd/kube-controllers`, out: bin(c, 'calico', 'kube-controllers') },
-            { pkg: `${m}/kube-controllers/cmd/check-status`, out: bin(c, 'calico', 'check-status') },
-            { pkg: `${m}/calicoctl/calicoctl`, out: bin(c, 'calico', 'calicoctl') },
-            { pkg: `${m}/apiserver/cmd/apiserver`, out: bin(c, 'calico', 'apiserver') },
-            { pkg: `${m}/typha/cmd/calico-typha`, out: bin(c, 'calico', 'calico-typha') },
-          ],
-          ldflags: `-s -w ${ld}`,
-        });
-      },
-    },
-    {
-      // the upstream manifests of the lab's Calico, as published in the same module (manifests/ at the
-      // release commit): `run --lab` reads them as its --manifests-dir
-      name: 'manifests',
-      key: (c) => c.lock.calico,
-      outputs: (c) => MANIFEST_FILES.map((f) => join(c.paths.manifests, c.lock.calico.version, f)),
-      build: async (c) => {
-        const cdir = await downloadModule(c, c.lock.calico.module, c.lock.calico.pseudoVersion);
-        const out = join(c.paths.manifests, c.lock.calico.version);
-        mkdirSync(out, { recursive: true });
-        for (const f of MANIFEST_FILES) copyFileSync(join(cdir, 'manifests', f), join(out, f));
-      },
-    },
+    ...labCalicoBuilds(lock).flatMap((b) => [calicoStep(b), manifestsStep(b)]),
     {
       name: 'operator',
       optional: OPERATOR_OPTIONAL,
@@ -379,12 +309,103 @@ function goSteps(): Step[] {
   ];
 }
 
+/** The Calico binaries a build makes (bin/calico<suffix>/<name>), from the monorepo's commands. */
+export const CALICO_COMMANDS: ReadonlyArray<{ name: string; pkg: string }> = [
+  { name: 'calico-node', pkg: 'node/cmd/calico-node' },
+  { name: 'calico', pkg: 'cni-plugin/cmd/calico' },
+  { name: 'install', pkg: 'cni-plugin/cmd/install' },
+  { name: 'kube-controllers', pkg: 'kube-controllers/cmd/kube-controllers' },
+  { name: 'check-status', pkg: 'kube-controllers/cmd/check-status' },
+  { name: 'calicoctl', pkg: 'calicoctl/calicoctl' },
+  { name: 'apiserver', pkg: 'apiserver/cmd/apiserver' },
+  { name: 'calico-typha', pkg: 'typha/cmd/calico-typha' },
+];
+
+export function calicoBinDir(paths: LabPaths, b: LabCalicoBuild): string {
+  return join(paths.bin, `calico${b.suffix}`);
+}
+
+/** The upstream manifests of a lab Calico: the catalogue's files for that version. */
+export function manifestFiles(version: string): readonly string[] {
+  return getVersion(version, 'lab.lock.json calico version').files;
+}
+
+/**
+ * Calico's Go binaries at a release commit. The monorepo's own replaces that point at published modules
+ * carry over (its k8s.io pins); its local ones (./api, ./lib/*) become the published modules at the same
+ * commit (the api at its mirror's commit).
+ */
+function calicoStep(b: LabCalicoBuild): Step {
+  return {
+    name: `calico${b.suffix}`,
+    ...(b.optional ? { optional: b.optional, calicoVersion: b.calico.version } : {}),
+    key: () => b.calico,
+    outputs: (c) => CALICO_COMMANDS.map(({ name }) => join(calicoBinDir(c.paths, b), name)),
+    build: async (c) => {
+      const cal = b.calico;
+      const cdir = await downloadModule(c, cal.module, cal.pseudoVersion);
+      const text = readFileSync(join(cdir, 'go.mod'), 'utf8');
+      const goVersion = text.match(/^go (\S+)/m)?.[1] ?? '1.24.0';
+      const carried = goModReplaces(text).filter(([, to]) => !to.startsWith('./'));
+      const stub = join(c.paths.src, 'calico-stubs', 'httpmachinery');
+      mkdirSync(stub, { recursive: true });
+      // lib/httpmachinery is only imported by whisker-backend, which the lab does not build, and the proxy
+      // does not serve it at these commits: an empty module satisfies the module graph.
+      writeFileSync(
+        join(stub, 'go.mod'),
+        'module github.com/projectcalico/calico/lib/httpmachinery\n\ngo 1.24\n',
+      );
+      const ld = [
+        `-X github.com/projectcalico/calico/pkg/buildinfo.Version=${cal.version}`,
+        `-X github.com/projectcalico/calico/pkg/buildinfo.GitRevision=${cal.pseudoVersion.split('-').pop()}`,
+        '-X github.com/projectcalico/calico/pkg/buildinfo.BuildDate=1970-01-01T00:00:00Z',
+      ].join(' ');
+      const m = 'github.com/projectcalico/calico';
+      await buildWrapper(c, `calico${b.suffix}`, {
+        goVersion,
+        requires: [[m, cal.pseudoVersion]],
+        replaces: [
+          ...carried,
+          ['github.com/projectcalico/api', `github.com/projectcalico/api ${cal.apiPseudoVersion}`],
+          [`${m}/lib/std`, `${m}/lib/std ${cal.pseudoVersion}`],
+          [`${m}/lib/httpmachinery`, stub],
+        ],
+        packages: CALICO_COMMANDS.map(({ name, pkg }) => ({
+          pkg: `${m}/${pkg}`,
+          out: join(calicoBinDir(c.paths, b), name),
+        })),
+        ldflags: `-s -w ${ld}`,
+      });
+    },
+  };
+}
+
+/**
+ * The upstream manifests of a lab Calico, as published in the same module (manifests/ at the release
+ * commit): `run --lab` / `upgrade --lab` read them as their --manifests-dir (manifests/<version>/).
+ */
+function manifestsStep(b: LabCalicoBuild): Step {
+  return {
+    name: `manifests${b.suffix}`,
+    ...(b.optional ? { optional: b.optional, calicoVersion: b.calico.version } : {}),
+    key: () => b.calico,
+    outputs: (c) => manifestFiles(b.calico.version).map((f) => join(c.paths.manifests, b.calico.version, f)),
+    build: async (c) => {
+      const cdir = await downloadModule(c, b.calico.module, b.calico.pseudoVersion);
+      const out = join(c.paths.manifests, b.calico.version);
+      mkdirSync(out, { recursive: true });
+      for (const f of manifestFiles(b.calico.version)) copyFileSync(join(cdir, 'manifests', f), join(out, f));
+    },
+  };
+}
+
 function hashKey(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
 
-export function allSteps(): Step[] {
-  return [...goSteps(), ...imageSteps()];
+/** Every part of the lab, in build order (the lock's Calico builds each bring their own steps). */
+export function allSteps(lock: LabLock = readLabLock()): Step[] {
+  return [...goSteps(lock), ...imageSteps(lock)];
 }
 
 export function stepIsBuilt(ctx: StepContext, step: Step): boolean {

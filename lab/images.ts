@@ -20,8 +20,17 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { agnhostImage, controlPlaneImages, LAB_SOURCE_DIR, labNodeImage } from '../harness/lab/lock.js';
-import { OPERATOR_OPTIONAL, type Step, type StepContext } from './build.js';
+import {
+  agnhostImage,
+  controlPlaneImages,
+  LAB_SOURCE_DIR,
+  type LabCalicoBuild,
+  type LabLock,
+  labCalicoBuilds,
+  labCalicoImages,
+  labNodeImage,
+} from '../harness/lab/lock.js';
+import { calicoBinDir, OPERATOR_OPTIONAL, type Step, type StepContext } from './build.js';
 
 const NODE_PACKAGES = [
   'systemd',
@@ -244,37 +253,19 @@ function controlPlaneStep(): Step {
 /** lab/images/calico-node/: the entrypoint (our supervisor), its `sv`, and the filter in front of BIRD */
 const CALICO_NODE_FILES = ['start', 'sv', 'bird'];
 
-function calicoImages(ctx: StepContext): {
-  node: string;
-  cni: string;
-  kubeControllers: string;
-  typha: string;
-  apiserver: string;
-  operator: string;
-} {
-  const r = `${ctx.lock.calico.registry}/calico`;
-  const v = ctx.lock.calico.version;
-  return {
-    node: `${r}/node:${v}`,
-    cni: `${r}/cni:${v}`,
-    kubeControllers: `${r}/kube-controllers:${v}`,
-    typha: `${r}/typha:${v}`,
-    apiserver: `${r}/apiserver:${v}`,
-    operator: `${ctx.lock.operator.registry}/tigera/operator:${ctx.lock.operator.version}`,
-  };
+function operatorImage(ctx: StepContext): string {
+  return `${ctx.lock.operator.registry}/tigera/operator:${ctx.lock.operator.version}`;
 }
 
-function calicoModuleDir(ctx: StepContext): string {
-  return join(ctx.paths.gomod, `github.com/projectcalico/calico@${ctx.lock.calico.pseudoVersion}`);
-}
-
-function calicoStep(): Step {
-  const cbin = (ctx: StepContext, n: string) => join(ctx.paths.bin, 'calico', n);
+/** Calico's images of one lab build (the default one, or the optional one an upgrade starts from). */
+function calicoStep(b: LabCalicoBuild): Step {
+  const cbin = (ctx: StepContext, n: string) => join(calicoBinDir(ctx.paths, b), n);
   return {
-    name: 'images-calico',
+    name: `images-calico${b.suffix}`,
+    ...(b.optional ? { optional: b.optional, calicoVersion: b.calico.version } : {}),
     key: (ctx) => ({
       recipes: RECIPES,
-      imgs: calicoImages(ctx),
+      imgs: labCalicoImages(b.calico),
       bins: binHashes([
         ...[
           'calico-node',
@@ -293,13 +284,14 @@ function calicoStep(): Step {
       net: baseImage('net'),
     }),
     outputs: () => [],
-    images: (ctx) =>
-      Object.entries(calicoImages(ctx))
-        .filter(([k]) => k !== 'operator')
-        .map(([, v]) => v),
+    images: () => Object.values(labCalicoImages(b.calico)),
     build: async (ctx) => {
-      const imgs = calicoImages(ctx);
-      const confd = join(calicoModuleDir(ctx), 'confd/etc/calico/confd');
+      const imgs = labCalicoImages(b.calico);
+      const confd = join(
+        ctx.paths.gomod,
+        `${b.calico.module}@${b.calico.pseudoVersion}`,
+        'confd/etc/calico/confd',
+      );
       await buildImage(
         ctx,
         [imgs.node],
@@ -398,15 +390,15 @@ function operatorStep(): Step {
     optional: OPERATOR_OPTIONAL,
     key: (ctx) => ({
       recipes: RECIPES,
-      img: calicoImages(ctx).operator,
+      img: operatorImage(ctx),
       bins: binHashes([join(ctx.paths.bin, 'operator')]),
     }),
     outputs: () => [],
-    images: (ctx) => [calicoImages(ctx).operator],
+    images: (ctx) => [operatorImage(ctx)],
     build: async (ctx) => {
       await buildImage(
         ctx,
-        [calicoImages(ctx).operator],
+        [operatorImage(ctx)],
         `FROM scratch\n${SCRATCH_PATH}COPY operator /usr/local/bin/operator\nCOPY tmp /tmp\nENTRYPOINT ["/usr/local/bin/operator"]\n`,
         (d) => {
           copyExec(join(ctx.paths.bin, 'operator'), join(d, 'operator'));
@@ -556,15 +548,18 @@ function nodeStep(): Step {
   };
 }
 
-export function imageSteps(): Step[] {
+export function imageSteps(lock: LabLock): Step[] {
+  const [main, ...others] = labCalicoBuilds(lock);
+  if (!main) throw new Error('lab.lock.json: no calico');
   return [
     rootfsStep('node'),
     rootfsStep('net'),
     controlPlaneStep(),
-    calicoStep(),
+    calicoStep(main),
     agnhostStep(),
     nodeStep(),
     operatorStep(),
+    ...others.map(calicoStep),
   ];
 }
 

@@ -232,6 +232,9 @@ export const CATALOGUE: readonly CalicoVersion[] = [
   entry('v3.27.5', 'v1.32.12', { minor: 27 }),
   entry('v3.28.5', 'v1.34.13', { minor: 28 }),
   entry('v3.29.7', 'v1.36.16', { minor: 29 }),
+  // the Calico the lab's upgrade starts from (lab/lab.lock.json calicoUpgradeFrom): the only other
+  // release the Go module proxy serves here; tigera-operator.yaml of its manifests/ deploys operator v1.38.1
+  entry('v3.30.1', 'v1.38.1', { minor: 30, manifestOrigin: 'go-module' }),
   entry('v3.30.7', 'v1.38.13', { minor: 30 }),
   // the lab's Calico (lab/lab.lock.json): the newest release the Go module proxy serves here
   entry('v3.31.0', 'v1.40.0', { minor: 31, manifestOrigin: 'go-module' }),

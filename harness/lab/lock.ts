@@ -28,14 +28,70 @@ export interface LabLock {
     calico: { version: string; plugins: string[] };
   };
   pause: { version: string };
-  calico: {
-    version: string;
-    module: string;
-    pseudoVersion: string;
-    apiPseudoVersion: string;
-    registry: string;
-  };
+  /** the Calico every lab cell runs */
+  calico: LabCalico;
+  /** the older Calico an `upgrade --lab` starts from: an optional part of the lab */
+  calicoUpgradeFrom?: LabCalico;
   operator: { module: string; version: string; apiPseudoVersion: string; registry: string };
+}
+
+/** One Calico release as the lab builds it from the Go module proxy. */
+export interface LabCalico {
+  version: string;
+  module: string;
+  /** the release tag's commit */
+  pseudoVersion: string;
+  /** github.com/projectcalico/api (the monorepo's ./api, published as a mirror) at the matching commit */
+  apiPseudoVersion: string;
+  /** the registry the release's manifests name its images under (docker.io up to v3.30, quay.io after) */
+  registry: string;
+}
+
+/**
+ * A Calico build of the lab: the default one (step names `calico`, `manifests`, `images-calico`, binaries
+ * in bin/calico) or the one an upgrade starts from (the same steps suffixed `-<version>`, binaries in
+ * bin/calico-<version>), which the lab is complete without.
+ */
+export interface LabCalicoBuild {
+  calico: LabCalico;
+  /** '' for the default build, `-<version>` for the other */
+  suffix: string;
+  /** why the lab is complete without it (the upgrade path only); absent for the default build */
+  optional?: string;
+}
+
+export function upgradeFromOptional(lock: Pick<LabLock, 'calico' | 'calicoUpgradeFrom'>): string | undefined {
+  const from = lock.calicoUpgradeFrom;
+  if (!from) return undefined;
+  return `the upgrade path only: \`upgrade --lab --from ${from.version} --to ${lock.calico.version}\` starts from it; every other cell runs ${lock.calico.version}`;
+}
+
+export function labCalicoBuilds(lock: Pick<LabLock, 'calico' | 'calicoUpgradeFrom'>): LabCalicoBuild[] {
+  const from = lock.calicoUpgradeFrom;
+  const optional = upgradeFromOptional(lock);
+  return [
+    { calico: lock.calico, suffix: '' },
+    ...(from && optional ? [{ calico: from, suffix: `-${from.version}`, optional }] : []),
+  ];
+}
+
+/** Calico's images of a build, tagged as that release's manifests name them. */
+export function labCalicoImages(calico: LabCalico): {
+  node: string;
+  cni: string;
+  kubeControllers: string;
+  typha: string;
+  apiserver: string;
+} {
+  const r = `${calico.registry}/calico`;
+  const v = calico.version;
+  return {
+    node: `${r}/node:${v}`,
+    cni: `${r}/cni:${v}`,
+    kubeControllers: `${r}/kube-controllers:${v}`,
+    typha: `${r}/typha:${v}`,
+    apiserver: `${r}/apiserver:${v}`,
+  };
 }
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -14,6 +14,8 @@ export interface LabPart {
   detail?: string;
   /** why the lab is complete without this part (only the cells that need it are refused) */
   optional?: string;
+  /** set on the parts of an optional Calico build (the one `upgrade --lab` starts from): its version */
+  calicoVersion?: string;
 }
 
 export interface LabStatus {
@@ -56,9 +58,15 @@ export async function labStatus(): Promise<LabStatus> {
       built,
       ...(detail ? { detail } : {}),
       ...(step.optional ? { optional: step.optional } : {}),
+      ...(step.calicoVersion ? { calicoVersion: step.calicoVersion } : {}),
     });
   }
-  return { root: paths.root, complete: parts.every((p) => p.built || p.optional !== undefined), parts };
+  return { root: paths.root, complete: labComplete(parts), parts };
+}
+
+/** The lab is complete when every part is built but the optional ones (the operator, the upgrade's older Calico). */
+export function labComplete(parts: readonly LabPart[]): boolean {
+  return parts.every((p) => p.built || p.optional !== undefined);
 }
 
 /** The optional parts a set of cells needs that are not built: `part — why` lines (the operator path). */
@@ -83,6 +91,13 @@ export function unavailablePaths(
     operator: `the lab cannot run the operator path: ${missing.join('; ')}`,
     all: cells.every((c) => c.install === 'operator'),
   };
+}
+
+/** The parts of an optional Calico build of this version that are not built: `part (detail)` lines. */
+export function missingForCalicoVersion(s: LabStatus, version: string): string[] {
+  return s.parts
+    .filter((p) => p.calicoVersion === version && !p.built)
+    .map((p) => `${p.name} (${p.detail ?? 'missing'})`);
 }
 
 /** For `--lab`: the lab's status, or exit 3 naming what is missing and how to build it. */

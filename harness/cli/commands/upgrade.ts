@@ -10,6 +10,7 @@ import { parseAllowList } from '../../audit/registry.js';
 import { EnvironmentError, formatDuration } from '../../errors.js';
 import { defaultRunner } from '../../exec/process.js';
 import type { LabLock } from '../../lab/lock.js';
+import { type LabStatus, missingForCalicoVersion } from '../../lab/status.js';
 import type { CellResult } from '../../model/results.js';
 import { assertUsable, cellSkipReason, runPreflight } from '../../preflight/preflight.js';
 import type { UpgradeDeps } from '../../upgrade/deps.js';
@@ -49,8 +50,9 @@ export const upgradeHelp = `calico-conformance upgrade --from A --to B [options]
   --report-dir DIR                where the reports go (default ./results/upgrade-A-to-B)
   --manifests-dir DIR             read upstream Calico files from DIR/<version>/<file> (as render does)
   --allow-unpinned                accept upstream files the sha256 lock does not pin (master)
-  --lab                           run on this machine's lab (npm run lab:build), as run --lab: both --from
-                                  and --to must be versions the lab has built (exit 3 otherwise)
+  --lab                           run on this machine's lab (npm run lab:build), as run --lab: --from and
+                                  --to must be a pair the lab builds (--from v3.30.1, its optional part,
+                                  --to v3.31.0), exit 3 otherwise
   --no-goldmane-whisker           operator path (v3.30+): leave out the Goldmane and Whisker CRs that
                                   upstream's custom-resources.yaml creates (installed by default)
   --keep-cluster                  leave the cluster running
@@ -85,24 +87,55 @@ export interface UpgradeInjection extends SessionInjection {
 }
 
 /**
- * `--lab`: both versions must be the lab's (it builds the one Calico its lock pins). Exit 3 naming what is
- * missing and how to build it, before anything is created.
+ * The `--from`/`--to` pairs `upgrade --lab` can run: the lab's optional older Calico (lab/lab.lock.json
+ * "calicoUpgradeFrom") to the lab's Calico, and the lab's Calico to itself (the install path changes:
+ * --install manifest-to-operator, which needs the lab's operator part).
  */
-export function assertLabVersions(flow: Pick<UpgradeOptions, 'from' | 'to'>, lock: LabLock): void {
-  const have = lock.calico.version;
-  const missing = [
-    ...(flow.from.calicoVersion !== have ? [`--from ${flow.from.calicoVersion}`] : []),
-    ...(flow.to.calicoVersion !== have && flow.to.calicoVersion !== flow.from.calicoVersion
-      ? [`--to ${flow.to.calicoVersion}`]
-      : []),
+export function labUpgradePairs(
+  lock: Pick<LabLock, 'calico' | 'calicoUpgradeFrom'>,
+): Array<[string, string]> {
+  const to = lock.calico.version;
+  return [
+    ...(lock.calicoUpgradeFrom ? [[lock.calicoUpgradeFrom.version, to] as [string, string]] : []),
+    [to, to],
   ];
-  if (missing.length === 0) return;
-  throw new EnvironmentError(
-    `upgrade --lab: ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not built in this lab: it has Calico ${have} only (lab/lab.lock.json, "calico"). ` +
-      "The lab builds the one Calico version its lock pins: to have another, pin it there (its version and the pseudo-versions of its tag's commit and of projectcalico/api, which the Go module proxy must serve) and run `npm run lab:build`. " +
-      `With one version built, --from and --to can only both be ${have} (--install manifest-to-operator, which needs the lab's operator part)`,
-    ['lab calico version'],
-  );
+}
+
+/**
+ * `--lab`: the pair must be one the lab builds (labUpgradePairs), and the parts of its optional older
+ * Calico built when the upgrade starts from it (given the lab's status). Exit 3 naming the pairs or the
+ * missing parts and how to build them, before anything is created.
+ */
+export function assertLabVersions(
+  flow: Pick<UpgradeOptions, 'from' | 'to'>,
+  lock: Pick<LabLock, 'calico' | 'calicoUpgradeFrom'>,
+  status?: LabStatus,
+): void {
+  const from = flow.from.calicoVersion;
+  const to = flow.to.calicoVersion;
+  const pairs = labUpgradePairs(lock);
+  if (!pairs.some(([f, t]) => f === from && t === to)) {
+    const built = [
+      `${lock.calico.version} (every cell; lab/lab.lock.json "calico")`,
+      ...(lock.calicoUpgradeFrom
+        ? [`${lock.calicoUpgradeFrom.version} (optional, where an upgrade starts; "calicoUpgradeFrom")`]
+        : []),
+    ];
+    throw new EnvironmentError(
+      `upgrade --lab: --from ${from} --to ${to} is not a pair this lab builds: it builds Calico ${built.join(' and ')}; ` +
+        `the pairs it can run are ${pairs.map(([f, t]) => `--from ${f} --to ${t}`).join(', ')} ` +
+        `(--from ${lock.calico.version} --to ${lock.calico.version} only with --install manifest-to-operator, which needs the lab's operator part). ` +
+        "To have another version, pin it in lab/lab.lock.json (its version and the pseudo-versions of its tag's commit and of projectcalico/api, which the Go module proxy must serve), catalogue it (harness/config/catalogue.ts, harness/calico/manifests.lock.json) and run `npm run lab:build`",
+      ['lab calico version'],
+    );
+  }
+  const missing = status ? missingForCalicoVersion(status, from) : [];
+  if (missing.length > 0)
+    throw new EnvironmentError(
+      `upgrade --lab: --from ${from} needs the lab's optional Calico ${from}, which is not built: ${missing.join(', ')}. ` +
+        'Build it with `npm run lab:build` (README "The lab")',
+      ['lab calico version'],
+    );
 }
 
 export async function upgradeCommand(
@@ -123,7 +156,11 @@ export async function upgradeCommand(
   const parsed = parseUpgradeOptions(cellValues);
   const { flow } = parsed;
   // ---- the lab's versions (exit 3), still before anything is created
-  if (labFlags) assertLabVersions(flow, labFlags.lock);
+  if (labFlags) {
+    assertLabVersions(flow, labFlags.lock);
+    const { labStatus } = await import('../../lab/status.js');
+    assertLabVersions(flow, labFlags.lock, await labStatus());
+  }
   const reportDir =
     str('report-dir') !== undefined
       ? resolve(io.cwd, str('report-dir') as string)

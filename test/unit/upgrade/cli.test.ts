@@ -7,13 +7,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { upgradeCommand } from '../../../harness/cli/commands/upgrade.js';
+import { assertLabVersions, labUpgradePairs, upgradeCommand } from '../../../harness/cli/commands/upgrade.js';
 import { memoryIO } from '../../../harness/cli/io.js';
 import { main } from '../../../harness/cli/main.js';
 import { toolVersion } from '../../../harness/cli/version.js';
 import { EnvironmentError } from '../../../harness/errors.js';
 import type { ProcessRunner, RunResult } from '../../../harness/exec/process.js';
 import { readLabLock } from '../../../harness/lab/lock.js';
+import type { LabPart, LabStatus } from '../../../harness/lab/status.js';
 import type { RunResults } from '../../../harness/model/results.js';
 import { silentProgress } from '../../../harness/pipeline/deps.js';
 import { parseDuration, parseUpgradeOptions } from '../../../harness/upgrade/options.js';
@@ -207,32 +208,37 @@ describe('upgrade: validation before anything is created', () => {
   });
 });
 
-describe('upgrade --lab: both versions must be built in the lab (exit 3, before anything is created)', () => {
-  const have = readLabLock().calico.version;
-  const cases: [string, string[], RegExp][] = [
+describe('upgrade --lab: only a pair the lab builds (exit 3, before anything is created)', () => {
+  const lock = readLabLock();
+  const have = lock.calico.version;
+  const older = lock.calicoUpgradeFrom?.version;
+  it('the lab pins an older Calico to upgrade from, catalogued and older than its own', () => {
+    expect(older).toBe('v3.30.1');
+    expect(labUpgradePairs(lock)).toEqual([
+      [older, have],
+      [have, have],
+    ]);
+  });
+  const cases: [string, string[]][] = [
+    ['--to not built', ['--from', have, '--to', 'v3.32.1', '--install', 'manifest']],
+    ['--from not built', ['--from', 'v3.30.7', '--to', have, '--install', 'manifest']],
+    ['neither built', ['--from', 'v3.31.7', '--to', 'v3.32.1', '--install', 'manifest']],
     [
-      '--to not built',
-      ['--from', have, '--to', 'v3.32.1', '--install', 'manifest'],
-      /--to v3\.32\.1 is not built/,
-    ],
-    [
-      '--from not built',
-      ['--from', 'v3.30.7', '--to', have, '--install', 'manifest'],
-      /--from v3\.30\.7 is not built/,
-    ],
-    [
-      'neither built',
-      ['--from', 'v3.31.7', '--to', 'v3.32.1', '--install', 'manifest'],
-      /--from v3\.31\.7 and --to v3\.32\.1 are not built/,
+      'both built, the wrong way round',
+      ['--from', have, '--to', 'v3.30.1', '--allow-downgrade', '--install', 'manifest'],
     ],
   ];
-  for (const [name, argv, missing] of cases) {
-    it(`${name}: names what is missing and how to build it; runs nothing`, async () => {
+  for (const [name, argv] of cases) {
+    it(`${name}: names the versions and pairs the lab has and how to build another; runs nothing`, async () => {
       const runner = ALL_TOOLS();
       const r = await upgrade(['--lab', '--encapsulation', 'VXLAN', ...argv], { runner });
       expect(r.code).toBe(3);
-      expect(r.io.stderr).toMatch(missing);
-      expect(r.io.stderr).toContain(`it has Calico ${have} only (lab/lab.lock.json, "calico")`);
+      expect(r.io.stderr).toMatch(
+        /is not a pair this lab builds: it builds Calico v3\.31\.0 \(every cell; lab\/lab\.lock\.json "calico"\) and v3\.30\.1 \(optional, where an upgrade starts; "calicoUpgradeFrom"\)/,
+      );
+      expect(r.io.stderr).toContain(
+        'the pairs it can run are --from v3.30.1 --to v3.31.0, --from v3.31.0 --to v3.31.0',
+      );
       expect(r.io.stderr).toContain('run `npm run lab:build`');
       // not even the lab's docker network: nothing was created
       expect(runner.calls).toEqual([]);
@@ -240,6 +246,49 @@ describe('upgrade --lab: both versions must be built in the lab (exit 3, before 
       expect(existsSync(r.reportDir)).toBe(false);
     });
   }
+
+  const flow = (from: string, to: string) => ({ from: { calicoVersion: from }, to: { calicoVersion: to } });
+  const part = (name: string, built: boolean, calicoVersion?: string): LabPart => ({
+    name,
+    built,
+    detail: built ? 'built' : 'never built',
+    ...(calicoVersion ? { optional: 'the upgrade path only', calicoVersion } : {}),
+  });
+  const status = (olderBuilt: boolean): LabStatus => ({
+    root: '/lab',
+    complete: true,
+    parts: [
+      part('calico', true),
+      part('images-calico', true),
+      part('calico-v3.30.1', olderBuilt, 'v3.30.1'),
+      part('manifests-v3.30.1', true, 'v3.30.1'),
+      part('images-calico-v3.30.1', olderBuilt, 'v3.30.1'),
+    ],
+  });
+  it('the older Calico not built: exit 3 naming its missing parts and the build command', () => {
+    let err: unknown;
+    try {
+      assertLabVersions(flow('v3.30.1', have) as never, lock, status(false));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect((err as EnvironmentError).exitCode).toBe(3);
+    expect((err as Error).message).toBe(
+      'upgrade --lab: --from v3.30.1 needs the lab\'s optional Calico v3.30.1, which is not built: calico-v3.30.1 (never built), images-calico-v3.30.1 (never built). Build it with `npm run lab:build` (README "The lab")',
+    );
+  });
+  it("the older Calico built: the pair passes; the lab's own Calico to itself needs none of its parts", () => {
+    expect(() => assertLabVersions(flow('v3.30.1', have) as never, lock, status(true))).not.toThrow();
+    expect(() => assertLabVersions(flow(have, have) as never, lock, status(false))).not.toThrow();
+  });
+  it('a lock without the older Calico allows only its own version to itself', () => {
+    const { calicoUpgradeFrom: _o, ...without } = lock;
+    expect(labUpgradePairs(without)).toEqual([[have, have]]);
+    expect(() => assertLabVersions(flow('v3.30.1', have) as never, without)).toThrow(
+      /it builds Calico v3\.31\.0 \(every cell; lab\/lab\.lock\.json "calico"\); the pairs it can run are --from v3\.31\.0 --to v3\.31\.0 /,
+    );
+  });
 });
 
 describe('upgrade: the machine', () => {
