@@ -7,8 +7,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type KindNode, listKindNodes } from '../cluster/kind-nodes.js';
+import { listKindNodes } from '../cluster/kind-nodes.js';
 import { DockerNodeShell, type NodeShell } from '../cluster/node-shell.js';
+import type { ClusterNode } from '../cluster/provider.js';
 import { UsageError } from '../errors.js';
 import type { ProcessRunner } from '../exec/process.js';
 import type { NodeDump } from '../node-state/dump.js';
@@ -34,7 +35,7 @@ export interface LiveCollectOptions {
 }
 
 export interface LiveCollection {
-  nodes: KindNode[];
+  nodes: ClusterNode[];
   dumps: NodeDump[];
   cluster?: ClusterState;
   /** why the API state is missing, when it is */

@@ -6,14 +6,7 @@
  */
 import { EnvironmentError, UsageError } from '../errors.js';
 import { CommandError, type ProcessRunner, type RunOptions, type RunResult } from '../exec/process.js';
-
-export interface KindNode {
-  name: string;
-  container: string;
-  role: 'control-plane' | 'worker';
-  /** the node's IPv4 address on its docker network (kind's `kind` network) */
-  ip: string;
-}
+import type { ClusterNode } from './provider.js';
 
 export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster';
 export const KIND_ROLE_LABEL = 'io.x-k8s.kind.role';
@@ -24,7 +17,7 @@ export async function listKindNodes(
   clusterName: string,
   runner: ProcessRunner,
   dockerCommand = 'docker',
-): Promise<KindNode[]> {
+): Promise<ClusterNode[]> {
   if (!CLUSTER_NAME.test(clusterName)) {
     throw new UsageError(
       `--cluster: ${JSON.stringify(clusterName)} is not a kind cluster name (lower-case letters, digits and '-')`,
@@ -57,7 +50,7 @@ export async function listKindNodes(
     ],
     { timeoutMs: 30_000 },
   );
-  const nodes: KindNode[] = [];
+  const nodes: ClusterNode[] = [];
   for (const line of inspect.stdout.split('\n')) {
     if (!line.trim()) continue;
     const [rawName, role, ips] = line.split('\t');
@@ -70,7 +63,7 @@ export async function listKindNodes(
         `kind node ${name} of cluster ${clusterName} has no IPv4 address on any docker network`,
       );
     }
-    nodes.push({ name, container: name, role, ip });
+    nodes.push({ name, container: name, role, internalIP: ip });
   }
   return nodes.sort((a, b) =>
     a.role === b.role

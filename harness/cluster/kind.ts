@@ -17,7 +17,7 @@ import { kindDelete } from '../state/remove.js';
 import type { Teardown, Tracked } from '../state/teardown.js';
 import { listKindNodes } from './kind-nodes.js';
 import { DockerNodeShell, type NodeShell } from './node-shell.js';
-import type { ClusterHandle, ClusterProvider, ClusterSpec, KindNode } from './provider.js';
+import type { ClusterHandle, ClusterNode, ClusterProvider, ClusterSpec } from './provider.js';
 
 /** Every cluster this harness names starts with this; `cleanup` looks for it. */
 export const CLUSTER_PREFIX = 'cc-';
@@ -55,7 +55,7 @@ export function clusterNameFor(
   return validateClusterName(`${CLUSTER_PREFIX}${slug ? `${slug}-` : ''}${suffix}`);
 }
 
-export type ListKindNodes = (clusterName: string, runner: ProcessRunner) => Promise<KindNode[]>;
+export type ListKindNodes = (clusterName: string, runner: ProcessRunner) => Promise<ClusterNode[]>;
 
 export interface KindProviderOptions {
   runner?: ProcessRunner;
@@ -182,7 +182,7 @@ class KindClusterHandle implements ClusterHandle {
     private readonly tempDir: Tracked | undefined,
   ) {}
 
-  async nodes(): Promise<KindNode[]> {
+  async nodes(): Promise<ClusterNode[]> {
     if (this.opts.listNodes) return this.opts.listNodes(this.name, this.runner);
     return listKindNodes(this.name, this.runner, this.opts.dockerCommand ?? 'docker');
   }

@@ -4,10 +4,21 @@
  * pkg/cluster/internal/providers, hides the container runtime).
  * KindProvider (kind.ts) implements it with the kind CLI.
  */
-import type { KindNode } from './kind-nodes.js';
 import type { NodeShell } from './node-shell.js';
 
-export type { KindNode } from './kind-nodes.js';
+/**
+ * A node of a cluster, the one node type of the harness: what the cluster provider lists, the pipeline's
+ * phases get and the suites receive (pipeline/suite-context.ts).
+ */
+export interface ClusterNode {
+  /** the Kubernetes node name (kind: also the hostname and the container name) */
+  name: string;
+  /** the docker container of the node */
+  container: string;
+  role: 'control-plane' | 'worker';
+  /** the node's InternalIP: its IPv4 address on the cluster's docker network (kind's `kind` network) */
+  internalIP: string;
+}
 
 export interface ClusterSpec {
   name: string;
@@ -30,7 +41,7 @@ export interface ClusterHandle {
   readonly name: string;
   /** a private (0600) kubeconfig file for this cluster; removed by dispose() unless kept */
   readonly kubeconfigPath: string;
-  nodes(): Promise<KindNode[]>;
+  nodes(): Promise<ClusterNode[]>;
   shell(nodeName: string): NodeShell;
   /**
    * Deletes the cluster and its temp files, or with `keep` leaves them and says how to reach them. Resolves with

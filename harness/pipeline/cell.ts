@@ -258,7 +258,7 @@ const PHASE_DEFS: PhaseDef[] = [
         return {
           outcome: 'skipped',
           reason: `--reuse-cluster: reusing ${slot.handle.name} (created for ${slot.createdFor})`,
-          evidence: (slot.nodes ?? []).map((n) => `${n.role} ${n.name} ${n.ip}`),
+          evidence: (slot.nodes ?? []).map((n) => `${n.role} ${n.name} ${n.internalIP}`),
         };
       }
       const evidence: string[] = [];
@@ -289,7 +289,9 @@ const PHASE_DEFS: PhaseDef[] = [
       s.result.clusterName = slot.handle.name;
       slot.nodes = await slot.handle.nodes();
       if (slot.nodes.length === 0) throw new Error(`cluster ${slot.handle.name} lists no nodes`);
-      evidence.push(...slot.nodes.map((n) => `${n.role} ${n.name} ${n.ip} (container ${n.container})`));
+      evidence.push(
+        ...slot.nodes.map((n) => `${n.role} ${n.name} ${n.internalIP} (container ${n.container})`),
+      );
       if (!slot.attached) evidence.push(...(await deps.prepareTopology(stepFor(s, signal, step.log))));
       return { evidence };
     },
@@ -555,12 +557,7 @@ function suiteContextOf(s: CellState): SuiteContext {
     clusterName: s.slot.handle?.name ?? '',
     kubeconfigPath: s.slot.handle?.kubeconfigPath ?? '',
     cellDir: s.cellDir,
-    nodes: (s.slot.nodes ?? []).map((n) => ({
-      name: n.name,
-      role: n.role,
-      container: n.container,
-      internalIP: n.ip,
-    })),
+    nodes: s.slot.nodes ?? [],
     namespacePrefix: s.opts.namespacePrefix ?? 'cc',
     ...(s.opts.calicoctl ? { calicoctl: s.opts.calicoctl } : {}),
     ...(s.opts.policySelect ? { policySelect: s.opts.policySelect } : {}),

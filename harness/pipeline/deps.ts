@@ -7,6 +7,7 @@
  */
 
 import type { NodeShell } from '../cluster/node-shell.js';
+import type { ClusterNode } from '../cluster/provider.js';
 import type { Cell } from '../config/cell.js';
 import type { AuditReport } from '../model/audit.js';
 import type { CheckResult, Outcome, UpgradeResult } from '../model/results.js';
@@ -14,14 +15,7 @@ import type { NodeDump } from '../node-state/dump.js';
 import type { PhaseLimits } from './phase.js';
 import type { SuiteContext } from './suite-context.js';
 
-export interface ClusterNode {
-  name: string;
-  /** docker container of the node (kind names it after the node) */
-  container: string;
-  role: 'control-plane' | 'worker';
-  /** the node's InternalIP on the kind network */
-  ip: string;
-}
+export type { ClusterNode } from '../cluster/provider.js';
 
 /** A live cluster: valid until disposed (testcontainers style: the handle is the only way to reach it). */
 export interface ClusterHandle {

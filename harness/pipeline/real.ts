@@ -300,7 +300,7 @@ export async function attachCluster(
           n.metadata?.labels?.['node-role.kubernetes.io/control-plane'] !== undefined
             ? 'control-plane'
             : 'worker',
-        ip: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '',
+        internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '',
       };
     });
   };

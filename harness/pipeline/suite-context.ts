@@ -3,15 +3,11 @@
  * the pipeline provides to vitest under the key `cellContext` and a suite reads with suiteContext()
  * (suites/context.ts). It lives in the harness so that the harness never imports from suites/.
  */
+import type { ClusterNode } from '../cluster/provider.js';
 import type { Cell } from '../config/cell.js';
 
-export interface SuiteNode {
-  name: string;
-  role: 'control-plane' | 'worker';
-  /** docker container name of the kind node */
-  container: string;
-  internalIP: string;
-}
+/** The cell's nodes as the pipeline lists them (the harness's one node type). */
+export type SuiteNode = ClusterNode;
 
 export interface SuiteContext {
   cell: Cell;

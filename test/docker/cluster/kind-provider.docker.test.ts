@@ -70,7 +70,7 @@ describeDocker('KindProvider with real node containers (fake kind CLI)', () => {
       `control-plane ${name}-control-plane`,
       `worker ${name}-worker`,
     ]);
-    for (const n of nodes) expect(n.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    for (const n of nodes) expect(n.internalIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     const r = await handle.shell(nodes[1]!.name).exec(['hostname']);
     expect(r.stdout.trim()).toBe(`${name}-worker`);
 

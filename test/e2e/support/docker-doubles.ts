@@ -118,7 +118,7 @@ export class BedClusterProvider implements ClusterProvider {
           `{{(index .NetworkSettings.Networks "${this.opts.network}").IPAddress}}`,
           name,
         ]);
-        nodes.push({ name, container: name, role, ip: ip.stdout.trim() });
+        nodes.push({ name, container: name, role, internalIP: ip.stdout.trim() });
         if (failNow['create-cluster'] === 'throw')
           throw new Error('kind create cluster: node failed to join (injected)');
       }
@@ -259,7 +259,7 @@ export function bedDeps(
           for (const to of step.nodes.filter((t) => t !== from)) {
             const r = await step.cluster
               .shell(from.name)
-              .exec(['ping', '-c', '1', '-W', '2', to.ip], { timeoutMs: 10_000 });
+              .exec(['ping', '-c', '1', '-W', '2', to.internalIP], { timeoutMs: 10_000 });
             probes.push({
               from: from.name,
               to: to.name,

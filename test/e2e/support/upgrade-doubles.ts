@@ -96,7 +96,9 @@ export function bedUpgradeDeps(o: BedUpgradeOptions = {}): UpgradeDeps & { calls
       return {
         pairs,
         async probeOnce(keys: readonly ProbeKey[]): Promise<ProbeRecord[]> {
-          const script = keys.map((k) => `nc -z -w 1 ${server.ip} ${k.port}; echo "${k.port} $?"`).join('; ');
+          const script = keys
+            .map((k) => `nc -z -w 1 ${server.internalIP} ${k.port}; echo "${k.port} $?"`)
+            .join('; ');
           const r = await step.cluster.shell(client.name).exec(['sh', '-c', script], { timeoutMs: 10_000 });
           const at = new Date().toISOString();
           return keys.map((k) => {

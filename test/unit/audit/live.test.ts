@@ -102,8 +102,13 @@ describe('listKindNodes', () => {
     const calls: string[][] = [];
     const nodes = await listKindNodes('dev', fakeRunner(calls));
     expect(nodes).toEqual([
-      { name: 'dev-control-plane', container: 'dev-control-plane', role: 'control-plane', ip: '172.18.0.2' },
-      { name: 'dev-worker', container: 'dev-worker', role: 'worker', ip: '172.18.0.3' },
+      {
+        name: 'dev-control-plane',
+        container: 'dev-control-plane',
+        role: 'control-plane',
+        internalIP: '172.18.0.2',
+      },
+      { name: 'dev-worker', container: 'dev-worker', role: 'worker', internalIP: '172.18.0.3' },
     ]);
     expect(calls[0]).toEqual([
       'docker',

@@ -259,7 +259,7 @@ describe('KindProvider.delete and list', () => {
     const { provider } = setup(runner);
     const h = await provider.create({ ...SPEC, name: 'cc-x-000001' });
     const nodes = await h.nodes();
-    expect(nodes.map((n) => `${n.role} ${n.name} ${n.ip}`)).toEqual([
+    expect(nodes.map((n) => `${n.role} ${n.name} ${n.internalIP}`)).toEqual([
       'control-plane cc-x-000001-control-plane 172.18.0.2',
       'worker cc-x-000001-worker 172.18.0.3',
     ]);

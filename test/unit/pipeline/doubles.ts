@@ -167,9 +167,9 @@ export function twoNodes(cluster: string): ClusterNode[] {
       name: `${cluster}-control-plane`,
       container: `${cluster}-control-plane`,
       role: 'control-plane',
-      ip: '172.18.0.2',
+      internalIP: '172.18.0.2',
     },
-    { name: `${cluster}-worker`, container: `${cluster}-worker`, role: 'worker', ip: '172.18.0.3' },
+    { name: `${cluster}-worker`, container: `${cluster}-worker`, role: 'worker', internalIP: '172.18.0.3' },
   ];
 }
 

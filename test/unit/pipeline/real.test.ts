@@ -78,9 +78,9 @@ describe('realDeps wiring', () => {
         name: 'demo-control-plane',
         container: 'demo-control-plane',
         role: 'control-plane',
-        ip: '172.18.0.2',
+        internalIP: '172.18.0.2',
       },
-      { name: 'demo-worker', container: 'demo-worker', role: 'worker', ip: '172.18.0.3' },
+      { name: 'demo-worker', container: 'demo-worker', role: 'worker', internalIP: '172.18.0.3' },
     ]);
     expect(await h.dispose({ keep: false })).toEqual([]);
     expect(dockerDouble.calls.some((c) => /\b(rm|kill|stop)\b/.test(c))).toBe(false);
