@@ -1,21 +1,18 @@
 /**
  * Connectivity on the live cell: the probe workloads (harness/probe/workloads.ts) on every node, an external
  * target on the kind network, then a control round (every pod↔pod path on TCP/UDP 80 and 81 must connect
- * to its intended target) and the checks of harness/probe/checks.ts, each recorded with its probes and
- * grids for the report.
+ * to its intended target) and the checks of connectivity-checks.ts, each recorded on its test's metadata
+ * with its probes and grids for the report. A check whose requirements this cell does not meet (a second
+ * node to cross to) is skipped with the reason harness/model/requirements.ts gives; every other must pass.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerNodeShell } from '../harness/cluster/node-shell.js';
 import { ClientNodeKube } from '../harness/kube/client.js';
-import {
-  type CheckOutcome,
-  CONNECTIVITY_CHECKS,
-  mtuAcrossNodes,
-  type ProbeTopology,
-  podToPodCrossNode,
-  tunnelMtuFor,
-} from '../harness/probe/checks.js';
+import type { ProbeRecord } from '../harness/model/connectivity.js';
+import { skipReason } from '../harness/model/requirements.js';
+import type { CheckResult } from '../harness/model/results.js';
+import { type CheckOutcome, type ProbeTopology, tunnelMtuFor } from '../harness/probe/checks.js';
 import {
   type BlockAffinityLike,
   type ExternalTargetHandle,
@@ -26,7 +23,8 @@ import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { type ConvergedControl, type ProbeRequest, Prober } from '../harness/probe/prober.js';
 import { buildProbeTopology } from '../harness/probe/topology.js';
 import { buildProbeWorkloads } from '../harness/probe/workloads.js';
-import { recordSuiteData, suiteContext } from './context.js';
+import { CONNECTIVITY_CHECKS, MTU_CHECK } from './connectivity-checks.js';
+import { record, suiteContext, suiteEnvironment } from './context.js';
 
 const ctx = suiteContext();
 const kube = ClientNodeKube.fromFile(ctx.kubeconfigPath);
@@ -49,27 +47,9 @@ let controlFailure: string | undefined;
 /** why the pod MTU could not be read: then the pod-MTU probe did not run, and the MTU check says so */
 let podMtuProblem: string | undefined;
 
-/**
- * The checks that may come back skipped on this cell, each with the reason; every other check must pass.
- * The external target, a Service and client pods always exist here (beforeAll fails otherwise), so only the
- * node-to-node checks may have nothing to probe, and only in a one-node cell.
- */
-const MAY_SKIP: ReadonlyMap<string, string> = new Map(
-  ctx.nodes.length < 2
-    ? [
-        [podToPodCrossNode.name, 'a one-node cell has no second node to cross to'],
-        [mtuAcrossNodes.name, 'the MTU is measured between nodes and a one-node cell has only one'],
-      ]
-    : [],
-);
-
-function record(outcome: CheckOutcome): void {
-  recordSuiteData(ctx, 'checks', `connectivity-${outcome.result.name}`, outcome.result);
-  if (outcome.probes.length > 0)
-    recordSuiteData(ctx, 'probes', `connectivity-${outcome.result.name}`, outcome.probes);
-  if (outcome.grids.length > 0)
-    recordSuiteData(ctx, 'grids', `connectivity-${outcome.result.name}`, outcome.grids);
-}
+/** the control round's result and records, attached to its test */
+let controlCheck: CheckResult | undefined;
+let controlRecords: ProbeRecord[] = [];
 
 beforeAll(async () => {
   const nodes = ctx.nodes.map((n) => n.name);
@@ -160,11 +140,11 @@ beforeAll(async () => {
   let converged: ConvergedControl | undefined;
   try {
     converged = await prober.convergeControl(control, CONTROL_CONVERGENCE);
-    recordSuiteData(ctx, 'probes', 'connectivity-control', converged.records);
+    controlRecords = converged.records;
   } catch (e) {
     controlFailure = e instanceof Error ? e.message : String(e);
   }
-  recordSuiteData(ctx, 'checks', 'connectivity-control', {
+  controlCheck = {
     name: 'control-round',
     outcome: controlFailure ? 'failed' : 'passed',
     durationMs: performance.now() - started,
@@ -175,7 +155,7 @@ beforeAll(async () => {
             converged?.convergedMs ?? 0,
           )}ms (${converged?.rounds} rounds)`,
         }),
-  });
+  };
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -186,14 +166,21 @@ afterAll(async () => {
 }, 5 * 60_000);
 
 describe(`connectivity (${ctx.cell.id})`, () => {
-  it('control round: every pod reaches every server pod on TCP/UDP 80 and 81', () => {
+  it('control round: every pod reaches every server pod on TCP/UDP 80 and 81', ({ task }) => {
+    if (controlCheck) record(task, { check: controlCheck, probes: controlRecords });
     expect(controlFailure, controlFailure).toBeUndefined();
   });
 
+  const env = suiteEnvironment(ctx);
   for (const check of CONNECTIVITY_CHECKS) {
-    it(check.name, async () => {
-      let outcome = await check(prober, topo);
-      if (check === mtuAcrossNodes && podMtuProblem) {
+    const unmet = skipReason(check.requires, env);
+    it(check.name, async ({ task, skip }) => {
+      if (unmet) {
+        record(task, { check: { name: check.name, outcome: 'skipped', durationMs: 0, message: unmet } });
+        return skip(unmet);
+      }
+      let outcome: CheckOutcome = await check.run(prober, topo);
+      if (check.name === MTU_CHECK && podMtuProblem) {
         // the pod-MTU probe did not run: the check is not complete, so it cannot pass
         const r = outcome.result;
         outcome = {
@@ -205,18 +192,16 @@ describe(`connectivity (${ctx.cell.id})`, () => {
           },
         };
       }
-      const mayskip = MAY_SKIP.get(check.name);
-      if (outcome.result.outcome === 'skipped' && mayskip) {
-        outcome = {
-          ...outcome,
-          result: { ...outcome.result, details: `allowed to be skipped here: ${mayskip}` },
-        };
-      }
-      record(outcome);
-      if (outcome.result.outcome === 'skipped' && mayskip) return;
-      expect(outcome.result.outcome, `${outcome.result.message ?? ''}\n${outcome.result.details ?? ''}`).toBe(
-        'passed',
-      );
+      const r = outcome.result;
+      // the check's stable name; what the probe check called this run (e.g. mtu-1450) stays in the details
+      const details =
+        r.name === check.name ? r.details : [`run as ${r.name}`, r.details].filter(Boolean).join('\n');
+      record(task, {
+        check: { ...r, name: check.name, ...(details ? { details } : {}) },
+        probes: outcome.probes,
+        grids: outcome.grids,
+      });
+      expect(r.outcome, `${r.message ?? ''}\n${r.details ?? ''}`).toBe('passed');
     });
   }
 });

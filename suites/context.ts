@@ -2,15 +2,14 @@
  * How a conformance suite (suites/*.test.ts) reaches the live cell it runs against. The pipeline runs
  * the suites through vitest's Node API and provides a serialisable SuiteContext under the key
  * `cellContext`; a suite rebuilds its clients from the kubeconfig path. What a suite measures beyond
- * pass/fail (grids, probe records, policy timings, verification evidence) it writes with recordSuiteData,
- * and the pipeline merges those files into the results model.
+ * pass/fail (grids, probe records, policy timings, verification results) it attaches to vitest's task
+ * metadata with record(), and the pipeline reads it, typed, from the test modules after the run.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { inject } from 'vitest';
-import type { SuiteContext } from '../harness/pipeline/suite-context.js';
+import { inject, type TaskMeta } from 'vitest';
+import type { Environment } from '../harness/model/requirements.js';
+import type { SuiteContext, SuiteRecord } from '../harness/pipeline/suite-context.js';
 
-export type { SuiteContext, SuiteNode } from '../harness/pipeline/suite-context.js';
+export type { SuiteContext, SuiteNode, SuiteRecord } from '../harness/pipeline/suite-context.js';
 
 export function suiteContext(): SuiteContext {
   const ctx = inject('cellContext');
@@ -23,12 +22,21 @@ export function suiteContext(): SuiteContext {
   return ctx;
 }
 
-export type SuiteDataKind = 'grids' | 'probes' | 'policy' | 'verify' | 'checks';
+/** What the suites know about where they run, for harness/model/requirements.ts to judge `requires` by. */
+export function suiteEnvironment(ctx: SuiteContext): Environment {
+  return { cell: ctx.cell, nodes: ctx.nodes.length, calicoctl: Boolean(ctx.calicoctl) };
+}
 
-/** Writes one JSON file of suite data; the pipeline merges every file of the cell into the results model. */
-export function recordSuiteData(ctx: SuiteContext, kind: SuiteDataKind, name: string, data: unknown): void {
-  const dir = join(ctx.cellDir, 'suite-data');
-  mkdirSync(dir, { recursive: true });
-  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '_');
-  writeFileSync(join(dir, `${kind}--${safe}.json`), JSON.stringify(data, null, 2));
+/** Something vitest hands a test or hook that carries metadata: a test's `context.task`, a hook's suite. */
+interface WithMeta {
+  meta: TaskMeta;
+}
+
+/**
+ * Attaches what a suite measured to a test (`context.task`) or, in beforeAll, to the suite or file it
+ * receives; the pipeline reads it from the test modules after the run (harness/pipeline/suites.ts). One
+ * record per task: a test vitest retries records again and replaces what its first attempt recorded.
+ */
+export function record(task: WithMeta, data: SuiteRecord): void {
+  task.meta.record = data;
 }

@@ -2,8 +2,9 @@
  * Mode verification on the live cell: the requested encapsulation must be what the dataplane does.
  * Node dumps come from `docker exec` on the kind node containers (the audit's collector), IPPools, block
  * affinities, pods and node addresses from the API, BIRD's sessions from `birdcl show protocols` in each
- * node's calico-node pod. The checks are harness/verify/mode.ts; every result is recorded for the report, and
- * what they read is kept in the cell's `verify-dump/` (harness/verify/evidence.ts).
+ * node's calico-node pod. The checks are harness/verify/mode.ts; every result goes to the pipeline on the
+ * file's task metadata, and what they read is kept in the cell's `verify-dump/` (harness/verify/evidence.ts)
+ * so that a real run's state can be verified again offline.
  */
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,7 +23,7 @@ import {
   type PodInfo,
   verifyMode,
 } from '../harness/verify/mode.js';
-import { recordSuiteData, suiteContext } from './context.js';
+import { record, suiteContext } from './context.js';
 
 const ctx = suiteContext();
 const kc = new KubeConfig();
@@ -84,7 +85,10 @@ function podExec(
 
 let results: CheckResult[] = [];
 
-beforeAll(async () => {
+// vitest hands a hook its fixtures first (none here) and the file it runs for second: the verification
+// results go on the file's metadata
+// biome-ignore lint/correctness/noEmptyPattern: vitest requires the fixtures argument to be a destructuring pattern
+beforeAll(async ({}, file) => {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const listCrd = async <T>(plural: string): Promise<T[]> =>
@@ -155,7 +159,7 @@ beforeAll(async () => {
     const ordered = orderNodesForSplitSubnet(ctx.nodes);
     results.push(...verifySplitSubnet(planSplitSubnet(ordered.map((n) => n.name)), dumps));
   }
-  recordSuiteData(ctx, 'verify', 'mode', results);
+  record(file, { checks: results });
 }, 180_000);
 
 function expectPassed(prefix: string | RegExp): void {

@@ -3,7 +3,8 @@
  * the netpol e2e model (x,y,z × a,b,c serving TCP/UDP 80/81 with agnhost). For each scenario the runner
  * applies the policies, probes until the observed table equals the oracle's in 3 consecutive rounds (or
  * 30 s), records time-to-enforce, deletes them and records time-to-restore. Every result goes to the
- * results model through recordSuiteData; a failure prints the expected/observed/difference grids and YAML.
+ * results model on its test's metadata (suites/context.ts record), checked under the scenario's name; a
+ * failure prints the expected/observed/difference grids and YAML.
  *
  * Scenarios run K at a time (`run --policy-concurrency K`; default from the number of nodes), each in its
  * own namespace set with its own pods, all probed through shared rounds (harness/policy/concurrent.ts);
@@ -12,13 +13,15 @@
  * schedule starts in beforeAll; each test below waits for its own scenario's result.
  *
  * Calico `projectcalico.org/v3` policy needs the Calico API server, which the operator install provides.
- * On the manifest path those scenarios run only when the user supplies calicoctl (SuiteContext.calicoctl);
- * otherwise they are skipped with that reason.
+ * On the manifest path those scenarios run only when the user supplies calicoctl (SuiteContext.calicoctl).
+ * Each scenario declares what it needs (`requires: ['calico-api']`); harness/model/requirements.ts decides
+ * whether this cell has it and gives the reason a scenario is skipped with.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRunner } from '../harness/exec/process.js';
 import { ClientNodeKube } from '../harness/kube/client.js';
-import type { PolicyScenarioResult } from '../harness/model/results.js';
+import { skipReason } from '../harness/model/requirements.js';
+import type { CheckResult, PolicyScenarioResult } from '../harness/model/results.js';
 import { runScheduled, type ScheduledScenario } from '../harness/policy/concurrent.js';
 import {
   liveScenarioInput,
@@ -35,10 +38,15 @@ import {
 import { CalicoctlApplier, KubePolicyApplier, ProberPolicyProber } from '../harness/policy/live-adapters.js';
 import { defaultPolicyConcurrency } from '../harness/policy/model.js';
 import { formatScenarioFailure, type PolicyApplier } from '../harness/policy/runner.js';
-import { exclusiveReason, needsCalicoApi, SCENARIOS } from '../harness/policy/scenarios.js';
+import {
+  exclusiveReason,
+  type PolicyScenario,
+  requirementsOf,
+  SCENARIOS,
+} from '../harness/policy/scenarios.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { Prober } from '../harness/probe/prober.js';
-import { recordSuiteData, suiteContext } from './context.js';
+import { record, suiteContext, suiteEnvironment } from './context.js';
 
 const ctx = suiteContext();
 const kube = ClientNodeKube.fromFile(ctx.kubeconfigPath);
@@ -49,12 +57,10 @@ const setIds = [...Array(sets).keys()];
 const prefixes = setIds.map((set) => policySetPrefix(prefix, set));
 const namespaces = namespaceSetNames(prefixes);
 
-/** Why Calico scenarios cannot run here, or undefined when they can. */
-const calicoSkipReason =
-  ctx.cell.install === 'operator' || ctx.calicoctl
-    ? undefined
-    : 'Calico projectcalico.org/v3 policy needs the Calico API server (operator install) or calicoctl; ' +
-      'this cell uses the manifest install and no calicoctl was given';
+const env = suiteEnvironment(ctx);
+/** why a scenario cannot run on this cell, or undefined when it can */
+const unmet = (s: PolicyScenario) => skipReason(requirementsOf(s), env);
+const needsCalicoApi = (s: PolicyScenario) => requirementsOf(s).includes('calico-api');
 
 const calicoApplier: PolicyApplier | undefined =
   ctx.cell.install !== 'operator' && ctx.calicoctl
@@ -63,7 +69,7 @@ const calicoApplier: PolicyApplier | undefined =
 const applier = new KubePolicyApplier(kube, calicoApplier);
 
 const selected = SCENARIOS.filter((s) => scenarioSelected(s, ctx.policySelect));
-const runnable = selected.filter((s) => !(needsCalicoApi(s) && calicoSkipReason));
+const runnable = selected.filter((s) => unmet(s) === undefined);
 
 /** each scenario's result, as the schedule delivers it */
 const pending = new Map<
@@ -79,8 +85,17 @@ for (const s of runnable) {
 }
 let schedule: Promise<unknown> | undefined;
 
-function record(result: PolicyScenarioResult): void {
-  recordSuiteData(ctx, 'policy', result.name, result);
+/** A scenario's result as the check the policy phase lists, under the scenario's own name. */
+function checkOf(result: PolicyScenarioResult): CheckResult {
+  const failed = result.outcome === 'failed' || result.outcome === 'error';
+  return {
+    name: result.name,
+    // a scenario the schedule did not get to is a skipped test, as vitest reports it
+    outcome: result.outcome === 'not-run' ? 'skipped' : result.outcome,
+    durationMs: Math.round(result.durationMs ?? 0),
+    ...(result.message ? { message: result.message } : {}),
+    ...(failed ? { details: formatScenarioFailure(result) } : {}),
+  };
 }
 
 describe('NetworkPolicy conformance', () => {
@@ -88,7 +103,7 @@ describe('NetworkPolicy conformance', () => {
     const models = await makeNamespaceSets(kube, prefixes);
     // Calico policies are created (not applied) and GlobalNetworkPolicies outlive the namespaces: remove any
     // left by an interrupted earlier run so no scenario starts with a stale copy of its own policy
-    if (!calicoSkipReason) {
+    if (runnable.some(needsCalicoApi)) {
       const leftovers = runnable
         .filter(needsCalicoApi)
         .flatMap((s) =>
@@ -164,21 +179,23 @@ describe('NetworkPolicy conformance', () => {
   for (const scenario of selected) {
     it(
       `${scenario.name} [${scenario.tags.join(', ')}]`,
-      async (t) => {
-        if (needsCalicoApi(scenario) && calicoSkipReason) {
-          record({
+      async ({ task, skip }) => {
+        const why = unmet(scenario);
+        if (why) {
+          const skipped: PolicyScenarioResult = {
             name: scenario.name,
             tags: scenario.tags,
             outcome: 'skipped',
             rounds: 0,
             grids: [],
-            message: calicoSkipReason,
-          });
-          return t.skip(calicoSkipReason);
+            message: why,
+          };
+          record(task, { check: checkOf(skipped), policy: [skipped] });
+          return skip(why);
         }
         const result = await pending.get(scenario.name)!.promise;
-        record(result);
-        if (result.outcome === 'not-run') return t.skip(result.message ?? 'not run');
+        record(task, { check: checkOf(result), policy: [result] });
+        if (result.outcome === 'not-run') return skip(result.message ?? 'not run');
         expect(result.outcome, formatScenarioFailure(result)).toBe('passed');
       },
       // the schedule runs every scenario; this one may wait for others to free a namespace set

@@ -20,19 +20,11 @@
  * waiting for it. A phase of the harness's own plumbing (preflight, create cluster, baseline, complete
  * uninstall, teardown) that throws is an `error`: the cell could not be tested.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { completePhase, judgeComplete, judgeUpstream, upstreamPhase } from '../audit/verdict.js';
 import type { Cell } from '../config/cell.js';
-import type { ProbeRecord, ReachabilityGrid } from '../model/connectivity.js';
-import type {
-  CellResult,
-  CheckResult,
-  Outcome,
-  PhaseName,
-  PhaseResult,
-  PolicyScenarioResult,
-} from '../model/results.js';
+import type { CellResult, CheckResult, Outcome, PhaseName, PhaseResult } from '../model/results.js';
 import type { NodeDump } from '../node-state/dump.js';
 import { cellSkipReason, type PreflightReport } from '../preflight/preflight.js';
 import type {
@@ -382,21 +374,21 @@ const PHASE_DEFS: PhaseDef[] = [
     name: 'verify',
     gate: () => RUN,
     async execute(s, step) {
-      return suiteOutput(s, await withSuiteData(s, () => s.deps.verify(step)));
+      return suiteOutput(s, await s.deps.verify(step));
     },
   },
   {
     name: 'connectivity',
     gate: () => RUN,
     async execute(s, step) {
-      return suiteOutput(s, await withSuiteData(s, () => s.deps.runSuite('connectivity', step)));
+      return suiteOutput(s, await s.deps.runSuite('connectivity', step));
     },
   },
   {
     name: 'policy',
     gate: () => RUN,
     async execute(s, step) {
-      return suiteOutput(s, await withSuiteData(s, () => s.deps.runSuite('policy', step)));
+      return suiteOutput(s, await s.deps.runSuite('policy', step));
     },
   },
   {
@@ -579,18 +571,11 @@ function stepFor(s: CellState, signal: AbortSignal, log: (line: string) => void)
   };
 }
 
-function suiteOutput(s: CellState, run: SuiteRun & { data: MergedData }): PhaseOutput {
-  // a suite that records its own CheckResult for a test (with grids and evidence) supersedes vitest's
-  // bare pass/fail line for that test, so a check is counted once
-  const recorded = run.data.checks.map((c) => c.name);
-  const fromVitest = run.checks.filter(
-    (c) => !recorded.some((n) => c.name === n || c.name.endsWith(` ${n}`)),
-  );
-  const checks = [...fromVitest, ...run.data.checks];
-  s.result.grids.push(...run.data.grids);
-  s.result.probes.push(...run.data.probes);
-  s.result.policy.push(...run.data.policy);
-  const evidence = [...run.evidence, ...run.data.evidence];
+function suiteOutput(s: CellState, run: SuiteRun): PhaseOutput {
+  const { checks, evidence } = run;
+  s.result.grids.push(...(run.grids ?? []));
+  s.result.probes.push(...(run.probes ?? []));
+  s.result.policy.push(...(run.policy ?? []));
   if (checks.length === 0)
     return { outcome: 'failed', reason: 'the suite reported no checks at all', evidence, checks };
   const outcome = checksOutcome(checks);
@@ -619,95 +604,6 @@ async function dumpNodes(s: CellState, step: StepContext, dir: string): Promise<
     dumps.push(dump);
   }
   return dumps;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// suite data (suites/context.ts recordSuiteData) → results model
-
-interface MergedData {
-  grids: ReachabilityGrid[];
-  probes: ProbeRecord[];
-  policy: PolicyScenarioResult[];
-  checks: CheckResult[];
-  evidence: string[];
-}
-
-function listSuiteData(cellDir: string): Set<string> {
-  const dir = join(cellDir, 'suite-data');
-  return new Set(existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : []);
-}
-
-async function withSuiteData(
-  s: CellState,
-  fn: () => Promise<SuiteRun>,
-): Promise<SuiteRun & { data: MergedData }> {
-  const before = listSuiteData(s.cellDir);
-  const run = await fn();
-  const added = [...listSuiteData(s.cellDir)].filter((f) => !before.has(f)).sort();
-  return { ...run, data: mergeSuiteData(join(s.cellDir, 'suite-data'), added) };
-}
-
-const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const OUTCOMES: readonly string[] = ['passed', 'failed', 'skipped', 'not-run', 'error'];
-
-/** Reads suite-data files by their kind prefix (`<kind>--<name>.json`); a malformed file is reported, not merged. */
-export function mergeSuiteData(dir: string, files: readonly string[]): MergedData {
-  const out: MergedData = { grids: [], probes: [], policy: [], checks: [], evidence: [] };
-  for (const f of files) {
-    const kind = f.split('--')[0];
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    } catch (err) {
-      out.evidence.push(`ignored suite-data/${f}: not JSON (${(err as Error).message})`);
-      continue;
-    }
-    const items = asArray(data);
-    const bad = (why: string) => out.evidence.push(`ignored suite-data/${f}: ${why}`);
-    switch (kind) {
-      case 'grids':
-        if (
-          items.every(
-            (g) => isObj(g) && typeof g.title === 'string' && Array.isArray(g.peers) && isObj(g.observed),
-          )
-        )
-          out.grids.push(...(items as ReachabilityGrid[]));
-        else bad('not a reachability grid (title, peers, expected, observed) or a list of them');
-        break;
-      case 'probes':
-        if (items.every((p) => isObj(p) && 'verdict' in p)) out.probes.push(...(items as ProbeRecord[]));
-        else bad('not a list of probe records (each needs a verdict)');
-        break;
-      case 'policy':
-        if (
-          items.every((p) => isObj(p) && typeof p.name === 'string' && OUTCOMES.includes(String(p.outcome)))
-        )
-          out.policy.push(
-            ...(items as PolicyScenarioResult[]).map((p) => ({
-              ...p,
-              tags: p.tags ?? [],
-              grids: p.grids ?? [],
-              rounds: p.rounds ?? 0,
-            })),
-          );
-        else bad('not a policy scenario result (name, outcome)');
-        break;
-      case 'verify':
-      case 'checks':
-        if (
-          items.every((c) => isObj(c) && typeof c.name === 'string' && OUTCOMES.includes(String(c.outcome)))
-        )
-          out.checks.push(...(items as CheckResult[]).map((c) => ({ ...c, durationMs: c.durationMs ?? 0 })));
-        else bad('not a check result (name, outcome)');
-        break;
-      default:
-        bad(`unknown kind ${JSON.stringify(kind)} (grids, probes, policy, verify, checks)`);
-    }
-    if (!out.evidence.some((e) => e.includes(f))) out.evidence.push(`merged suite-data/${f}`);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import type { NodeShell } from '../cluster/node-shell.js';
 import type { ClusterNode } from '../cluster/provider.js';
 import type { Cell } from '../config/cell.js';
 import type { AuditReport } from '../model/audit.js';
-import type { CheckResult, Outcome, UpgradeResult } from '../model/results.js';
+import type { ProbeRecord, ReachabilityGrid } from '../model/connectivity.js';
+import type { CheckResult, Outcome, PolicyScenarioResult, UpgradeResult } from '../model/results.js';
 import type { NodeDump } from '../node-state/dump.js';
 import type { PhaseLimits } from './phase.js';
 import type { SuiteContext } from './suite-context.js';
@@ -65,13 +66,17 @@ export interface StepContext {
   suiteContext: SuiteContext;
 }
 
-/** What a suite run (vitest) produced for one phase. */
+/**
+ * What a suite run (vitest) produced for one phase, typed: the checks, and what the suites recorded on their
+ * tasks for the results model (harness/pipeline/suite-context.ts SuiteRecord), merged into the cell result.
+ */
 export interface SuiteRun {
   checks: CheckResult[];
   /** evidence lines: reporter output files, counts */
   evidence: string[];
-  /** suite-data files written during this run (merged into the cell result by the pipeline) */
-  dataFiles?: string[];
+  grids?: ReachabilityGrid[];
+  probes?: ProbeRecord[];
+  policy?: PolicyScenarioResult[];
 }
 
 export type SuiteName = 'mode' | 'connectivity' | 'policy';

@@ -12,6 +12,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Protocol } from '../model/connectivity.js';
+import type { Requirement } from '../model/requirements.js';
 import { MODEL_NAMESPACES } from './model.js';
 
 /**
@@ -33,10 +34,23 @@ export interface PolicyScenario {
   /** Kubernetes and/or Calico policy objects, in the model's namespace names (x, y, z) */
   policies: object[];
   expect?: HandExpectation[];
+  /**
+   * what the scenario needs beyond a Kubernetes cluster with Calico (harness/model/requirements.ts judges it
+   * and gives the skip reason); absent: nothing
+   */
+  requires?: readonly Requirement[];
 }
 
-/** Needs the projectcalico.org/v3 API (the Calico API server, or calicoctl on the manifest path). */
-export function needsCalicoApi(s: PolicyScenario): boolean {
+/** What a scenario declares it needs. */
+export function requirementsOf(s: PolicyScenario): readonly Requirement[] {
+  return s.requires ?? [];
+}
+
+/**
+ * Its policies use the projectcalico.org/v3 API (the Calico API server, or calicoctl on the manifest path):
+ * such a scenario must declare `requires: ['calico-api']` (a unit test holds the catalogue to it).
+ */
+export function usesCalicoApi(s: PolicyScenario): boolean {
   return s.policies.some((p) => (p as { apiVersion?: string }).apiVersion === 'projectcalico.org/v3');
 }
 
@@ -522,6 +536,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-gnp-deny-before-k8s-allow',
     tags: ['calico', 'gnp', 'deny', 'order'],
+    requires: ['calico-api'],
     description: 'GNP order 10 denies y → a pods; a k8s allow-all on x (order 1000) cannot override it',
     policies: [
       np('allow-all', 'x', { podSelector: {}, ingress: [{}] }),
@@ -536,6 +551,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-allow-before-deny',
     tags: ['calico', 'order', 'allow', 'deny'],
+    requires: ['calico-api'],
     description: 'x/a: Allow from x/b at order 100, Deny all at order 200',
     policies: [
       cnp('allow-b', 'x', {
@@ -550,6 +566,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-deny-before-allow',
     tags: ['calico', 'order', 'allow', 'deny'],
+    requires: ['calico-api'],
     description: 'the same two policies with the orders swapped: the Deny decides first',
     policies: [
       cnp('allow-b', 'x', {
@@ -564,6 +581,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-pass-skips-k8s-deny',
     tags: ['calico', 'pass', 'order'],
+    requires: ['calico-api'],
     description:
       'k8s deny-all in x; a Calico Pass for sources in z skips the rest of the tier to the namespace profile (allow)',
     policies: [
@@ -578,6 +596,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-deny-udp-over-k8s-allow',
     tags: ['calico', 'deny', 'udp', 'order'],
+    requires: ['calico-api'],
     description: 'k8s allow-all into y; Calico Deny UDP at order 500 wins on UDP only',
     policies: [
       np('allow-all', 'y', { podSelector: {}, ingress: [{}] }),
@@ -591,6 +610,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-gnp-egress-deny',
     tags: ['calico', 'gnp', 'egress', 'deny'],
+    requires: ['calico-api'],
     description: 'GNP on x: Deny egress to z, then Allow the rest',
     policies: [
       gnp('x-not-to-z', {
@@ -604,6 +624,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-no-order-after-k8s',
     tags: ['calico', 'order', 'deny'],
+    requires: ['calico-api'],
     description: 'a Calico Deny without order comes after the k8s policy (order 1000), which allows z first',
     policies: [
       np('from-z', 'y', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: nsSel('z') }] }] }),
@@ -614,6 +635,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-log-continues',
     tags: ['calico', 'log', 'deny'],
+    requires: ['calico-api'],
     description: 'Log then Allow from x: Log decides nothing; the end of the tier denies the rest',
     policies: [
       cnp('log', 'z', {
@@ -627,6 +649,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-not-selector',
     tags: ['calico', 'selector'],
+    requires: ['calico-api'],
     description:
       "z/b admits only z/a: a namespaced Calico policy's notSelector, like its selector, is scoped to the " +
       "policy's namespace (libcalico-go updateprocessors/rules.go getEndpointSelector; the lab's first " +
@@ -643,6 +666,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-selector-operators',
     tags: ['calico', 'selector', 'gnp'],
+    requires: ['calico-api'],
     description:
       "GNP on pods with pod != 'a' in y: Allow from pod in {'a'} of any model namespace, else end-of-tier deny",
     policies: [
@@ -658,6 +682,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-nets',
     tags: ['calico', 'nets'],
+    requires: ['calico-api'],
     description: 'x/c admits nets = the /32 of y/a, except via notNets nothing else',
     policies: [
       cnp('nets', 'x', {
@@ -676,6 +701,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-ports-named-and-range',
     tags: ['calico', 'named-port', 'port-range'],
+    requires: ['calico-api'],
     description: 'into y/c: Allow TCP serve-80-tcp, Allow UDP 80:81, deny the rest (TCP/81)',
     policies: [
       cnp('ports', 'y', {
@@ -695,6 +721,7 @@ export const SCENARIOS: readonly PolicyScenario[] = [
   {
     name: 'calico-pass-then-k8s-egress',
     tags: ['calico', 'pass', 'egress'],
+    requires: ['calico-api'],
     description:
       'k8s egress deny-all in z; Calico egress Pass to x skips it (profile allows), the rest stays denied',
     policies: [

@@ -11,7 +11,8 @@
  *     summary.md          the Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)
  *     report.html         the self-contained HTML report
  *     cells/<cell-id>/    per-cell data, referenced by relative paths from results.json:
- *       suite-data/       what the suites recorded (suites/context.ts recordSuiteData)
+ *       vitest/           each suite run's JUnit report (what the suites recorded is in results.json)
+ *       verify-dump/      what the mode verification read, for verifying again offline
  *       node-dump/        node dumps (docs/contracts.md, "Node dump" layout)
  *       diagnostics/      the diagnostics bundle of a failed cell (CellResult.diagnostics points here)
  *

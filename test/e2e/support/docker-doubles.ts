@@ -15,6 +15,7 @@ import { auditReport } from '../../../harness/audit/rules.js';
 import { renderKindConfig } from '../../../harness/cluster/kind-config.js';
 import { DockerNodeShell, type NodeShell } from '../../../harness/cluster/node-shell.js';
 import { defaultRunner, shellWord } from '../../../harness/exec/process.js';
+import type { ProbeRecord } from '../../../harness/model/connectivity.js';
 import type { CheckResult } from '../../../harness/model/results.js';
 import {
   DUMP_COMMANDS,
@@ -166,12 +167,6 @@ function check(name: string, ok: boolean, detail: string): CheckResult {
   return { name, outcome: ok ? 'passed' : 'failed', durationMs: 0, ...(ok ? {} : { message: detail }) };
 }
 
-function suiteData(step: StepContext, kind: string, name: string, data: unknown): void {
-  const dir = join(step.cellDir, 'suite-data');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${kind}--${name}.json`), JSON.stringify(data));
-}
-
 /** The Calico and Kubernetes double, acting on the real node containers. */
 export function bedDeps(
   bed: BedOptions,
@@ -254,36 +249,43 @@ export function bedDeps(
       await gate(name === 'mode' ? 'verify' : name, step);
       const checks: CheckResult[] = [];
       if (name === 'connectivity') {
-        const probes = [];
+        const probes: ProbeRecord[] = [];
         for (const from of step.nodes)
           for (const to of step.nodes.filter((t) => t !== from)) {
             const r = await step.cluster
               .shell(from.name)
               .exec(['ping', '-c', '1', '-W', '2', to.internalIP], { timeoutMs: 10_000 });
+            // a ping recorded as the real MTU check records its pings: port 1, the target named by its mode
             probes.push({
               from: from.name,
-              to: to.name,
-              port: 0,
-              protocol: 'ICMP',
+              to: `${to.name}#ping`,
+              port: 1,
+              protocol: 'TCP',
               verdict: r.exitCode === 0 ? 'connected' : 'timeout',
+              durationMs: 0,
+              check: 'node-to-node-ping',
             });
             checks.push(
               check(`${from.name} → ${to.name} ICMP`, r.exitCode === 0, `ping exited ${r.exitCode}`),
             );
           }
-        suiteData(step, 'probes', 'node-to-node', probes);
-      } else {
-        for (const node of step.nodes) {
-          const r = await step.cluster.shell(node.name).exec(['iptables', '-S', 'cali-FORWARD']);
-          checks.push(check(`${node.name}: cali-FORWARD programmed`, r.exitCode === 0, r.stderr.trim()));
-        }
-        suiteData(step, 'policy', 'default-deny', {
-          name: 'default-deny',
-          outcome: 'passed',
-          timeToEnforceMs: 120,
-        });
+        return {
+          checks,
+          evidence: [`${name} double: ${checks.length} checks on real nodes`],
+          probes,
+        };
       }
-      return { checks, evidence: [`${name} double: ${checks.length} checks on real nodes`] };
+      for (const node of step.nodes) {
+        const r = await step.cluster.shell(node.name).exec(['iptables', '-S', 'cali-FORWARD']);
+        checks.push(check(`${node.name}: cali-FORWARD programmed`, r.exitCode === 0, r.stderr.trim()));
+      }
+      return {
+        checks,
+        evidence: [`${name} double: ${checks.length} checks on real nodes`],
+        policy: [
+          { name: 'default-deny', tags: [], outcome: 'passed', timeToEnforceMs: 120, rounds: 3, grids: [] },
+        ],
+      };
     },
     async uninstall(step) {
       await gate('uninstall', step);

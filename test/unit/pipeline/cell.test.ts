@@ -1,10 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { auditReport } from '../../../harness/audit/rules.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
-import type { CellResult, PhaseResult } from '../../../harness/model/results.js';
+import type { ProbeRecord, ReachabilityGrid } from '../../../harness/model/connectivity.js';
+import type { CellResult, PhaseResult, PolicyScenarioResult } from '../../../harness/model/results.js';
 import { RUN_PHASES, type RunPhase, runCell } from '../../../harness/pipeline/cell.js';
 import { silentProgress } from '../../../harness/pipeline/deps.js';
 import { runMatrix } from '../../../harness/pipeline/matrix.js';
@@ -19,7 +20,7 @@ const [vxlan, none] = buildMatrix({ flags: { install: 'manifest', encapsulation:
 const ipipCells = buildMatrix({
   flags: { install: 'manifest,operator', encapsulation: 'IPIP,IPIPCrossSubnet' },
 });
-const GRID = {
+const GRID: ReachabilityGrid = {
   title: 'pod to pod TCP/80',
   port: 80,
   protocol: 'TCP',
@@ -286,49 +287,39 @@ describe('one cell through the pipeline (in-memory doubles)', () => {
     expect(deps.calls.some((c) => c.startsWith('create:'))).toBe(false);
   });
 
-  it('merges suite-data files into the cell result and reports malformed ones', async () => {
+  it('merges what the suites recorded (grids, probes, policy results) into the cell result, each once', async () => {
     const deps = memoryDeps();
     const reportDir = dir();
-    deps.runSuite = async (name, step) => {
-      const d = join(step.cellDir, 'suite-data');
-      mkdirSync(d, { recursive: true });
-      if (name === 'connectivity') {
-        writeFileSync(
-          join(d, 'probes--pod-to-pod.json'),
-          JSON.stringify([{ from: 'a', to: 'b', port: 80, protocol: 'TCP', verdict: 'connected' }]),
-        );
-        writeFileSync(join(d, 'checks--extra.json'), JSON.stringify({ name: 'MTU', outcome: 'passed' }));
-        writeFileSync(join(d, 'grids--bad.json'), '{not json');
-        writeFileSync(join(d, 'grids--pods.json'), JSON.stringify([GRID]));
-        writeFileSync(join(d, 'grids--wrong-shape.json'), JSON.stringify({ rows: [] }));
-      }
-      if (name === 'policy')
-        writeFileSync(
-          join(d, 'policy--deny-all.json'),
-          JSON.stringify({ name: 'deny-all', outcome: 'passed', timeToEnforceMs: 900 }),
-        );
-      return {
-        checks: [
-          { name: `${name} ok`, outcome: 'passed', durationMs: 1 },
-          { name: `${name} suite MTU`, outcome: 'passed', durationMs: 1 },
-        ],
-        evidence: [],
-      };
+    const probe: ProbeRecord = {
+      from: 'a',
+      to: 'b',
+      port: 80,
+      protocol: 'TCP',
+      verdict: 'connected',
+      durationMs: 5,
     };
+    const scenario: PolicyScenarioResult = {
+      name: 'deny-all',
+      tags: [],
+      outcome: 'passed',
+      timeToEnforceMs: 900,
+      rounds: 3,
+      grids: [],
+      namespaceSet: 1,
+    };
+    deps.runSuite = async (name) => ({
+      checks: [{ name: `${name} ok`, outcome: 'passed', durationMs: 1 }],
+      evidence: [`${name} double`],
+      ...(name === 'connectivity' ? { probes: [probe], grids: [GRID] } : {}),
+      ...(name === 'policy' ? { policy: [scenario] } : {}),
+    });
     const r = await runCell(vxlan!, deps, base({ reportDir }));
-    expect(r.probes).toEqual([{ from: 'a', to: 'b', port: 80, protocol: 'TCP', verdict: 'connected' }]);
-    expect(r.policy).toEqual([
-      { name: 'deny-all', outcome: 'passed', timeToEnforceMs: 900, tags: [], grids: [], rounds: 0 },
-    ]);
-    // the suite's own record of "MTU" replaces vitest's line for the same test
-    expect(phase(r, 'connectivity').checks.map((c) => c.name)).toEqual(['connectivity ok', 'MTU']);
-    const evidence = phase(r, 'connectivity').evidence.join('\n');
-    expect(evidence).toMatch(/ignored suite-data\/grids--bad\.json: not JSON/);
-    expect(evidence).toMatch(/ignored suite-data\/grids--wrong-shape\.json: not a reachability grid/);
-    expect(evidence).toMatch(/merged suite-data\/grids--pods\.json/);
+    expect(r.probes).toEqual([probe]);
     expect(r.grids).toEqual([GRID]);
-    // a file merged in one phase is not merged again in the next
-    expect(phase(r, 'policy').checks.map((c) => c.name)).toEqual(['policy ok', 'policy suite MTU']);
+    expect(r.policy).toEqual([scenario]);
+    expect(phase(r, 'connectivity').checks.map((c) => c.name)).toEqual(['connectivity ok']);
+    expect(phase(r, 'connectivity').evidence).toEqual(['connectivity double']);
+    expect(phase(r, 'policy').checks.map((c) => c.name)).toEqual(['policy ok']);
     expect(readFileSync(join(reportDir, 'cells', vxlan!.id, 'rendered', 'calico.yaml'), 'utf8')).toMatch(
       vxlan!.id,
     );

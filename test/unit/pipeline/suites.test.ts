@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildMatrix } from '../../../harness/config/matrix.js';
-import { checksFromJsonReport, PROJECT_ROOT, runVitestSuite } from '../../../harness/pipeline/suites.js';
+import { type ModuleView, runVitestSuite, suiteResults } from '../../../harness/pipeline/suites.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cc-suites-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -13,7 +13,7 @@ const cell = {
 };
 
 describe('suites through the vitest Node API', () => {
-  it('provides the cell context, turns the JSON report into checks and writes JUnit beside it', async () => {
+  it('provides the cell context, reads typed results from the task metadata and writes JUnit', async () => {
     const cellDir = join(root, 'cell');
     const exitBefore = process.exitCode;
     const run = await runVitestSuite({
@@ -24,19 +24,31 @@ describe('suites through the vitest Node API', () => {
       label: 'sample',
     });
     expect(run.checks.map((c) => [c.name, c.outcome])).toEqual([
-      ['sample suite sees the provided cell', 'passed'],
-      ['sample suite fails when the context asks it to', 'failed'],
-      ['sample suite runs only for one cluster name', 'skipped'],
+      // recorded in beforeAll on the suite
+      ['data check', 'passed'],
+      // a test's own record replaces vitest's line for it, under the record's name
+      ['sample-cell', 'passed'],
+      // the record said passed, the test failed after it: failed, with vitest's error
+      ['sample-prefix', 'failed'],
+      ['sample suite > runs only for one cluster name', 'skipped'],
+      ['sample suite > skips with a note when the context has no nodes', 'skipped'],
     ]);
-    expect(run.checks[1]!.message).toMatch(/expected 'fail' not to be 'fail'/);
-    expect(run.evidence[0]).toBe(
-      'vitest test/unit/pipeline/fixtures/sample.suite.ts: 1 passed, 1 failed, 1 skipped',
-    );
+    expect(run.checks[1]!.details).toBe('cell sample-vxlan');
+    expect(run.checks[2]!.message).toMatch(/expected 'fail' not to be 'fail'/);
+    expect(run.checks[4]!.message).toBe('no nodes in this context');
+    expect(run.probes).toEqual([
+      { from: 'x/a', to: 'y/b', port: 80, protocol: 'TCP', verdict: 'connected', durationMs: 3 },
+    ]);
+    expect(run.grids).toEqual([]);
+    expect(run.policy).toEqual([]);
+    expect(run.evidence).toEqual([
+      'vitest test/unit/pipeline/fixtures/sample.suite.ts: 2 passed, 1 failed, 2 skipped',
+      'recorded by the suite: 1 probe record',
+      'report: vitest/sample.junit.xml',
+    ]);
     expect(readFileSync(join(cellDir, 'vitest', 'sample.junit.xml'), 'utf8')).toMatch(
       /<testsuites[\s\S]*failures="1"/,
     );
-    // the suite saw the provided context: it wrote its data into the cell directory it was given
-    expect(existsSync(join(cellDir, 'suite-data', 'checks--sample.json'))).toBe(true);
     // a failing suite does not set this process's exit code (the run command decides it)
     expect(process.exitCode).toBe(exitBefore);
   }, 60_000);
@@ -58,8 +70,8 @@ describe('suites through the vitest Node API', () => {
         label: 'sample',
       });
     const [a, b] = await Promise.all([run(0, 'x', 'fail'), run(1, 'run-skipped', 'ok')]);
-    expect(a.checks.map((c) => c.outcome)).toEqual(['passed', 'failed', 'skipped']);
-    expect(b.checks.map((c) => c.outcome)).toEqual(['passed', 'passed', 'passed']);
+    expect(a.checks.map((c) => c.outcome)).toEqual(['passed', 'passed', 'failed', 'skipped', 'skipped']);
+    expect(b.checks.map((c) => c.outcome)).toEqual(['passed', 'passed', 'passed', 'passed', 'skipped']);
   }, 60_000);
 
   it('a suite whose beforeAll fails is a failed check with the hook’s error, never "every test skipped"', async () => {
@@ -74,8 +86,8 @@ describe('suites through the vitest Node API', () => {
       label: 'hook',
     });
     expect(run.checks.map((c) => [c.name, c.outcome])).toEqual([
-      ['hook suite first scenario', 'skipped'],
-      ['hook suite second scenario', 'skipped'],
+      ['hook suite > first scenario', 'skipped'],
+      ['hook suite > second scenario', 'skipped'],
       ['test/unit/pipeline/fixtures/hook-fails.suite.ts > hook suite: failed outside its tests', 'failed'],
     ]);
     expect(run.checks[2]!.message).toBe('control round before any policy did not reach full reachability:');
@@ -84,63 +96,99 @@ describe('suites through the vitest Node API', () => {
   }, 60_000);
 
   it('a file vitest marks failed with only skipped tests and no error handed in is still a failed check', () => {
-    // the JSON report exactly as vitest wrote it for that run: no message, every assertion pending
-    const checks = checksFromJsonReport({
-      testResults: [
-        {
-          name: join(PROJECT_ROOT, 'suites/policy.test.ts'),
-          status: 'failed',
-          message: '',
-          assertionResults: [
-            {
-              fullName: 'NetworkPolicy conformance deny-all-ingress',
-              status: 'pending',
-              failureMessages: [],
-            },
-            { fullName: 'NetworkPolicy conformance deny-all-egress', status: 'pending', failureMessages: [] },
-          ],
-        },
-      ],
+    // the modules exactly as such a run leaves them: no error on the file or a suite, every test skipped
+    const skippedTest = (name: string): ModuleView['tests'][number] => ({
+      fullName: `NetworkPolicy conformance > ${name}`,
+      state: 'skipped',
+      durationMs: 0,
+      errors: [],
     });
+    const { checks } = suiteResults([
+      {
+        file: 'suites/policy.test.ts',
+        state: 'failed',
+        tests: [skippedTest('deny-all-ingress'), skippedTest('deny-all-egress')],
+        errors: [],
+        records: [],
+      },
+    ]);
     expect(checks.map((c) => [c.name, c.outcome])).toEqual([
-      ['NetworkPolicy conformance deny-all-ingress', 'skipped'],
-      ['NetworkPolicy conformance deny-all-egress', 'skipped'],
+      ['NetworkPolicy conformance > deny-all-ingress', 'skipped'],
+      ['NetworkPolicy conformance > deny-all-egress', 'skipped'],
       ['suites/policy.test.ts: failed outside its tests', 'failed'],
     ]);
     expect(checks[2]!.message).toMatch(/beforeAll\/afterAll hook/);
     // a failed file whose failure is a failed test needs no extra check
-    const withFailure = checksFromJsonReport({
-      testResults: [
-        {
-          name: join(PROJECT_ROOT, 'suites/mode.test.ts'),
-          status: 'failed',
-          message: '',
-          assertionResults: [{ fullName: 'mode x', status: 'failed', failureMessages: ['boom'] }],
-        },
-      ],
-    });
-    expect(withFailure.map((c) => c.outcome)).toEqual(['failed']);
+    const withFailure = suiteResults([
+      {
+        file: 'suites/mode.test.ts',
+        state: 'failed',
+        tests: [{ fullName: 'mode x', state: 'failed', durationMs: 1, errors: [{ message: 'boom' }] }],
+        errors: [],
+        records: [],
+      },
+    ]);
+    expect(withFailure.checks.map((c) => [c.outcome, c.message])).toEqual([['failed', 'boom']]);
   });
 
   it('reports a suite file that failed to load as one failed check', () => {
-    const checks = checksFromJsonReport({
-      testResults: [
-        {
-          name: join(PROJECT_ROOT, 'suites/policy.test.ts'),
-          status: 'failed',
-          message: 'SyntaxError: Unexpected token\n    at x',
-          assertionResults: [],
-        },
-      ],
-    });
+    const { checks } = suiteResults([
+      {
+        file: 'suites/policy.test.ts',
+        state: 'failed',
+        tests: [],
+        errors: [
+          { message: 'SyntaxError: Unexpected token', stack: 'SyntaxError: Unexpected token\n    at x' },
+        ],
+        records: [],
+      },
+    ]);
     expect(checks).toEqual([
       {
         name: 'suites/policy.test.ts',
         outcome: 'failed',
         durationMs: 0,
         message: 'SyntaxError: Unexpected token',
-        details: 'SyntaxError: Unexpected token\n    at x',
+        details: 'SyntaxError: Unexpected token\nSyntaxError: Unexpected token\n    at x',
       },
     ]);
+  });
+
+  it('merges what the file, its suites and its tests recorded: grids, probes, policy results, checks', () => {
+    const grid = { title: 'g', peers: ['x/a'], expected: {}, observed: {} } as never;
+    const scenario = {
+      name: 'deny-all',
+      tags: ['x'],
+      outcome: 'passed' as const,
+      rounds: 3,
+      grids: [],
+      namespaceSet: 1,
+      durationMs: 900,
+    };
+    const r = suiteResults([
+      {
+        file: 'suites/policy.test.ts',
+        state: 'passed',
+        tests: [
+          {
+            fullName: 'p > deny-all [x]',
+            state: 'passed',
+            durationMs: 950,
+            errors: [],
+            record: {
+              check: { name: 'deny-all', outcome: 'passed', durationMs: 900 },
+              policy: [scenario],
+              grids: [grid],
+            },
+          },
+        ],
+        errors: [],
+        records: [{ checks: [{ name: 'IPPool matches the cell', outcome: 'passed', durationMs: 0 }] }],
+      },
+    ]);
+    expect(r.checks.map((c) => c.name)).toEqual(['IPPool matches the cell', 'deny-all']);
+    expect(r.policy).toEqual([scenario]);
+    expect(r.grids).toEqual([grid]);
+    expect(r.probes).toEqual([]);
   });
 });

@@ -4,10 +4,11 @@ import { expectTruthTable } from '../../../harness/policy/oracle.js';
 import { validatePolicies } from '../../../harness/policy/parse.js';
 import {
   expandHandExpectation,
-  needsCalicoApi,
+  requirementsOf,
   resolvePlaceholders,
   SCENARIOS,
   selectScenarios,
+  usesCalicoApi,
 } from '../../../harness/policy/scenarios.js';
 import { schemaProblem } from '../../../harness/policy/schema.js';
 import { type PolicyModel, podKey } from '../../../harness/policy/types.js';
@@ -107,7 +108,7 @@ describe('scenario catalogue', () => {
     const withHand = SCENARIOS.filter((s) => s.expect);
     expect(withHand.length).toBeGreaterThanOrEqual(25);
     // every Calico scenario has a hand-checked expectation (ordering semantics are not only the oracle's word)
-    for (const s of SCENARIOS.filter(needsCalicoApi)) expect(s.expect, s.name).toBeDefined();
+    for (const s of SCENARIOS.filter(usesCalicoApi)) expect(s.expect, s.name).toBeDefined();
     const peers = model.pods.map(podKey);
     for (const s of withHand) {
       const table = expectTruthTable(model, validatePolicies(resolved(s)));
@@ -150,9 +151,19 @@ describe('scenario catalogue', () => {
     }
   });
 
+  it('declares calico-api exactly on the scenarios whose policies use projectcalico.org/v3', () => {
+    const declared = SCENARIOS.filter((s) => requirementsOf(s).includes('calico-api')).map((s) => s.name);
+    expect(declared).toEqual(SCENARIOS.filter(usesCalicoApi).map((s) => s.name));
+    expect(declared.length).toBeGreaterThanOrEqual(10);
+    // nothing else is needed by a Kubernetes NetworkPolicy scenario
+    expect(SCENARIOS.filter((s) => !usesCalicoApi(s)).every((s) => requirementsOf(s).length === 0)).toBe(
+      true,
+    );
+  });
+
   it('selects by name regex and by tag; rejects a bad regex and an unknown tag naming the field', () => {
     expect(selectScenarios({ name: '^calico-' }).every((s) => s.name.startsWith('calico-'))).toBe(true);
-    expect(selectScenarios({ name: '^calico-' }).length).toBe(SCENARIOS.filter(needsCalicoApi).length);
+    expect(selectScenarios({ name: '^calico-' }).length).toBe(SCENARIOS.filter(usesCalicoApi).length);
     const egress = selectScenarios({ tags: ['egress'] });
     expect(egress.length).toBeGreaterThan(5);
     expect(egress.every((s) => s.tags.includes('egress'))).toBe(true);

@@ -3,7 +3,7 @@
  * and the upgrade phase's own (traffic, steps, workload reads) over one fake clock. The components flip
  * from A to B `rolloutMs` after the upgrade; every call is logged with its virtual time.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cell } from '../../../harness/config/cell.js';
@@ -67,8 +67,8 @@ export interface SimOptions {
   finalFindings?: Finding[];
   /** the checks a suite reports (default: one passed check) */
   suiteChecks?: Partial<Record<SuiteName, CheckResult[]>>;
-  /** suite-data files a suite writes into the cell's directory, as suites/context.ts recordSuiteData does */
-  suiteData?: Partial<Record<SuiteName, Record<string, unknown>>>;
+  /** what a suite recorded for the results model (grids, probe records, policy results), as a vitest run returns it */
+  suiteData?: Partial<Record<SuiteName, Omit<SuiteRun, 'checks' | 'evidence'>>>;
   /** the wait for B never ends until the phase is stopped; `onWaiting` is called at its first poll */
   hangWaitingForB?: boolean;
   onWaiting?: () => void;
@@ -140,14 +140,10 @@ export function simulate(o: SimOptions) {
 
   const suite = async (name: SuiteName, step: StepContext): Promise<SuiteRun> => {
     at(`suite ${name} ${step.cell.calicoVersion} ${step.cell.install}`);
-    for (const [file, data] of Object.entries(o.suiteData?.[name] ?? {})) {
-      const dir = join(step.cellDir, 'suite-data');
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, file), JSON.stringify(data));
-    }
     return {
       checks: o.suiteChecks?.[name] ?? [{ name: `${name}: works`, outcome: 'passed', durationMs: 1 }],
       evidence: [`${name} double`],
+      ...o.suiteData?.[name],
     };
   };
   const handle = (name: string): ClusterHandle => ({
