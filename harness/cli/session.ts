@@ -209,6 +209,26 @@ export function exitCodeOf(results: RunResults): number {
   return runOutcome(results) === 'failed' ? ExitCode.Failed : ExitCode.Ok;
 }
 
+/**
+ * While a run owns SIGINT/SIGTERM, a handler some library adds for them is taken off again as soon as it
+ * is added, so only the run's handler decides what a signal does. vitest's Node API adds one with every
+ * suite run (its Logger: `process.once('SIGINT', …)` that calls `process.exit()` a millisecond later): a
+ * Ctrl-C during a real cell's connectivity suite exited the run in the middle of its teardown, with the
+ * cluster left behind, no results and nothing said (lab, 2026-12-06). Returns the function that disarms.
+ */
+export function ownSignals(
+  own: (signal: NodeJS.Signals) => void,
+  signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'],
+): () => void {
+  const onNew = (event: string | symbol, listener: (...args: unknown[]) => void) => {
+    if (!(signals as readonly (string | symbol)[]).includes(event) || listener === own) return;
+    // 'newListener' is emitted before the listener is added
+    queueMicrotask(() => process.removeListener(event, listener));
+  };
+  process.on('newListener', onNew);
+  return () => process.off('newListener', onNew);
+}
+
 /** Runs the cells with the teardown registry and the signal handlers armed, and writes the results. */
 export async function runSession(s: Session): Promise<RunResults> {
   const { progress, reportDir } = s.matrix;
@@ -238,9 +258,11 @@ export async function runSession(s: Session): Promise<RunResults> {
     );
   };
   const handleSignals = inject.handleSignals ?? true;
+  let disown = () => {};
   if (handleSignals) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    disown = ownSignals(onSignal);
   }
 
   let results: RunResults | undefined;
@@ -256,6 +278,7 @@ export async function runSession(s: Session): Promise<RunResults> {
     // a harness bug that escaped the pipeline must still not leave clusters behind
     if (!results && teardown) await teardown.run('unexpected error');
     if (handleSignals) {
+      disown();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
