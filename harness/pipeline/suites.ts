@@ -68,6 +68,10 @@ export interface ModuleView {
 
 const firstLine = (s: string) => s.split('\n')[0]!;
 
+/** An error's text for a check's details: its stack, which begins with the message, or message and stack. */
+const errorText = (e: ErrorView) =>
+  e.stack?.includes(e.message) ? e.stack : [e.message, e.stack].filter(Boolean).join('\n');
+
 function errorView(e: { message?: string; stack?: string }): ErrorView {
   return { message: e.message || 'an error without a message', ...(e.stack ? { stack: e.stack } : {}) };
 }
@@ -121,7 +125,7 @@ const isBad = (o: Outcome) => o === 'failed' || o === 'error';
  */
 function checkOfTest(t: TestView): CheckResult {
   const outcome = STATE[t.state];
-  const failures = t.errors.map((e) => [e.message, e.stack].filter(Boolean).join('\n'));
+  const failures = t.errors.map(errorText);
   const line: CheckResult = {
     name: t.fullName,
     outcome,
@@ -166,7 +170,7 @@ export function suiteResults(modules: readonly ModuleView[]): Required<SuiteResu
   for (const m of modules) {
     if (m.tests.length === 0 && m.state === 'failed') {
       const e = m.errors[0];
-      const details = m.errors.map((x) => [x.message, x.stack].filter(Boolean).join('\n')).join('\n\n');
+      const details = m.errors.map(errorText).join('\n\n');
       out.checks.push({
         name: m.file,
         outcome: 'failed',
@@ -192,7 +196,7 @@ export function suiteResults(modules: readonly ModuleView[]): Required<SuiteResu
         outcome: 'failed',
         durationMs: 0,
         message: firstLine(e.message),
-        details: [e.message, e.stack].filter(Boolean).join('\n'),
+        details: errorText(e),
       });
     if (m.state === 'failed' && m.errors.length === 0 && !testFailed)
       ofFile.push({

@@ -149,7 +149,7 @@ describe('suites through the vitest Node API', () => {
         outcome: 'failed',
         durationMs: 0,
         message: 'SyntaxError: Unexpected token',
-        details: 'SyntaxError: Unexpected token\nSyntaxError: Unexpected token\n    at x',
+        details: 'SyntaxError: Unexpected token\n    at x',
       },
     ]);
   });
