@@ -4,13 +4,19 @@
  * exec could not start (-1), no status arrived, the client deadline fired — becomes a
  * ProbeInfrastructureError, so a lost websocket is never read as a "deny".
  */
-import type { ExecResult, KubeClient } from '../kube/client.js';
+
+import { PassThrough, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
+import { type ExecResult, execRefusal, exitCodeFromStatus, type KubeClient } from '../kube/client.js';
 import { kubectlExecCommand } from './command.js';
 import {
   type PodExecOptions,
   type PodExecResult,
   type PodExecutor,
   type PodRef,
+  type PodStream,
+  type PodStreamEnd,
   ProbeInfrastructureError,
   podKey,
 } from './executor.js';
@@ -23,13 +29,37 @@ export type KubeExec = Pick<KubeClient, 'exec'> & { readonly kubeconfigPath?: st
 
 export class KubePodExecutor implements PodExecutor {
   private readonly kubeconfigPath: string | undefined;
+  private kubeConfig: KubeConfig | undefined;
 
-  /** `kubeconfigPath`: what the paste-able commands name (default: the client's own) */
+  /**
+   * `kubeconfigPath`: what the paste-able commands name (default: the client's own); `kubeConfig`: what the
+   * long-lived probe sessions connect with (default: loaded from that path when the first one opens)
+   */
   constructor(
     private readonly kube: KubeExec,
-    opts: { kubeconfigPath?: string } = {},
+    opts: { kubeconfigPath?: string; kubeConfig?: KubeConfig } = {},
   ) {
     this.kubeconfigPath = opts.kubeconfigPath ?? kube.kubeconfigPath;
+    this.kubeConfig = opts.kubeConfig;
+  }
+
+  /**
+   * A long-lived exec with stdin (client-node Exec over the exec websocket; no in-pod `timeout` around it:
+   * the session ends at end of input). Closing ends stdin (the v5 protocol's close frame for stdin, or the
+   * socket on older servers), waits for the exit status, then closes the socket.
+   */
+  openStream(pod: PodRef, argv: string[]): PodStream {
+    if (!pod.container)
+      throw new Error(
+        `probe session in ${podKey(pod)} names no container: every probe exec must name the container it runs in`,
+      );
+    if (!this.kubeConfig) {
+      if (!this.kubeconfigPath)
+        throw new Error('probe sessions need the kubeconfig the client was loaded from (none given)');
+      this.kubeConfig = new KubeConfig();
+      this.kubeConfig.loadFromFile(this.kubeconfigPath);
+    }
+    return execStream(this.kubeConfig, { ...pod, container: pod.container }, argv);
   }
 
   /** `kubectl [--kubeconfig K] exec -n NS POD -c C -- argv…`: the same exec, by hand. */
@@ -95,4 +125,93 @@ export class KubePodExecutor implements PodExecutor {
     }
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   }
+}
+
+function execStream(
+  kc: KubeConfig,
+  pod: { namespace: string; name: string; container: string },
+  argv: string[],
+): PodStream {
+  const what = `${pod.namespace}/${pod.name}`;
+  const decoder = new StringDecoder('utf8');
+  const listeners: ((chunk: string) => void)[] = [];
+  let stderrText = '';
+  const stdin = new PassThrough();
+  const stdout = new Writable({
+    write(c, _e, cb) {
+      const text = decoder.write(c as Buffer);
+      if (text) for (const fn of listeners) fn(text);
+      cb();
+    },
+  });
+  const stderr = new Writable({
+    write(c, _e, cb) {
+      stderrText = (stderrText + String(c)).slice(-4000);
+      cb();
+    },
+  });
+  let socket: { close(): void } | undefined;
+  let gone = false;
+  let finish!: (e: PodStreamEnd) => void;
+  const ended = new Promise<PodStreamEnd>((resolve) => {
+    finish = (e) => {
+      if (gone) return;
+      gone = true;
+      try {
+        socket?.close();
+      } catch {
+        /* already closed */
+      }
+      resolve(e);
+    };
+  });
+  new Exec(kc)
+    .exec(pod.namespace, pod.name, pod.container, argv, stdout, stderr, stdin, false, (st: V1Status) => {
+      const code = exitCodeFromStatus(st);
+      finish({
+        ...(code >= 0 ? { exitCode: code } : {}),
+        reason:
+          code >= 0
+            ? `the process in ${what} exited ${code}`
+            : `the exec in ${what} failed: ${st.message ?? st.reason ?? 'no exit status'}`,
+        stderr: stderrText,
+      });
+    })
+    .then(
+      (ws) => {
+        socket = ws as never;
+        if (gone) ws.close();
+        // the status frame is not guaranteed (client-node issue #714): a close without one ends it too
+        (ws as unknown as { on(ev: string, fn: () => void): void }).on('close', () =>
+          setTimeout(
+            () =>
+              finish({
+                reason: `the exec stream of ${what} closed without an exit status`,
+                stderr: stderrText,
+              }),
+            50,
+          ),
+        );
+      },
+      (e: unknown) => finish({ reason: execRefusal(e), stderr: stderrText }),
+    );
+  return {
+    write: (text) => {
+      if (gone || stdin.writableEnded) return false;
+      stdin.write(text);
+      return true;
+    },
+    onStdout: (fn) => {
+      listeners.push(fn);
+    },
+    ended,
+    close: async (graceMs = 5000) => {
+      if (!stdin.writableEnded) stdin.end();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ended, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+      finish({ reason: `the probe session in ${what} was closed before it exited`, stderr: stderrText });
+      return ended;
+    },
+  };
 }

@@ -10,7 +10,16 @@ import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
 import { probeArgv } from './command.js';
 import { type PodExecutor, type PodRef, ProbeInfrastructureError, podKey } from './executor.js';
 import { formatGridText, gridsFromRecords } from './grid.js';
-import { classify, type ProbeMode, parseScriptOutput, type ScriptProbe, scriptArgv } from './script.js';
+import {
+  classify,
+  type ProbeMode,
+  parseScriptOutput,
+  type ScriptProbe,
+  SESSION_IDLE_SECONDS,
+  scriptArgv,
+  sessionArgv,
+} from './script.js';
+import { ProbeSession } from './session.js';
 
 /** One probe to run: who asks (the source pod), what it dials, and what counts as the right answer. */
 export interface ProbeRequest extends ProbeKey {
@@ -35,6 +44,11 @@ export interface ProberOptions {
   concurrency?: number;
   /** exec deadline beyond the longest probe timeout: exec setup and output (default 15 s) */
   execSlackMs?: number;
+  /**
+   * one long-lived exec per source pod (session.ts) that takes every round's batch on stdin, instead of one
+   * exec per source pod per round; needs an executor with openStream (else one-shot), and close() at the end
+   */
+  sessions?: boolean;
 }
 
 /** A round that could not be judged: one or more execs failed. Carries every failure and what did finish. */
@@ -147,13 +161,68 @@ export class ControlConvergenceError extends Error {
   }
 }
 
+/** A session idle this long is replaced before its in-pod idle limit could end it under a batch. */
+const SESSION_REUSE_MS = (SESSION_IDLE_SECONDS - 60) * 1000;
+
 export class Prober {
+  /** the open probe sessions, by source pod (opts.sessions) */
+  private readonly sessions = new Map<string, ProbeSession>();
+  /** sessions opened and batches they ran (for the benches' evidence) */
+  readonly sessionStats = { opened: 0, batches: 0 };
+
   constructor(
     private readonly executor: PodExecutor,
     private readonly opts: ProberOptions,
   ) {
     if (!Number.isFinite(opts.probeTimeoutMs) || opts.probeTimeoutMs < 1) {
       throw new Error(`probeTimeoutMs: ${opts.probeTimeoutMs} must be a positive number of milliseconds`);
+    }
+  }
+
+  /** whether rounds go through long-lived sessions (asked for, and the executor can open them) */
+  get usesSessions(): boolean {
+    return this.opts.sessions === true && typeof this.executor.openStream === 'function';
+  }
+
+  /**
+   * Closes every probe session (their loops exit at end of input; a stream still open after the grace is
+   * cut). A later round opens new ones. Nothing to do without sessions.
+   */
+  async close(): Promise<void> {
+    const open = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(open.map((s) => s.close()));
+  }
+
+  private session(pod: PodRef): ProbeSession {
+    const k = podKey(pod);
+    const have = this.sessions.get(k);
+    if (have?.usable && performance.now() - have.lastUsed < SESSION_REUSE_MS) return have;
+    if (have) void have.close();
+    const open = this.executor.openStream;
+    if (!open) throw new Error('probe sessions need an executor with openStream');
+    const s = new ProbeSession(k, open.call(this.executor, pod, sessionArgv()));
+    this.sessions.set(k, s);
+    this.sessionStats.opened++;
+    return s;
+  }
+
+  /** One batch through the pod's session; a failed batch closes the session (the next round opens another). */
+  private async sessionBatch(
+    pod: PodRef,
+    probes: readonly ScriptProbe[],
+    deadlineMs: number,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const s = this.session(pod);
+    try {
+      const out = await s.batch(probes, deadlineMs, signal);
+      this.sessionStats.batches++;
+      return out;
+    } catch (e) {
+      if (this.sessions.get(podKey(pod)) === s) this.sessions.delete(podKey(pod));
+      void s.close(0);
+      throw e;
     }
   }
 
@@ -283,28 +352,36 @@ export class Prober {
     }
   }
 
-  /** One exec: all of one source pod's probes. */
+  /** All of one source pod's probes: one exec, or one batch of the pod's session (opts.sessions). */
   async runBatch(
     pod: PodRef,
     requests: readonly ProbeRequest[],
     signal?: AbortSignal,
   ): Promise<ProbeRecord[]> {
-    const argv = this.argvFor(requests);
-    const longest = Math.max(...requests.map((r) => this.timeoutSeconds(r)));
+    const probes = requests.map((r) => this.scriptProbe(r));
+    const longest = Math.max(...probes.map((p) => p.timeoutSeconds));
+    const deadlineMs = (longest + 2) * 1000 + (this.opts.execSlackMs ?? 15_000);
     const at = new Date().toISOString();
     const started = performance.now();
-    const res = await this.executor.exec(pod, argv, {
-      timeoutMs: (longest + 2) * 1000 + (this.opts.execSlackMs ?? 15_000),
-      ...(signal ? { signal } : {}),
-    });
+    // the one-shot exec's exit: checked after its output, as a missing sentinel says more than the code
+    let exit: { code: number; stderr: string } | undefined;
+    let stdout: string;
+    if (this.usesSessions) {
+      stdout = await this.sessionBatch(pod, probes, deadlineMs, signal);
+    } else {
+      const res = await this.executor.exec(pod, scriptArgv(probes), {
+        timeoutMs: deadlineMs,
+        ...(signal ? { signal } : {}),
+      });
+      stdout = res.stdout;
+      exit = { code: res.exitCode, stderr: res.stderr };
+    }
     const elapsed = performance.now() - started;
-    const parsed = parseScriptOutput(res.stdout, requests.length);
-    if (!parsed.ok) {
-      throw new ProbeInfrastructureError(podKey(pod), parsed.reason, `${res.stdout}\n${res.stderr}`);
-    }
-    if (res.exitCode !== 0) {
-      throw new ProbeInfrastructureError(podKey(pod), `exec exited ${res.exitCode}`, res.stderr);
-    }
+    const parsed = parseScriptOutput(stdout, requests.length);
+    if (!parsed.ok)
+      throw new ProbeInfrastructureError(podKey(pod), parsed.reason, `${stdout}\n${exit?.stderr ?? ''}`);
+    if (exit && exit.code !== 0)
+      throw new ProbeInfrastructureError(podKey(pod), `exec exited ${exit.code}`, exit.stderr);
     const byIndex = new Map(parsed.results.map((r) => [r.i, r]));
     return requests.map((req, i) => {
       const raw = byIndex.get(i);

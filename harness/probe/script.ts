@@ -41,7 +41,11 @@ export type ProbeMode = (typeof PROBE_MODES)[number];
 /** the shell's `${#l}` (length of $l), kept out of the template literal's own `${}` syntax */
 const SH_LENGTH_OF_L = '$' + '{#l}';
 
-export const PROBE_SCRIPT = String.raw`
+/**
+ * What the one-shot script and the session loop share: the clock, the tools and probe() itself, which runs
+ * one probe (index, mode, host, port, arg, timeout) against the batch's start `$s` and prints its line.
+ */
+const PROBE_FUNCTIONS = String.raw`
 # elapsed time from /proc/uptime (centiseconds) with the read builtin: no process per probe for a clock
 ticks() {
   tk=-1
@@ -123,7 +127,10 @@ EOF
   lines "$o"; co="$l1 $l2 $l3"; lines "$e"; ce="$l1 $l2 $l3"
   printf '{"i":%s,"tool":"%s","rc":%s,"ms":%s}\037%s\037%s\n' "$i" "$tool" "$rc" "$ms" "$co" "$ce"
 }
-n=0
+`;
+
+/** One exec, one batch: the probes are the positional arguments, five per probe. */
+export const PROBE_SCRIPT = `${PROBE_FUNCTIONS}n=0
 while [ "$#" -ge 5 ]; do
   probe "$n" "$1" "$2" "$3" "$4" "$5" &
   n=$((n + 1)); shift 5
@@ -132,6 +139,38 @@ wait
 rm -rf "$tmp"
 echo "${PROBE_END} $n"
 `;
+
+/**
+ * The long-lived session: one exec per source pod for as long as the prober lives, reading one batch per
+ * line on stdin — `ID mode host port arg t mode host port arg t …` (sessionRequestLine: every word
+ * validated, so splitting the line on blanks with globbing off is safe) — and answering each with the
+ * probes' lines and `SENTINEL n ID`. It ends at end of input (the prober closing the session, or the exec
+ * stream going away) and, where `read -t` exists (busybox ash, the agnhost image; not dash), after $1 idle
+ * seconds without a batch, so a session whose client vanished without closing stdin does not live on in
+ * the pod. A probe's background job gets /dev/null as stdin (never the session's).
+ */
+export const PROBE_SESSION_SCRIPT = `${PROBE_FUNCTIONS}trap 'rm -rf "$tmp"' EXIT
+set -f
+rt=
+( read -t 1 _ </dev/null ) 2>/dev/null
+[ "$?" = 1 ] && rt="-t $1"
+while read -r $rt req; do
+  set -- $req
+  [ "$#" -ge 1 ] || continue
+  batch=$1; shift
+  ticks; s=$tk
+  n=0
+  while [ "$#" -ge 5 ]; do
+    probe "$n" "$1" "$2" "$3" "$4" "$5" </dev/null &
+    n=$((n + 1)); shift 5
+  done
+  wait
+  echo "${PROBE_END} $n $batch"
+done
+`;
+
+/** How long an idle session stays in the pod where the shell can time out a read (seconds). */
+export const SESSION_IDLE_SECONDS = 600;
 
 /** What one probe asks the script to do (host already validated). */
 export interface ScriptProbe {
@@ -174,6 +213,20 @@ export function scriptArgv(probes: readonly ScriptProbe[]): string[] {
     'ccprobe',
     ...probes.flatMap((p) => [p.mode, p.host, String(p.port), String(p.arg), String(p.timeoutSeconds)]),
   ];
+}
+
+/** argv of one probe session: `sh -c SESSION_SCRIPT ccprobe-session IDLE_SECONDS` (batches come on stdin). */
+export function sessionArgv(idleSeconds = SESSION_IDLE_SECONDS): string[] {
+  if (!Number.isInteger(idleSeconds) || idleSeconds < 1)
+    throw new Error(`idleSeconds: ${idleSeconds} is not a whole number of seconds ≥ 1`);
+  return ['sh', '-c', PROBE_SESSION_SCRIPT, 'ccprobe-session', String(idleSeconds)];
+}
+
+/** The stdin line of one session batch: `ID mode host port arg t …` and a newline, every probe validated. */
+export function sessionRequestLine(id: number, probes: readonly ScriptProbe[]): string {
+  if (!Number.isInteger(id) || id < 0) throw new Error(`batch id ${id} is not a whole number ≥ 0`);
+  for (const [i, p] of probes.entries()) validateScriptProbe(p, `probes[${i}]`);
+  return `${[id, ...probes.flatMap((p) => [p.mode, p.host, p.port, p.arg, p.timeoutSeconds])].join(' ')}\n`;
 }
 
 /** One JSON line as the script prints it. */

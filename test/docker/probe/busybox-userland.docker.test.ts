@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DockerPodExecutor, type PodExecutor } from '../../../harness/probe/executor.js';
 import { type ProbeRequest, Prober } from '../../../harness/probe/prober.js';
+import { PROBE_END, parseScriptOutput, sessionArgv } from '../../../harness/probe/script.js';
+import { ProbeSession } from '../../../harness/probe/session.js';
 import { DockerTestBed, describeDocker, type TestNode } from '../../support/docker.js';
 
 const BUSYBOX_PATH = 'PATH=/opt/busybox:/usr/bin:/bin:/usr/sbin:/sbin';
@@ -114,4 +116,50 @@ describeDocker('probe script under busybox applets (as in the agnhost image)', (
     expect(rec?.verdict, rec?.detail).toBe('connected');
     expect(rec?.detail).toMatch(/^ping-default, DF not forced/);
   });
+
+  it('a probe session runs under busybox sh, leaves no zombie, and ends by itself after its idle limit', async () => {
+    const docker = new DockerPodExecutor().register(pod, { container: node.container });
+    const loops = async () =>
+      (
+        await node.shell.exec(['sh', '-c', "grep -la 'ccprobe-sessio[n]' /proc/[0-9]*/cmdline | wc -l"], {
+          timeoutMs: 10_000,
+        })
+      ).stdout.trim();
+    // zombies other than busybox timeout's watchers (the earlier tests' socat and ping ran under timeout,
+    // whose watcher outlives the probe by its guard and then stays a zombie under PID 1)
+    const zombies = async () =>
+      (
+        await node.shell.exec(
+          [
+            'sh',
+            '-c',
+            'for f in $(grep -l "^State:[[:space:]]*Z" /proc/[0-9]*/status); do grep -q "^Name:[[:space:]]*timeout$" "$f" || echo "$f"; done | wc -l',
+          ],
+          { timeoutMs: 10_000 },
+        )
+      ).stdout.trim();
+    const before = await zombies();
+    const stream = docker.openStream(pod, ['env', BUSYBOX_PATH, ...sessionArgv(2)]);
+    const session = new ProbeSession('probes/alpine-like', stream);
+    const udp9 = { mode: 'udp' as const, host: '127.0.0.1', port: 9, arg: 0, timeoutSeconds: 1 };
+    for (let b = 0; b < 2; b++) {
+      // (no UDP probe to a closed port here: its socat/agnhost runs under busybox timeout, whose watcher
+      // is orphaned to PID 1 in one-shot execs and sessions alike)
+      const out = await session.batch([udp9, { ...udp9, mode: 'tcp', port: 10 }], 20_000);
+      const parsed = parseScriptOutput(out, 2);
+      expect(parsed.ok, out).toBe(true);
+      const [dropped, closed] = [0, 1].map((i) => parsed.results.find((r) => r.i === i)!);
+      expect(dropped).toMatchObject({ tool: 'nc', rc: 124 });
+      expect(closed).toMatchObject({ tool: 'nc', rc: 1 });
+      expect(closed!.err).toMatch(/refused/);
+      expect(out.split('\n').at(-1)).toBe(`${PROBE_END} 2 ${b + 1}`);
+    }
+    expect(await loops()).toBe('1');
+    // busybox read -t: two idle seconds and the loop exits on its own, cleanly
+    const end = await stream.ended;
+    expect(end).toMatchObject({ exitCode: 0 });
+    expect(session.usable).toBe(false);
+    expect(await loops()).toBe('0');
+    expect(await zombies()).toBe(before);
+  }, 60_000);
 });
