@@ -8,9 +8,15 @@
  * connect: anything else is a false verdict. Prints one line per timeout and the floor: the shortest
  * timeout with zero false verdicts. Removes its namespaces at the end (also on SIGINT).
  *
+ * SESSIONS=on (the default) probes through one long-lived exec per source pod (probe/session.ts), closed
+ * after each timeout's rounds, and then counts the session loops left in the pods (must be 0); SESSIONS=off
+ * opens one exec per source pod per round.
+ *
  * Env: KUBECONFIG (required), SETS (default 4), ROUNDS (default 100), TIMEOUTS (ms list, default 1000,2000),
- * PREFIX (namespace prefix, default ccfloor-), AGNHOST_IMAGE (default: the lab's agnhost, lab/lab.lock.json).
- * Last line: `floor_ms=… sets=… rounds=… probes_per_round=…`.
+ * SESSIONS (on|off, default on), PREFIX (namespace prefix, default ccfloor-), AGNHOST_IMAGE (default: the
+ * lab's agnhost, lab/lab.lock.json). Infrastructure failures (a source pod's batch that could not run) are
+ * counted apart from false verdicts (`infra=`, in batches).
+ * Last line: `floor_ms=… sets=… rounds=… probes_per_round=… sessions=…`.
  */
 import { ClientNodeKube } from '../harness/kube/client.js';
 import { agnhostImage, readLabLock } from '../harness/lab/lock.js';
@@ -26,7 +32,7 @@ import {
 } from '../harness/policy/live.js';
 import { ProberPolicyProber } from '../harness/policy/live-adapters.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
-import { Prober } from '../harness/probe/prober.js';
+import { type ProbeRequest, ProbeRoundError, Prober } from '../harness/probe/prober.js';
 
 import { log, runBench, withCleanup } from './support.js';
 
@@ -48,6 +54,9 @@ async function main(): Promise<number> {
       throw new Error(`TIMEOUTS: ${t} is not a whole number of ms ≥ 1000`);
     return Number(t);
   });
+  const sessions = (process.env.SESSIONS ?? 'on') === 'on';
+  if (!['on', 'off', undefined].includes(process.env.SESSIONS))
+    throw new Error(`SESSIONS: ${JSON.stringify(process.env.SESSIONS)} is not on or off`);
   const prefix = process.env.PREFIX ?? 'ccfloor-';
   const image = process.env.AGNHOST_IMAGE ?? agnhostImage(readLabLock());
   const kube = ClientNodeKube.fromFile(kubeconfig);
@@ -76,9 +85,19 @@ async function main(): Promise<number> {
                 protocol: p.protocol,
               });
     let floor: number | undefined;
+    const executor = new KubePodExecutor(kube);
     for (const timeoutMs of timeouts) {
+      const inner = new Prober(executor, { probeTimeoutMs: timeoutMs, sessions });
+      const infra: string[] = [];
       const prober = new ProberPolicyProber(
-        new Prober(new KubePodExecutor(kube), { probeTimeoutMs: timeoutMs }),
+        {
+          round: (requests: readonly ProbeRequest[], signal?: AbortSignal) =>
+            inner.round(requests, signal).catch((e: unknown) => {
+              if (e instanceof ProbeRoundError)
+                infra.push(...e.failures.map((f) => f.message.split('\n')[0]!));
+              throw e;
+            }),
+        },
         model,
         POLICY_PROBE_CONTAINER,
       );
@@ -107,19 +126,45 @@ async function main(): Promise<number> {
         falseVerdicts += bad;
         worstRound = Math.max(worstRound, bad);
       }
+      await inner.close();
       durations.sort((a, b) => a - b);
       const median = durations[Math.floor(durations.length / 2)]! / 1000;
       const p95 = durations[Math.floor(durations.length * 0.95)]! / 1000;
+      const mean = durations.reduce((a, b) => a + b, 0) / durations.length / 1000;
       console.log(
-        `timeout_ms=${timeoutMs} rounds=${rounds} probes=${rounds * keys.length} false=${falseVerdicts} ` +
-          `errors=${errors} worst_round=${worstRound} round_median_s=${median.toFixed(2)} round_p95_s=${p95.toFixed(2)}`,
+        `timeout_ms=${timeoutMs} sessions=${sessions ? 'on' : 'off'} rounds=${rounds} probes=${rounds * keys.length} false=${falseVerdicts} ` +
+          `errors=${errors} infra=${infra.length} worst_round=${worstRound} round_median_s=${median.toFixed(2)} ` +
+          `round_mean_s=${mean.toFixed(2)} round_p95_s=${p95.toFixed(2)}` +
+          (sessions ? ` sessions_opened=${inner.sessionStats.opened}` : ''),
       );
       for (const e of examples) log(`  e.g. ${e}`);
+      for (const f of infra.slice(0, 5)) log(`  infra: ${f}`);
+      if (sessions)
+        log(`session loops left in the pods after close: ${await leftoverSessions(executor, model)}`);
       if (falseVerdicts === 0 && errors === 0 && floor === undefined) floor = timeoutMs;
     }
-    console.log(`floor_ms=${floor ?? 'none'} sets=${sets} rounds=${rounds} probes_per_round=${keys.length}`);
+    console.log(
+      `floor_ms=${floor ?? 'none'} sets=${sets} rounds=${rounds} probes_per_round=${keys.length} sessions=${sessions ? 'on' : 'off'}`,
+    );
     return floor === undefined ? 1 : 0;
   });
+}
+
+/** Session loops still running in the model's pods (their command line names ccprobe-session). */
+async function leftoverSessions(
+  executor: KubePodExecutor,
+  model: ReturnType<typeof mergeModels>,
+): Promise<number> {
+  let n = 0;
+  for (const p of model.pods) {
+    const r = await executor.exec(
+      { namespace: p.namespace, name: p.name, container: POLICY_PROBE_CONTAINER },
+      ['sh', '-c', "grep -la 'ccprobe-sessio[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l"],
+      { timeoutMs: 20_000 },
+    );
+    n += Number(r.stdout.trim()) || 0;
+  }
+  return n;
 }
 
 runBench('bench:probe-floor', main);
