@@ -15,6 +15,7 @@ import { EnvironmentError, UsageError } from '../errors.js';
 import { CommandError, defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';
 import { kindDelete } from '../state/remove.js';
 import type { Teardown, Tracked } from '../state/teardown.js';
+import { attachCluster } from './attach.js';
 import { listKindNodes } from './kind-nodes.js';
 import { DockerNodeShell, type NodeShell } from './node-shell.js';
 import type { ClusterHandle, ClusterNode, ClusterProvider, ClusterSpec } from './provider.js';
@@ -116,10 +117,17 @@ export class KindProvider implements ClusterProvider {
       kubeconfigPath,
     ];
     this.opts.log?.(`creating kind cluster ${spec.name}`);
+    const log = [this.opts.log, spec.log].filter((l) => l !== undefined);
     const result = await this.runner.run(this.kind, args, {
       timeoutMs: spec.timeoutMs ?? KIND_CREATE_TIMEOUT_MS,
       ...(spec.signal ? { signal: spec.signal } : {}),
-      ...(this.opts.log ? { onLine: (l: string) => this.opts.log?.(`  kind: ${l}`) } : {}),
+      ...(log.length > 0
+        ? {
+            onLine: (l: string) => {
+              for (const f of log) f(`  kind: ${l}`);
+            },
+          }
+        : {}),
     });
     if (result.exitCode !== 0 || result.timedOut) {
       // kind removes a half-created cluster itself (unless --retain), but a timeout or a kill stops it before
@@ -149,6 +157,11 @@ export class KindProvider implements ClusterProvider {
     );
   }
 
+  attach(kubeconfigPath: string, opts: { name?: string } = {}): Promise<ClusterHandle> {
+    return attachCluster(kubeconfigPath, this.runner, opts.name, this.opts.dockerCommand ?? 'docker');
+  }
+
+  /** idempotent: deleting a cluster that does not exist succeeds */
   async delete(name: string): Promise<void> {
     validateClusterName(name);
     const r = await kindDelete(this.runner, this.kind, name);

@@ -1,8 +1,10 @@
 /**
- * The cluster provider: the pipeline creates a cluster through this interface and gets back a handle it must
- * dispose (as testcontainers-node's started containers are; as kind's provider interface,
- * pkg/cluster/internal/providers, hides the container runtime).
- * KindProvider (kind.ts) implements it with the kind CLI.
+ * The cluster provider, the one interface between the pipeline and whatever runs its clusters: the pipeline
+ * creates a cluster (or attaches to an existing one) through it and gets back a handle it must dispose (as
+ * testcontainers-node's started containers are; as kind's provider interface,
+ * pkg/cluster/internal/providers, hides the container runtime). KindProvider (kind.ts) implements it with
+ * the kind CLI; the pipeline's tests implement it with doubles (test/unit/pipeline/doubles.ts, and real
+ * containers as nodes in test/e2e).
  */
 import type { NodeShell } from './node-shell.js';
 
@@ -28,13 +30,14 @@ export interface ClusterSpec {
   nodeImage: string;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** status lines while it is created (the provider's own output; "last seen" for a timeout) */
+  log?: (line: string) => void;
 }
 
 export interface ClusterProvider {
   create(spec: ClusterSpec): Promise<ClusterHandle>;
-  /** idempotent: deleting a cluster that does not exist succeeds */
-  delete(name: string): Promise<void>;
-  list(): Promise<string[]>;
+  /** an existing cluster reached through a kubeconfig; its handle never deletes it */
+  attach(kubeconfigPath: string, opts?: { name?: string }): Promise<ClusterHandle>;
 }
 
 export interface ClusterHandle {
@@ -47,5 +50,5 @@ export interface ClusterHandle {
    * Deletes the cluster and its temp files, or with `keep` leaves them and says how to reach them. Resolves with
    * what was left (kept on purpose, or could not be removed); [] when everything is gone.
    */
-  dispose(opts?: { keep?: boolean }): Promise<string[]>;
+  dispose(opts: { keep: boolean }): Promise<string[]>;
 }

@@ -7,7 +7,7 @@
  */
 
 import type { NodeShell } from '../cluster/node-shell.js';
-import type { ClusterNode } from '../cluster/provider.js';
+import type { ClusterHandle, ClusterNode, ClusterProvider } from '../cluster/provider.js';
 import type { Cell } from '../config/cell.js';
 import type { AuditReport } from '../model/audit.js';
 import type { ProbeRecord, ReachabilityGrid } from '../model/connectivity.js';
@@ -16,33 +16,8 @@ import type { NodeDump } from '../node-state/dump.js';
 import type { PhaseLimits } from './phase.js';
 import type { SuiteContext } from './suite-context.js';
 
-export type { ClusterNode } from '../cluster/provider.js';
-
-/** A live cluster: valid until disposed (testcontainers style: the handle is the only way to reach it). */
-export interface ClusterHandle {
-  readonly name: string;
-  readonly kubeconfigPath: string;
-  nodes(): Promise<ClusterNode[]>;
-  shell(nodeName: string): NodeShell;
-  /** deletes the cluster unless keep; resolves with what could not be removed */
-  dispose(opts: { keep: boolean }): Promise<string[]>;
-}
-
-export interface CreateClusterRequest {
-  name: string;
-  kindConfigYaml: string;
-  nodeImage: string;
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  /** status lines while waiting ("last seen" for a timeout) */
-  log?: (line: string) => void;
-}
-
-export interface ClusterProvider {
-  create(req: CreateClusterRequest): Promise<ClusterHandle>;
-  /** an existing cluster reached through a kubeconfig (never deleted by dispose) */
-  attach(kubeconfigPath: string, opts?: { name?: string }): Promise<ClusterHandle>;
-}
+/** The cluster the pipeline runs on: harness/cluster/provider.ts, the one provider interface. */
+export type { ClusterHandle, ClusterNode, ClusterProvider, ClusterSpec } from '../cluster/provider.js';
 
 /** The rendered files of one cell (harness/calico/render.ts RenderedCell, kept structural here). */
 export interface RenderedFiles {

@@ -24,8 +24,6 @@ import {
 import { imagesForCell, preloadImages } from '../cluster/images.js';
 import { clusterNameFor, KindProvider } from '../cluster/kind.js';
 import { renderKindConfig } from '../cluster/kind-config.js';
-import { listKindNodes } from '../cluster/kind-nodes.js';
-import { DockerNodeShell } from '../cluster/node-shell.js';
 import { prepareSplitSubnet } from '../cluster/topology.js';
 import { getVersion } from '../config/catalogue.js';
 import type { Cell } from '../config/cell.js';
@@ -34,15 +32,7 @@ import { defaultRunner, type ProcessRunner } from '../exec/process.js';
 import { ClientNodeKube } from '../kube/client.js';
 import { writeNodeDump } from '../node-state/dump.js';
 import type { Teardown } from '../state/teardown.js';
-import type {
-  ClusterHandle,
-  ClusterNode,
-  ClusterProvider,
-  PipelineDeps,
-  RenderedFiles,
-  StepContext,
-  SuiteName,
-} from './deps.js';
+import type { PipelineDeps, RenderedFiles, StepContext, SuiteName } from './deps.js';
 import { PROJECT_ROOT, runVitestSuite } from './suites.js';
 
 export interface RealDepsOptions {
@@ -77,7 +67,7 @@ export function suiteFile(name: SuiteName): string {
 export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps> {
   const runner = opts.runner ?? defaultRunner;
   const warn = opts.warn ?? (() => {});
-  const kind = new KindProvider({
+  const provider = new KindProvider({
     runner,
     ...(opts.teardown ? { teardown: opts.teardown } : {}),
     ...(opts.log ? { log: opts.log } : {}),
@@ -94,8 +84,6 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
         });
     return source;
   };
-
-  const provider = kindClusterProvider(kind, runner);
 
   const renderOpts = opts.goldmaneWhisker !== undefined ? { goldmaneWhisker: opts.goldmaneWhisker } : {};
 
@@ -242,73 +230,4 @@ export async function loadCellImages(
     `preloaded ${r.loaded.length} of ${images.length} image(s) of Calico ${cell.calicoVersion} with kind load`,
     ...r.failed.map((f) => `not preloaded ${f.image}: ${f.reason}`),
   ];
-}
-
-/** The pipeline's cluster provider over kind (harness/cluster/kind.ts): every cluster and its kubeconfig registered for teardown. */
-export function kindClusterProvider(kind: KindProvider, runner: ProcessRunner): ClusterProvider {
-  return {
-    async create(req) {
-      const h = await kind.create({
-        name: req.name,
-        kindConfigYaml: req.kindConfigYaml,
-        nodeImage: req.nodeImage,
-        ...(req.signal ? { signal: req.signal } : {}),
-        ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
-      });
-      return {
-        name: h.name,
-        kubeconfigPath: h.kubeconfigPath,
-        nodes: () => h.nodes(),
-        shell: (n) => h.shell(n),
-        dispose: (o) => h.dispose(o),
-      };
-    },
-    attach: (kubeconfigPath, o) => attachCluster(kubeconfigPath, runner, o?.name),
-  };
-}
-
-/**
- * An existing cluster from a kubeconfig. A kind kubeconfig's context is `kind-<cluster>`, and the node
- * containers carry kind's labels; for any other cluster the nodes come from the API and their containers
- * are assumed to be named after them (true for kind; node dumps fail clearly otherwise). Never deleted.
- */
-export async function attachCluster(
-  kubeconfigPath: string,
-  runner: ProcessRunner,
-  name?: string,
-): Promise<ClusterHandle> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
-  const context = kc.getCurrentContext();
-  const clusterName = name ?? (context.startsWith('kind-') ? context.slice('kind-'.length) : context);
-  const nodes = async (): Promise<ClusterNode[]> => {
-    if (context.startsWith('kind-')) {
-      const found = await listKindNodes(clusterName, runner).catch(() => []);
-      if (found.length > 0) return found;
-    }
-    const kube = new ClientNodeKube(kc);
-    const list = await kube.list<{
-      metadata?: { name?: string; labels?: Record<string, string> };
-      status?: { addresses?: { type: string; address: string }[] };
-    }>('v1', 'Node');
-    return list.map((n) => {
-      const nodeName = n.metadata?.name ?? '';
-      return {
-        name: nodeName,
-        container: nodeName,
-        role:
-          n.metadata?.labels?.['node-role.kubernetes.io/control-plane'] !== undefined
-            ? 'control-plane'
-            : 'worker',
-        internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '',
-      };
-    });
-  };
-  return {
-    name: clusterName,
-    kubeconfigPath,
-    nodes,
-    shell: (n) => new DockerNodeShell(n, n, runner),
-    dispose: async () => [],
-  };
 }

@@ -74,7 +74,7 @@ describeDocker('KindProvider with real node containers (fake kind CLI)', () => {
     const r = await handle.shell(nodes[1]!.name).exec(['hostname']);
     expect(r.stdout.trim()).toBe(`${name}-worker`);
 
-    expect(await handle.dispose()).toEqual([]);
+    expect(await handle.dispose({ keep: false })).toEqual([]);
     expect(await labelled()).toEqual([]);
     expect(existsSync(handle.kubeconfigPath)).toBe(false);
     expect(readRuns(state.dir).runs).toEqual([]);

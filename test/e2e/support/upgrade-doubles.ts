@@ -17,7 +17,6 @@ import { KindProvider } from '../../../harness/cluster/kind.js';
 import { defaultRunner } from '../../../harness/exec/process.js';
 import type { ProbeKey, ProbeRecord } from '../../../harness/model/connectivity.js';
 import type { PipelineDeps, StepContext } from '../../../harness/pipeline/deps.js';
-import { kindClusterProvider } from '../../../harness/pipeline/real.js';
 import type { Teardown } from '../../../harness/state/teardown.js';
 import type { UpgradeDeps, WatchedPair, WorkloadSnapshot } from '../../../harness/upgrade/deps.js';
 import { systemClock } from '../../../harness/upgrade/deps.js';
@@ -40,8 +39,7 @@ export const FAKE_KIND = resolve(
  */
 export function bedUpgradePipeline(network: string, bedId: string, teardown: Teardown): PipelineDeps {
   const bed = bedDeps({ network, bedId });
-  const kind = new KindProvider({ runner: defaultRunner, teardown, kindCommand: FAKE_KIND });
-  return { ...bed, provider: kindClusterProvider(kind, defaultRunner) };
+  return { ...bed, provider: new KindProvider({ runner: defaultRunner, teardown, kindCommand: FAKE_KIND }) };
 }
 
 export interface BedUpgradeOptions {

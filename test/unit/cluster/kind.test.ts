@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -108,7 +108,7 @@ describe('KindProvider.create', () => {
     const { provider, state, teardown } = setup(runner);
     const handle = await provider.create(SPEC);
     expect(readRuns(state.dir).runs).toHaveLength(1);
-    expect(await handle.dispose()).toEqual([]);
+    expect(await handle.dispose({ keep: false })).toEqual([]);
     expect(runner.lines().at(-1)).toBe(
       `kind delete cluster --name ${SPEC.name} --kubeconfig ${handle.kubeconfigPath}`,
     );
@@ -222,7 +222,7 @@ describe('KindProvider.create', () => {
     const ac = new AbortController();
     const h = await provider.create({ ...SPEC, signal: ac.signal });
     expect(runner.calls[0]!.opts?.signal).toBe(ac.signal);
-    await h.dispose();
+    await h.dispose({ keep: false });
   });
 });
 
@@ -266,6 +266,55 @@ describe('KindProvider.delete and list', () => {
     expect(runner.lines().find((l) => l.startsWith('docker ps'))).toContain(
       'label=io.x-k8s.kind.cluster=cc-x-000001',
     );
+  });
+});
+
+describe("KindProvider as the pipeline's cluster provider", () => {
+  it("create passes kind's output lines to the spec's log (what a create timeout reports as last seen)", async () => {
+    const runner = new FakeRunner().on(
+      (l) => l.startsWith('kind create cluster'),
+      (_c, _a, opts) => {
+        opts?.onLine?.(' ✓ Preparing nodes 📦', 'stderr');
+        return { exitCode: 0 };
+      },
+    );
+    const { provider } = setup(runner);
+    const lines: string[] = [];
+    const h = await provider.create({ ...SPEC, log: (l) => lines.push(l) });
+    expect(lines).toEqual(['  kind:  ✓ Preparing nodes 📦']);
+    await h.dispose({ keep: false });
+  });
+
+  it('attach reaches an existing kind cluster by its kubeconfig context and never deletes it', async () => {
+    const runner = new FakeRunner()
+      .on((l) => l.startsWith('docker ps'), { stdout: 'dev-control-plane\n' })
+      .on((l) => l.startsWith('docker inspect'), {
+        stdout: '/dev-control-plane\tcontrol-plane\t172.18.0.2 \n',
+      });
+    const kubeconfig = join(root, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: kind-dev, cluster: {server: "https://127.0.0.1:6443"}}]',
+        'users: [{name: kind-dev, user: {token: t}}]',
+        'contexts: [{name: kind-dev, context: {cluster: kind-dev, user: kind-dev}}]',
+        'current-context: kind-dev',
+      ].join('\n'),
+    );
+    const h = await new KindProvider({ runner }).attach(kubeconfig);
+    expect(h.name).toBe('dev');
+    expect(await h.nodes()).toEqual([
+      {
+        name: 'dev-control-plane',
+        container: 'dev-control-plane',
+        role: 'control-plane',
+        internalIP: '172.18.0.2',
+      },
+    ]);
+    expect(await h.dispose({ keep: false })).toEqual([]);
+    expect(runner.lines().some((l) => l.startsWith('kind delete'))).toBe(false);
   });
 });
 

@@ -2,9 +2,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { attachCluster } from '../../../harness/cluster/attach.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 import type { ProcessRunner } from '../../../harness/exec/process.js';
-import { attachCluster, realDeps, suiteFile } from '../../../harness/pipeline/real.js';
+import { realDeps, suiteFile } from '../../../harness/pipeline/real.js';
 import { PROJECT_ROOT } from '../../../harness/pipeline/suites.js';
 import { describeFixtures, FIXTURES_DIR } from '../../support/fixtures.js';
 
