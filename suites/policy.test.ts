@@ -30,6 +30,7 @@ import {
   namespaceSetNames,
   POLICY_NAMESPACES_GONE_MS,
   POLICY_PROBE_CONTAINER,
+  POLICY_PROBE_SESSIONS,
   POLICY_PROBE_TIMEOUT_MS,
   policySetPrefix,
   removePolicyNamespaces,
@@ -84,6 +85,11 @@ for (const s of runnable) {
   pending.set(s.name, { promise, resolve });
 }
 let schedule: Promise<unknown> | undefined;
+/** every round of the suite: one long-lived probe exec per source pod (closed in afterAll) */
+const rounds = new Prober(new KubePodExecutor(kube), {
+  probeTimeoutMs: POLICY_PROBE_TIMEOUT_MS,
+  sessions: POLICY_PROBE_SESSIONS,
+});
 
 /** A scenario's result as the check the policy phase lists, under the scenario's own name. */
 function checkOf(result: PolicyScenarioResult): CheckResult {
@@ -113,11 +119,7 @@ describe('NetworkPolicy conformance', () => {
       await applier.remove(leftovers);
     }
     // one prober over every set's pods; the shared rounds hand each scenario its own records
-    const prober = new ProberPolicyProber(
-      new Prober(new KubePodExecutor(kube), { probeTimeoutMs: POLICY_PROBE_TIMEOUT_MS }),
-      mergeModels(models),
-      POLICY_PROBE_CONTAINER,
-    );
+    const prober = new ProberPolicyProber(rounds, mergeModels(models), POLICY_PROBE_CONTAINER);
     // control round: before any policy every pair of every set must connect, or a later "deny" means
     // nothing. Run as scenarios without policies so fresh pods get the same convergence window (Calico
     // briefly blocks a new pod's traffic until its endpoint is programmed: Azure/AKS#4290).
@@ -171,6 +173,7 @@ describe('NetworkPolicy conformance', () => {
   afterAll(
     async () => {
       await schedule;
+      await rounds.close();
       await removePolicyNamespaces(kube, namespaces, { timeoutMs: POLICY_NAMESPACES_GONE_MS });
     },
     POLICY_NAMESPACES_GONE_MS + 40 * 60_000,
