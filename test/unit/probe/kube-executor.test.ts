@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { ExecResult } from '../../../harness/kube/client.js';
 import { ProbeInfrastructureError } from '../../../harness/probe/executor.js';
 import { type KubeExec, KubePodExecutor } from '../../../harness/probe/kube-executor.js';
+import { sessionArgv } from '../../../harness/probe/script.js';
+import { ProbeSession } from '../../../harness/probe/session.js';
+import { FakeApiServer } from '../kube/fake-apiserver.js';
 
 const double = (result: ExecResult | Error, seen: unknown[] = []): KubeExec => ({
   exec: async (pod, argv, opts) => {
@@ -69,5 +72,37 @@ describe('KubePodExecutor (double at the kube client boundary)', () => {
     const p = new KubePodExecutor(never).exec(pod, ['true'], { timeoutMs: 60_000, signal: ac.signal });
     ac.abort();
     await expect(p).rejects.toThrow(/exec aborted/);
+  });
+
+  it('a probe session names its container, and one the API server refuses ends as infrastructure, not a verdict', async () => {
+    const ex = new KubePodExecutor(double(new Error('unused')), { kubeconfigPath: '/nonexistent' });
+    expect(() => ex.openStream({ namespace: 'x', name: 'a' }, sessionArgv())).toThrow(
+      /probe session in x\/a names no container/,
+    );
+    const fake = await new FakeApiServer().start();
+    try {
+      fake.putPod('probes', 'a', ['cont-80', 'cont-81']);
+      const real = new KubePodExecutor(double(new Error('unused')), { kubeConfig: fake.kubeConfig() });
+      const stream = real.openStream(
+        { namespace: 'probes', name: 'gone', container: 'cont-80' },
+        sessionArgv(),
+      );
+      const session = new ProbeSession('probes/gone', stream);
+      const batch = session.batch(
+        [{ mode: 'tcp', host: '10.0.0.1', port: 80, arg: 0, timeoutSeconds: 1 }],
+        10_000,
+      );
+      await expect(batch).rejects.toThrow(
+        /the probe session ended: the API server refused the exec with HTTP 404/,
+      );
+      expect(session.usable).toBe(false);
+      expect(fake.execRequests.at(-1)).toMatchObject({
+        pod: 'gone',
+        container: 'cont-80',
+        argv: sessionArgv(),
+      });
+    } finally {
+      await fake.stop();
+    }
   });
 });
