@@ -10,15 +10,21 @@ import type { ProbeRecord, ReachabilityGrid } from './connectivity.js';
 
 export type Outcome = 'passed' | 'failed' | 'skipped' | 'not-run' | 'error';
 
+/**
+ * The phases of a cell in the order they run: the one list of them. The pipeline's order and gates, `run
+ * --until`, the limits table, the progress table's columns and the reports' columns all read it.
+ * `upgrade` is the upgrade command's own phase (between installing A and verifying B): `run` records
+ * every phase but it, `upgrade` records them all.
+ */
 export const PHASES = [
   'preflight',
   'create-cluster',
   'baseline',
   'install',
+  'upgrade',
   'verify',
   'connectivity',
   'policy',
-  'upgrade',
   'uninstall',
   'audit',
   'complete-uninstall',
@@ -26,6 +32,29 @@ export const PHASES = [
   'teardown',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
+
+/** The phases `run` records: all but the upgrade command's own. */
+export type RunPhase = Exclude<PhaseName, 'upgrade'>;
+export const RUN_PHASES: readonly RunPhase[] = PHASES.filter((p): p is RunPhase => p !== 'upgrade');
+
+/** The phases of a tuple from X on. */
+type From<T extends readonly unknown[], X> = T extends readonly [infer H, ...infer R]
+  ? H extends X
+    ? T[number]
+    : From<R, X>
+  : never;
+
+/** From the uninstall on: the phases that take the cell apart, which run after a failed phase too. */
+export type CleanupPhase = From<typeof PHASES, 'uninstall'>;
+export const CLEANUP_PHASES: readonly CleanupPhase[] = PHASES.slice(
+  PHASES.indexOf('uninstall'),
+) as CleanupPhase[];
+
+/** The phases `run --until` may name: a cluster exists after each, and nothing after it has removed Calico. */
+export type UntilPhase = Exclude<RunPhase, 'preflight' | CleanupPhase>;
+export const UNTIL_PHASES: readonly UntilPhase[] = RUN_PHASES.filter(
+  (p): p is UntilPhase => p !== 'preflight' && !(CLEANUP_PHASES as readonly string[]).includes(p),
+);
 
 /** One check inside a phase: a vitest test, a verification rule, a connectivity check. */
 export interface CheckResult {

@@ -24,7 +24,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { completePhase, judgeComplete, judgeUpstream, upstreamPhase } from '../audit/verdict.js';
 import type { Cell } from '../config/cell.js';
-import type { CellResult, CheckResult, Outcome, PhaseName, PhaseResult } from '../model/results.js';
+import {
+  type CellResult,
+  type CheckResult,
+  CLEANUP_PHASES,
+  type Outcome,
+  PHASES,
+  type PhaseName,
+  type PhaseResult,
+  RUN_PHASES,
+  type RunPhase,
+  type UntilPhase,
+} from '../model/results.js';
 import type { NodeDump } from '../node-state/dump.js';
 import { cellSkipReason, type PreflightReport } from '../preflight/preflight.js';
 import type {
@@ -47,38 +58,6 @@ import {
   withPhaseLimits,
 } from './phase.js';
 import type { SuiteContext } from './suite-context.js';
-
-/** The phases `run` records, in order (PHASES minus `upgrade`, which belongs to the upgrade command). */
-export const RUN_PHASES = [
-  'preflight',
-  'create-cluster',
-  'baseline',
-  'install',
-  'verify',
-  'connectivity',
-  'policy',
-  'uninstall',
-  'audit',
-  'complete-uninstall',
-  'final-audit',
-  'teardown',
-] as const satisfies readonly PhaseName[];
-export type RunPhase = (typeof RUN_PHASES)[number];
-/** Every phase of this pipeline: run's, and the upgrade command's own. */
-export type CellPhase = RunPhase | 'upgrade';
-
-/** The phases `upgrade` records, in order: run's, with the upgrade between installing A and verifying B. */
-export const UPGRADE_PHASES: readonly CellPhase[] = RUN_PHASES.flatMap((p): CellPhase[] =>
-  p === 'install' ? [p, 'upgrade'] : [p],
-);
-
-const CLEANUP_PHASES: ReadonlySet<CellPhase> = new Set<CellPhase>([
-  'uninstall',
-  'audit',
-  'complete-uninstall',
-  'final-audit',
-  'teardown',
-]);
 
 /**
  * Default time limits per phase. kind create of a 3-node cluster: 30–60 s with a cached image, plus up to
@@ -113,7 +92,9 @@ export const DEFAULT_LIMITS: Record<RunPhase, PhaseLimits> = {
   teardown: { timeoutMs: 5 * 60_000, waitingFor: 'the cluster to be deleted' },
 };
 
-const PLUMBING: ReadonlySet<CellPhase> = new Set<CellPhase>([
+const isCleanup = (p: PhaseName): boolean => (CLEANUP_PHASES as readonly PhaseName[]).includes(p);
+
+const PLUMBING: ReadonlySet<PhaseName> = new Set<PhaseName>([
   'preflight',
   'create-cluster',
   'baseline',
@@ -141,7 +122,7 @@ export interface CellRunOptions {
   signal?: AbortSignal;
   keepCluster?: boolean;
   /** `--until`: the last phase to run; later phases but teardown are skipped (the caller keeps the cluster) */
-  until?: RunPhase;
+  until?: UntilPhase;
   /** `--policy-concurrency`: policy scenarios at once, each in its own namespace set (default from the nodes) */
   policyConcurrency?: number;
   /** run the complete uninstall and the final audit after the first audit (default true) */
@@ -155,7 +136,7 @@ export interface CellRunOptions {
   keepForNextCell?: boolean;
   /** the slot of a --reuse-cluster group; a fresh one per cell otherwise */
   slot?: ClusterSlot;
-  limits?: Partial<Record<CellPhase, Partial<PhaseLimits>>>;
+  limits?: Partial<Record<PhaseName, Partial<PhaseLimits>>>;
   namespacePrefix?: string;
   calicoctl?: string;
   policySelect?: string;
@@ -194,17 +175,17 @@ interface CellState {
   result: CellResult;
   rendered?: RenderedFiles;
   /** the first main phase that did not pass */
-  stopped?: { phase: CellPhase; reason: string };
+  stopped?: { phase: PhaseName; reason: string };
   interrupted?: string;
   skipped?: string;
-  phaseOf: Partial<Record<CellPhase, PhaseResult>>;
+  phaseOf: Partial<Record<PhaseName, PhaseResult>>;
   leftBehind: string[];
 }
 
 type Gate = { run: true } | { run: false; outcome: Outcome; reason: string };
 
 interface PhaseDef {
-  name: CellPhase;
+  name: PhaseName;
   gate(s: CellState): Gate;
   execute(s: CellState, step: StepContext, signal: AbortSignal): Promise<PhaseOutput>;
 }
@@ -509,7 +490,7 @@ const PHASE_DEFS: PhaseDef[] = [
   },
 ];
 
-function limitsOf(s: CellState, phase: CellPhase): PhaseLimits {
+function limitsOf(s: CellState, phase: PhaseName): PhaseLimits {
   const base = phase === 'upgrade' ? (s.opts.upgrade as UpgradeStage).limits : DEFAULT_LIMITS[phase];
   return { ...base, ...(s.opts.limits?.[phase] ?? {}) };
 }
@@ -609,7 +590,7 @@ async function dumpNodes(s: CellState, step: StepContext, dir: string): Promise<
 // ---------------------------------------------------------------------------------------------------------
 // the runner
 
-function classify(phase: CellPhase, err: unknown): { outcome: Outcome; reason: string } {
+function classify(phase: PhaseName, err: unknown): { outcome: Outcome; reason: string } {
   if (err instanceof InterruptedError) return { outcome: 'error', reason: err.message };
   const msg = (err as Error)?.message ?? String(err);
   if (err instanceof PhaseFailure) return { outcome: 'failed', reason: msg };
@@ -679,17 +660,13 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
     if (s.skipped && !lastTeardown) gate = { run: false, outcome: 'skipped', reason: s.skipped };
     else if (s.interrupted && def.name !== 'teardown')
       gate = { run: false, outcome: 'not-run', reason: `interrupted by ${s.interrupted}` };
-    else if (
-      opts.until &&
-      def.name !== 'teardown' &&
-      UPGRADE_PHASES.indexOf(def.name) > UPGRADE_PHASES.indexOf(opts.until)
-    )
+    else if (opts.until && def.name !== 'teardown' && PHASES.indexOf(def.name) > PHASES.indexOf(opts.until))
       gate = {
         run: false,
         outcome: 'skipped',
         reason: `--until ${opts.until}: the run stopped after ${opts.until}`,
       };
-    else if (s.stopped && !CLEANUP_PHASES.has(def.name))
+    else if (s.stopped && !isCleanup(def.name))
       gate = {
         run: false,
         outcome: 'not-run',
@@ -730,7 +707,7 @@ export async function runCell(cell: Cell, deps: PipelineDeps, opts: CellRunOptio
     }
     progress.phaseEnd(cell.id, def.name, pr.outcome, pr.durationMs, pr.reason);
 
-    if ((pr.outcome === 'failed' || pr.outcome === 'error') && !CLEANUP_PHASES.has(def.name)) {
+    if ((pr.outcome === 'failed' || pr.outcome === 'error') && !isCleanup(def.name)) {
       if (!keepGoing) s.stopped ??= { phase: def.name, reason: shortReason(pr.reason ?? pr.outcome) };
       if (!s.interrupted && s.slot.handle && def.name !== 'create-cluster') await diagnose(s, pr, log);
     }
@@ -790,7 +767,7 @@ async function diagnose(s: CellState, pr: PhaseResult, log: (l: string) => void)
 export function notRunCell(
   cell: Cell,
   reason: string,
-  phases: readonly CellPhase[] = RUN_PHASES,
+  phases: readonly PhaseName[] = RUN_PHASES,
 ): CellResult {
   return {
     cell,

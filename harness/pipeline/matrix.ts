@@ -8,16 +8,9 @@
  * `not-run` with the reason.
  */
 import type { Cell } from '../config/cell.js';
-import type { CellResult, RunResults } from '../model/results.js';
+import { type CellResult, PHASES, RUN_PHASES, type RunResults } from '../model/results.js';
 import type { PreflightReport } from '../preflight/preflight.js';
-import {
-  type CellRunOptions,
-  type ClusterSlot,
-  notRunCell,
-  RUN_PHASES,
-  runCell,
-  UPGRADE_PHASES,
-} from './cell.js';
+import { type CellRunOptions, type ClusterSlot, notRunCell, runCell } from './cell.js';
 import type { PipelineDeps, ProgressSink } from './deps.js';
 import { reuseGroups } from './select.js';
 
@@ -44,7 +37,7 @@ export async function runMatrix(
   const leftBehind: string[] = [];
   let failedCell: string | undefined;
   const index = new Map(cells.map((c, i) => [c.id, i]));
-  const phases = opts.upgrade ? UPGRADE_PHASES : RUN_PHASES;
+  const phases = opts.upgrade ? PHASES : RUN_PHASES;
   const notRun = (cell: Cell, reason: string) => notRunCell(cell, reason, phases);
 
   // --kubeconfig: every cell runs on the one existing cluster, so one group in plan order

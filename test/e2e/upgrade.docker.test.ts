@@ -16,8 +16,7 @@ import { upgradeCommand } from '../../harness/cli/commands/upgrade.js';
 import { memoryIO } from '../../harness/cli/io.js';
 import { KIND_CLUSTER_LABEL } from '../../harness/cluster/kind-nodes.js';
 import { defaultRunner } from '../../harness/exec/process.js';
-import type { CellResult, RunResults } from '../../harness/model/results.js';
-import { UPGRADE_PHASES } from '../../harness/pipeline/cell.js';
+import { type CellResult, PHASES, type RunResults } from '../../harness/model/results.js';
 import { silentProgress } from '../../harness/pipeline/deps.js';
 import { PROJECT_ROOT } from '../../harness/pipeline/suites.js';
 import { readRuns } from '../../harness/state/run-state.js';
@@ -123,7 +122,7 @@ describeDocker(
         ),
       ).toBe(0);
       expect(cell.cell.id).toBe('v3.31.7-to-v3.32.1-manifest-vxlan');
-      expect(cell.phases.map((p) => p.name)).toEqual([...UPGRADE_PHASES]);
+      expect(cell.phases.map((p) => p.name)).toEqual([...PHASES]);
       expect(Object.values(outcomes(cell)).every((o) => o === 'passed')).toBe(true);
       expect(upgradeDeps.calls).toEqual([
         'startTraffic v3.31.7',

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { parseAllowList } from '../../audit/registry.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { defaultRunner } from '../../exec/process.js';
+import { UNTIL_PHASES, type UntilPhase } from '../../model/results.js';
 import { capacityWarning, parseCellsRegex, parseShard, selectCells } from '../../pipeline/select.js';
 import type { KernelPaths } from '../../preflight/ipip.js';
 import { assertUsable, cellSkipReason, runPreflight } from '../../preflight/preflight.js';
@@ -248,24 +249,14 @@ function parsePositiveInt(value: string | undefined, flag: string): number {
   return n;
 }
 
-/** The phases `--until` may name: a cluster exists after each, and nothing after it has removed Calico. */
-export const UNTIL_PHASES = [
-  'create-cluster',
-  'baseline',
-  'install',
-  'verify',
-  'connectivity',
-  'policy',
-] as const;
-
-function parseUntil(v: string | undefined): (typeof UNTIL_PHASES)[number] | undefined {
+function parseUntil(v: string | undefined): UntilPhase | undefined {
   if (v === undefined) return undefined;
   if (!(UNTIL_PHASES as readonly string[]).includes(v))
     throw new UsageError(
       `run --until: ${JSON.stringify(v)} is not one of ${UNTIL_PHASES.join(', ')}`,
       'until',
     );
-  return v as (typeof UNTIL_PHASES)[number];
+  return v as UntilPhase;
 }
 
 function parsePolicyConcurrency(v: string | undefined): number | undefined {

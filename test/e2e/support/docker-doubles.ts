@@ -16,14 +16,13 @@ import { renderKindConfig } from '../../../harness/cluster/kind-config.js';
 import { DockerNodeShell, type NodeShell } from '../../../harness/cluster/node-shell.js';
 import { defaultRunner, shellWord } from '../../../harness/exec/process.js';
 import type { ProbeRecord } from '../../../harness/model/connectivity.js';
-import type { CheckResult } from '../../../harness/model/results.js';
+import type { CheckResult, RunPhase } from '../../../harness/model/results.js';
 import {
   DUMP_COMMANDS,
   type DumpCommandFile,
   type NodeDump,
   writeNodeDump,
 } from '../../../harness/node-state/dump.js';
-import type { RunPhase } from '../../../harness/pipeline/cell.js';
 import type {
   ClusterHandle,
   ClusterNode,

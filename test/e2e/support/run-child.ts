@@ -6,7 +6,7 @@
  */
 import { runCommand } from '../../../harness/cli/commands/run.js';
 import { processIO } from '../../../harness/cli/io.js';
-import type { RunPhase } from '../../../harness/pipeline/cell.js';
+import type { RunPhase } from '../../../harness/model/results.js';
 import { bedDeps, bedPreflight } from './docker-doubles.js';
 
 const network = process.env.E2E_NETWORK;

@@ -5,8 +5,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { auditReport } from '../../../harness/audit/rules.js';
 import { buildMatrix } from '../../../harness/config/matrix.js';
 import type { ProbeRecord, ReachabilityGrid } from '../../../harness/model/connectivity.js';
-import type { CellResult, PhaseResult, PolicyScenarioResult } from '../../../harness/model/results.js';
-import { RUN_PHASES, type RunPhase, runCell } from '../../../harness/pipeline/cell.js';
+import {
+  type CellResult,
+  type PhaseResult,
+  type PolicyScenarioResult,
+  RUN_PHASES,
+  type RunPhase,
+} from '../../../harness/model/results.js';
+import { runCell } from '../../../harness/pipeline/cell.js';
 import { silentProgress } from '../../../harness/pipeline/deps.js';
 import { runMatrix } from '../../../harness/pipeline/matrix.js';
 import { type Failure, memoryDeps, okPreflight } from './doubles.js';

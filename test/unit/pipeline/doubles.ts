@@ -3,7 +3,7 @@
  * and phase bodies that record their calls and fail on demand (throw, hang, or report a failed check).
  */
 import type { NodeShell } from '../../../harness/cluster/node-shell.js';
-import type { RunPhase } from '../../../harness/pipeline/cell.js';
+import type { RunPhase } from '../../../harness/model/results.js';
 import type {
   ClusterHandle,
   ClusterNode,

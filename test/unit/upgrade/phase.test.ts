@@ -7,8 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../../harness/model/audit.js';
 import type { ReachabilityGrid } from '../../../harness/model/connectivity.js';
-import type { CellResult, PhaseResult } from '../../../harness/model/results.js';
-import { UPGRADE_PHASES } from '../../../harness/pipeline/cell.js';
+import { type CellResult, PHASES, type PhaseResult } from '../../../harness/model/results.js';
 import { upgradeActions, upgradeLimits } from '../../../harness/upgrade/phase.js';
 import { cell, removeSimDirs, runUpgrade, simulate, upgradeOptions } from './sim.js';
 
@@ -84,7 +83,7 @@ describe('the upgrade on the run pipeline', () => {
       '107150 audit complete',
       '107150 deleteCluster cc-upgrade-1',
     ]);
-    expect(r.phases.map((p) => p.name)).toEqual([...UPGRADE_PHASES]);
+    expect(r.phases.map((p) => p.name)).toEqual([...PHASES]);
     expect(r.phases.filter((p) => p.outcome !== 'passed')).toEqual([]);
     expect(r.outcome).toBe('passed');
     expect(r.cell.id).toBe('v3.31.7-to-v3.32.1-manifest-ipip');
