@@ -45,6 +45,24 @@ export interface RealUpgradeOptions {
   preloadImages?: boolean;
   /** images loaded besides B's Calico images (the lab's agnhost) */
   extraImages?: string[];
+  /**
+   * the traffic pods' image (`--lab`: the lab's agnhost). Given here, not read from the environment: the
+   * probe workloads' default is fixed when their module is first imported, which in `upgrade` is before
+   * the lab is entered (a real run's traffic pods asked a registry for upstream agnhost 2.53)
+   */
+  probeImage?: string;
+}
+
+/** The traffic workloads on these nodes (their pods run `image` when given, else the probe workloads' default). */
+export function trafficWorkloads(
+  nodes: readonly string[],
+  image?: string,
+): ReturnType<typeof buildProbeWorkloads> {
+  return buildProbeWorkloads({
+    namespace: TRAFFIC_NAMESPACE,
+    nodes: [...nodes],
+    ...(image ? { image } : {}),
+  });
 }
 
 type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
@@ -196,7 +214,7 @@ export function realUpgradeDeps(opts: RealUpgradeOptions = {}): UpgradeDeps {
       const kube = kubeOf(step);
       const workers = step.nodes.filter((n) => n.role === 'worker');
       const names = (workers.length >= 2 ? workers : step.nodes).slice(0, 2).map((n) => n.name);
-      const workloads = buildProbeWorkloads({ namespace: TRAFFIC_NAMESPACE, nodes: names });
+      const workloads = trafficWorkloads(names, opts.probeImage);
       const docs = workloads as unknown as Parameters<KubeClient['applyServerSide']>[0];
       step.log(`traffic workloads in ${TRAFFIC_NAMESPACE} on ${names.join(', ')}`);
       await kube.applyServerSide(docs, { force: true, signal: step.signal });

@@ -204,7 +204,7 @@ export async function upgradeCommand(
     (await import('../../upgrade/real.js')).realUpgradeDeps({
       runner,
       preloadImages: lab !== undefined,
-      ...(lab ? { extraImages: lab.extraImages } : {}),
+      ...(lab ? { extraImages: lab.extraImages, probeImage: lab.agnhostImage } : {}),
     });
   progress.log(
     'info',
@@ -223,6 +223,9 @@ export async function upgradeCommand(
       completeUninstall: !on('no-complete-uninstall'),
       ...(auditAllow.length ? { auditAllow } : {}),
       ...(inject.limits ? { limits: inject.limits } : {}),
+      // --lab: every pair ends on the lab's Calico, whose calicoctl the lab builds: the Calico policy
+      // scenarios on B run with it, as run --lab's do
+      ...(lab ? { calicoctl: lab.calicoctl } : {}),
       upgrade: upgradeStage(flow, upgradeDeps),
     },
   });

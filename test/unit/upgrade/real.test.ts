@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { renderCell } from '../../../harness/calico/render.js';
 import { LocalDirSource } from '../../../harness/calico/source.js';
-import { LABEL_ROLE } from '../../../harness/probe/workloads.js';
+import { AGNHOST_IMAGE, LABEL_ROLE } from '../../../harness/probe/workloads.js';
 import { assessComponents, targetComponents } from '../../../harness/upgrade/components.js';
 import { upgradeActions } from '../../../harness/upgrade/phase.js';
 import {
   applyAction,
   fileForAction,
   readWorkloadsFrom,
+  trafficWorkloads,
   workloadSnapshots,
 } from '../../../harness/upgrade/real.js';
 import { DENIED_PORT, planTraffic, trafficPolicy } from '../../../harness/upgrade/traffic.js';
@@ -84,6 +85,32 @@ describe('workloadSnapshots (API objects → what the flow judges)', () => {
       [],
     );
     expect(d).toMatchObject({ kind: 'Deployment', desired: 2, updated: 0, ready: 0, pods: [] });
+  });
+});
+
+describe('traffic workloads image', () => {
+  const images = (objs: ReturnType<typeof trafficWorkloads>) =>
+    objs.flatMap((o) => {
+      const spec = (o as { spec?: { containers?: { image?: string }[] } }).spec;
+      return (spec?.containers ?? []).map((c) => c.image);
+    });
+
+  it('every traffic pod runs the image given (upgrade --lab gives the lab agnhost)', () => {
+    const objs = trafficWorkloads(['n0', 'n1'], 'registry.k8s.io/e2e-test-images/agnhost:2.56');
+    expect(images(objs).length).toBeGreaterThanOrEqual(4);
+    expect(new Set(images(objs))).toEqual(new Set(['registry.k8s.io/e2e-test-images/agnhost:2.56']));
+  });
+
+  it('the environment set after import does not reach the default: the lab run had agnhost 2.53 pulled from a registry', () => {
+    const prev = process.env.CALICO_CONFORMANCE_AGNHOST_IMAGE;
+    process.env.CALICO_CONFORMANCE_AGNHOST_IMAGE = 'lab/agnhost:set-after-import';
+    try {
+      expect(new Set(images(trafficWorkloads(['n0'])))).toEqual(new Set([AGNHOST_IMAGE]));
+      expect(AGNHOST_IMAGE).not.toBe('lab/agnhost:set-after-import');
+    } finally {
+      if (prev === undefined) delete process.env.CALICO_CONFORMANCE_AGNHOST_IMAGE;
+      else process.env.CALICO_CONFORMANCE_AGNHOST_IMAGE = prev;
+    }
   });
 });
 
