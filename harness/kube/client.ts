@@ -16,6 +16,7 @@ import {
   type V1Status,
 } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import { sleep } from '../time/clock.js';
 import {
   conditionIs,
   describeDeletion,
@@ -27,7 +28,7 @@ import {
   type PodLike,
   podReady,
 } from './diagnostics.js';
-import { pollUntil, sleep } from './poll.js';
+import { pollUntil } from './poll.js';
 import { describeRef, isCrd, type ObjectRef, refOf } from './yaml.js';
 
 export const FIELD_MANAGER = 'calico-conformance';

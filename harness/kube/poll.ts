@@ -5,6 +5,7 @@
  * minutes a poll with a deadline is the reliable choice, and it always knows what it saw last.
  */
 import { formatDuration, WaitTimeoutError } from '../errors.js';
+import { sleep } from '../time/clock.js';
 
 export interface PollStep {
   done: boolean;
@@ -101,20 +102,5 @@ function within<T>(work: Promise<T>, ms: number, signal?: AbortSignal): Promise<
         reject(e);
       },
     );
-  });
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -19,6 +19,7 @@ import { stringify } from 'yaml';
 import { formatDuration } from '../errors.js';
 import type { ProbeKey, ProbeRecord, ReachabilityGrid, Verdict } from '../model/connectivity.js';
 import type { PolicyScenarioResult } from '../model/results.js';
+import { type Clock, systemClock } from '../time/clock.js';
 import { formatGrid, gridDifferences, verdictAllowed, withProbeCommands } from './grid-text.js';
 import { expectTruthTable, type TruthTable } from './oracle.js';
 import { validatePolicies } from './parse.js';
@@ -32,28 +33,6 @@ export interface PolicyApplier {
   apply(docs: object[]): Promise<void>;
   remove(docs: object[]): Promise<void>;
 }
-
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const t = setTimeout(resolve, ms);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          reject(signal.reason);
-        },
-        { once: true },
-      );
-    }),
-};
 
 export interface RunnerOptions {
   /** how long the observed table may take to equal the expected one (default 30 s) */

@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
-import { pollUntil, sleep } from '../../harness/kube/poll.js';
+import { pollUntil } from '../../harness/kube/poll.js';
+import { sleep } from '../../harness/time/clock.js';
 
 export interface RealApiServerOptions {
   etcd: string;

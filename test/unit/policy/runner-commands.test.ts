@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { ProbeKey, ProbeRecord } from '../../../harness/model/connectivity.js';
 import { formatGrid } from '../../../harness/policy/grid-text.js';
 import { standardModel } from '../../../harness/policy/model.js';
-import { type Clock, formatScenarioFailure, runScenario } from '../../../harness/policy/runner.js';
+import { formatScenarioFailure, runScenario } from '../../../harness/policy/runner.js';
+import type { Clock } from '../../../harness/time/clock.js';
 
 const clock: Clock & { t: number } = {
   t: 0,

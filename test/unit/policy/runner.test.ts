@@ -8,7 +8,6 @@ import type { ProbeKey, ProbeRecord, Verdict } from '../../../harness/model/conn
 import { formatGrid } from '../../../harness/policy/grid-text.js';
 import { standardModel } from '../../../harness/policy/model.js';
 import {
-  type Clock,
   formatScenarioFailure,
   type PolicyApplier,
   type PolicyProber,
@@ -16,6 +15,7 @@ import {
   runScenarios,
   type ScenarioInput,
 } from '../../../harness/policy/runner.js';
+import type { Clock } from '../../../harness/time/clock.js';
 
 class FakeClock implements Clock {
   t = 0;
