@@ -4,9 +4,10 @@
  * missing Docker or kind stops the run before anything is created (EnvironmentError, exit 3) and says how
  * to get it; missing ipip only skips the IPIP cells, with the reason.
  */
-import { type Cell, isIpip } from '../config/cell.js';
+import type { Cell } from '../config/cell.js';
 import { EnvironmentError } from '../errors.js';
 import type { ProcessRunner } from '../exec/process.js';
+import { cellRequirements, skipReason } from '../model/requirements.js';
 import { defaultKernelPaths, detectIpip, type IpipSupport, type KernelPaths } from './ipip.js';
 
 export interface ToolCheck {
@@ -132,13 +133,18 @@ export function assertUsable(report: PreflightReport): void {
   }
 }
 
-/** Why a cell cannot run on this host, or undefined. IPIP and IPIPCrossSubnet on either install path. */
+/**
+ * Why a cell cannot run on this host, or undefined: what the cell requires (its install path, and the host's
+ * ipip for IPIP and IPIPCrossSubnet on either path) judged by harness/model/requirements.ts against the
+ * preflight's findings.
+ */
 export function cellSkipReason(
   cell: Cell,
   report: Pick<PreflightReport, 'ipip' | 'unavailablePaths'>,
 ): string | undefined {
-  const path = report.unavailablePaths?.[cell.install];
-  if (path !== undefined) return path;
-  if (isIpip(cell.encapsulation) && !report.ipip.available) return report.ipip.reason;
-  return undefined;
+  return skipReason(cellRequirements(cell), {
+    cell,
+    ipip: report.ipip,
+    ...(report.unavailablePaths ? { unavailablePaths: report.unavailablePaths } : {}),
+  });
 }
