@@ -321,6 +321,38 @@ export const CALICO_COMMANDS: ReadonlyArray<{ name: string; pkg: string }> = [
   { name: 'calico-typha', pkg: 'typha/cmd/calico-typha' },
 ];
 
+/**
+ * The version stamps of a Calico build, as its Makefiles set them: v3.31 has one pkg/buildinfo; up to v3.30
+ * every component has its own variables (node/Makefile sets startup.VERSION, which calico-node writes into
+ * the ClusterInformation, and node/buildinfo; felix, typha and confd their buildinfo; kube-controllers and the
+ * CNI plugin main.VERSION; calicoctl commands.VERSION; the API server server.VERSION). Both sets are given to
+ * every build: the linker leaves out an -X whose variable the package does not declare.
+ */
+export function calicoVersionLdflags(cal: { version: string; pseudoVersion: string }): string[] {
+  const m = 'github.com/projectcalico/calico';
+  const rev = cal.pseudoVersion.split('-').pop() ?? '';
+  const date = '1970-01-01T00:00:00Z';
+  const buildinfo = (pkg: string, version = 'Version') => [
+    `${m}/${pkg}.${version}=${cal.version}`,
+    `${m}/${pkg}.GitRevision=${rev}`,
+    `${m}/${pkg}.BuildDate=${date}`,
+  ];
+  return [
+    ...buildinfo('pkg/buildinfo'),
+    ...buildinfo('node/buildinfo', 'GitVersion'),
+    ...buildinfo('felix/buildinfo', 'GitVersion'),
+    ...buildinfo('typha/pkg/buildinfo', 'GitVersion'),
+    `${m}/confd/pkg/buildinfo.GitVersion=${cal.version}`,
+    `${m}/node/pkg/lifecycle/startup.VERSION=${cal.version}`,
+    `${m}/calicoctl/calicoctl/commands.VERSION=${cal.version}`,
+    `${m}/calicoctl/calicoctl/commands.GIT_REVISION=${rev}`,
+    `${m}/calicoctl/calicoctl/commands/common.VERSION=${cal.version}`,
+    `${m}/apiserver/cmd/apiserver/server.VERSION=${cal.version}`,
+    `${m}/apiserver/cmd/apiserver/server.GIT_REVISION=${rev}`,
+    `main.VERSION=${cal.version}`,
+  ].map((x) => `-X ${x}`);
+}
+
 export function calicoBinDir(paths: LabPaths, b: LabCalicoBuild): string {
   return join(paths.bin, `calico${b.suffix}`);
 }
@@ -355,11 +387,7 @@ function calicoStep(b: LabCalicoBuild): Step {
         join(stub, 'go.mod'),
         'module github.com/projectcalico/calico/lib/httpmachinery\n\ngo 1.24\n',
       );
-      const ld = [
-        `-X github.com/projectcalico/calico/pkg/buildinfo.Version=${cal.version}`,
-        `-X github.com/projectcalico/calico/pkg/buildinfo.GitRevision=${cal.pseudoVersion.split('-').pop()}`,
-        '-X github.com/projectcalico/calico/pkg/buildinfo.BuildDate=1970-01-01T00:00:00Z',
-      ].join(' ');
+      const ld = calicoVersionLdflags(cal).join(' ');
       const m = 'github.com/projectcalico/calico';
       await buildWrapper(c, `calico${b.suffix}`, {
         goVersion,

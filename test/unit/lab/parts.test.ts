@@ -4,11 +4,21 @@
  * binaries in their own folder, images tagged as that release's manifests name them, the catalogue's files
  * for that version). The lab is complete without the optional parts.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { getVersion } from '../../../harness/config/catalogue.js';
 import { labCalicoBuilds, labCalicoImages, labPaths, readLabLock } from '../../../harness/lab/lock.js';
 import { type LabPart, labComplete, missingForCalicoVersion } from '../../../harness/lab/status.js';
-import { allSteps, CALICO_COMMANDS, calicoBinDir, makeContext, manifestFiles } from '../../../lab/build.js';
+import {
+  allSteps,
+  CALICO_COMMANDS,
+  calicoBinDir,
+  calicoVersionLdflags,
+  makeContext,
+  manifestFiles,
+} from '../../../lab/build.js';
 
 const lock = readLabLock();
 const ctx = makeContext(() => {});
@@ -106,4 +116,40 @@ describe("the lab's status with the optional parts", () => {
     ]);
     expect(missingForCalicoVersion({ root: '/lab', complete: true, parts }, 'v3.31.0')).toEqual([]);
   });
+});
+
+describe('the version stamps of each Calico build', () => {
+  it('carry both schemes: v3.31 pkg/buildinfo and the per-component variables up to v3.30', () => {
+    const ld = calicoVersionLdflags({
+      version: 'v3.30.1',
+      pseudoVersion: 'v0.0.0-20250529224300-393b14e729a6',
+    });
+    for (const x of [
+      '-X github.com/projectcalico/calico/pkg/buildinfo.Version=v3.30.1',
+      '-X github.com/projectcalico/calico/node/pkg/lifecycle/startup.VERSION=v3.30.1',
+      '-X github.com/projectcalico/calico/node/buildinfo.GitVersion=v3.30.1',
+      '-X github.com/projectcalico/calico/calicoctl/calicoctl/commands.VERSION=v3.30.1',
+      '-X main.VERSION=v3.30.1',
+    ])
+      expect(ld).toContain(x);
+  });
+
+  // the built binaries, where the lab has them: what each says its version is
+  for (const b of labCalicoBuilds(lock)) {
+    const dir = calicoBinDir(ctx.paths, b);
+    const built = CALICO_COMMANDS.every((c) => existsSync(join(dir, c.name)));
+    it.skipIf(!built)(
+      `${b.calico.version}: calico-node, calicoctl and kube-controllers say ${b.calico.version}${built ? '' : ' [skipped: not built]'}`,
+      async () => {
+        const node = await execa(join(dir, 'calico-node'), ['-v'], { reject: false });
+        expect(node.stdout).toContain(b.calico.version);
+        const ctl = await execa(join(dir, 'calicoctl'), ['version', '--client'], { reject: false });
+        expect(ctl.stdout).toMatch(
+          new RegExp(`Client Version:\\s+${b.calico.version.replaceAll('.', '\\.')}`),
+        );
+        const kc = await execa(join(dir, 'kube-controllers'), ['--version'], { reject: false });
+        expect(kc.stdout).toContain(b.calico.version);
+      },
+    );
+  }
 });
