@@ -115,34 +115,46 @@ export class KindProvider implements ClusterProvider {
       '0s',
       '--kubeconfig',
       kubeconfigPath,
+      // a failed create keeps its nodes, so their logs can say why; the harness deletes them right after
+      '--retain',
     ];
-    this.opts.log?.(`creating kind cluster ${spec.name}`);
     const log = [this.opts.log, spec.log].filter((l) => l !== undefined);
-    const result = await this.runner.run(this.kind, args, {
-      timeoutMs: spec.timeoutMs ?? KIND_CREATE_TIMEOUT_MS,
-      ...(spec.signal ? { signal: spec.signal } : {}),
-      ...(log.length > 0
-        ? {
-            onLine: (l: string) => {
-              for (const f of log) f(`  kind: ${l}`);
-            },
-          }
-        : {}),
-    });
-    if (result.exitCode !== 0 || result.timedOut) {
-      // kind removes a half-created cluster itself (unless --retain), but a timeout or a kill stops it before
-      // it can: delete explicitly, then report what failed. Never when kind refused because a cluster of that
-      // name already exists: that cluster is not ours to delete.
-      const notOurs = /already exist/i.test(`${result.stderr}\n${result.stdout}`);
+    const say = (line: string) => {
+      for (const f of log) f(line);
+    };
+    for (let attempt = 1; ; attempt++) {
+      this.opts.log?.(`creating kind cluster ${spec.name}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+      const result = await this.runner.run(this.kind, args, {
+        timeoutMs: spec.timeoutMs ?? KIND_CREATE_TIMEOUT_MS,
+        ...(spec.signal ? { signal: spec.signal } : {}),
+        ...(log.length > 0 ? { onLine: (l: string) => say(`  kind: ${l}`) } : {}),
+      });
+      if (result.exitCode === 0 && !result.timedOut) break;
+      // kind leaves the nodes (--retain), and a timeout or a kill stops it anyway: what the nodes said is
+      // read, then the cluster deleted, then what failed reported. Never when kind refused because a cluster
+      // of that name already exists: that cluster is not ours to read or delete.
+      const out = `${result.stderr}\n${result.stdout}`;
+      const notOurs = /already exist/i.test(out);
+      const nodes = result.exitCode === 127 || notOurs ? [] : await this.nodeLogs(spec.name);
       const cleanup =
         result.exitCode === 127 || notOurs
           ? undefined
           : await kindDelete(this.runner, this.kind, spec.name, kubeconfigPath);
       const cleaned = cleanup === undefined || cleanup.exitCode === 0;
+      // kind gives up on a node whose container ended before its log said it had booted: seen on the lab
+      // under heavy load, a node container exiting seconds after its start (docker's restart manager then
+      // finding it marked for removal). Once more, with what the nodes said kept in the log and the error.
+      if (cleaned && attempt === 1 && BOOT_WAIT_FAILED.test(out) && !spec.signal?.aborted) {
+        say(
+          `kind create of ${spec.name} failed waiting for a node to boot; the nodes then:\n${nodes.join('\n') || '  (none listed)'}\ntrying once more`,
+        );
+        writeFileSync(kubeconfigPath, '', { mode: 0o600 });
+        continue;
+      }
       if (cleaned) releaseCluster?.release();
       rmSync(dir, { recursive: true, force: true });
       releaseDir?.release();
-      throw createError(spec, result, cleaned);
+      throw createError(spec, result, cleaned, nodes);
     }
     chmodSync(kubeconfigPath, 0o600);
     return new KindClusterHandle(
@@ -155,6 +167,29 @@ export class KindProvider implements ClusterProvider {
       releaseCluster,
       releaseDir,
     );
+  }
+
+  /** each node container of a cluster kind kept: its state and the last lines of its log (best effort) */
+  private async nodeLogs(name: string): Promise<string[]> {
+    const docker = this.opts.dockerCommand ?? 'docker';
+    const ps = await this.runner.run(
+      docker,
+      ['ps', '-a', '--filter', `label=io.x-k8s.kind.cluster=${name}`, '--format', '{{.Names}}\t{{.Status}}'],
+      { timeoutMs: 30_000 },
+    );
+    if (ps.exitCode !== 0)
+      return [`  (could not list the nodes: ${ps.stderr.trim() || `exit ${ps.exitCode}`})`];
+    const out: string[] = [];
+    for (const row of ps.stdout.split('\n').filter((l) => l.trim())) {
+      const [node = '', status = ''] = row.split('\t');
+      const logs = await this.runner.run(docker, ['logs', '--tail', '15', node], { timeoutMs: 30_000 });
+      const text = `${logs.stdout}${logs.stderr}`.trimEnd();
+      out.push(
+        `  ${node} (${status}):`,
+        ...(text ? text.split('\n').map((l) => `    ${l}`) : ['    (no log)']),
+      );
+    }
+    return out;
   }
 
   attach(kubeconfigPath: string, opts: { name?: string } = {}): Promise<ClusterHandle> {
@@ -247,7 +282,10 @@ function kindMissing(r: RunResult): EnvironmentError {
   );
 }
 
-function createError(spec: ClusterSpec, r: RunResult, cleaned: boolean): Error {
+/** kind's error when a node's log never said it had booted (kind v0.31.0 common.WaitUntilLogRegexpMatches) */
+const BOOT_WAIT_FAILED = /could not find a log line that matches/;
+
+function createError(spec: ClusterSpec, r: RunResult, cleaned: boolean, nodes: string[] = []): Error {
   if (r.exitCode === 127) return kindMissing(r);
   const out = `${r.stderr}\n${r.stdout}`;
   const after = cleaned ? '' : `; the cluster may be left behind: kind delete cluster --name ${spec.name}`;
@@ -264,5 +302,7 @@ function createError(spec: ClusterSpec, r: RunResult, cleaned: boolean): Error {
     hint = `kind create did not finish in time; raise the timeout or check \`docker info\``;
   else if (/too many open files|inotify/i.test(out))
     hint = 'raise fs.inotify.max_user_watches / max_user_instances (kind known issue)';
+  if (nodes.length > 0)
+    hint = [hint, `the nodes when kind gave up:\n${nodes.join('\n')}`].filter(Boolean).join('; ');
   return new CommandError(`creating kind cluster ${spec.name}${after}`, r, hint);
 }

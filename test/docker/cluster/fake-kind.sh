@@ -14,6 +14,7 @@ while [ $# -gt 0 ]; do
     --kubeconfig) kubeconfig="$2"; shift 2 ;;
     --config) config="$2"; shift 2 ;;
     --image|--wait) shift 2 ;;
+    --retain) shift ;;  # real kind keeps a failed cluster's nodes; this fake never fails half-way
     *) echo "fake kind: unknown argument $1" >&2; exit 2 ;;
   esac
 done

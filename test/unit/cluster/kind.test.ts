@@ -93,6 +93,7 @@ describe('KindProvider.create', () => {
       '0s',
       '--kubeconfig',
       kubeconfig,
+      '--retain',
     ]);
     expect(configAtCreate).toBe(SPEC.kindConfigYaml);
     expect(handle.kubeconfigPath).toBe(kubeconfig);
@@ -149,10 +150,72 @@ describe('KindProvider.create', () => {
     });
     const { provider, state } = setup(runner);
     await expect(provider.create(SPEC)).rejects.toThrow(/failed to init node with kubeadm/);
-    expect(runner.lines()[1]).toBe(
-      `kind delete cluster --name ${SPEC.name} --kubeconfig ${runner.calls[0]!.args.at(-1)}`,
-    );
+    const kubeconfig = runner.calls[0]!.args[runner.calls[0]!.args.indexOf('--kubeconfig') + 1];
+    expect(runner.lines().filter((l) => l.startsWith('kind '))).toEqual([
+      expect.stringMatching(/^kind create cluster /),
+      `kind delete cluster --name ${SPEC.name} --kubeconfig ${kubeconfig}`,
+    ]);
     expect(readRuns(state.dir).runs).toEqual([]);
+  });
+
+  // kind v0.31.0's words when a node's log never said it had booted (a node container that exited early)
+  const BOOT_WAIT =
+    'ERROR: failed to create cluster: could not find a log line that matches "Reached target .*Multi-User System.*|detected cgroup v1"';
+  const nodesOf = (runner: FakeRunner) =>
+    runner
+      .on((l) => l.startsWith(`docker ps -a --filter label=io.x-k8s.kind.cluster=${SPEC.name}`), {
+        stdout: `${SPEC.name}-control-plane\tExited (1) 2 seconds ago\n${SPEC.name}-worker\tUp 5 seconds\n`,
+      })
+      .on((l) => l === `docker logs --tail 15 ${SPEC.name}-control-plane`, {
+        stderr: 'lab-entrypoint: remounted /sys read-write\nmount: /sys/fs/cgroup/cpu: permission denied\n',
+      })
+      .on((l) => l.startsWith('docker logs'), { stdout: '' });
+
+  it('a create that failed waiting for a node to boot is deleted and tried once more, with what the nodes said logged', async () => {
+    let creates = 0;
+    const runner = nodesOf(
+      new FakeRunner().on(
+        (l) => l.startsWith('kind create'),
+        () => (++creates === 1 ? { exitCode: 1, stderr: BOOT_WAIT } : { exitCode: 0 }),
+      ),
+    );
+    const lines: string[] = [];
+    const { provider, state } = setup(runner);
+    const handle = await provider.create({ ...SPEC, log: (l) => lines.push(l) });
+    expect(runner.lines().filter((l) => l.startsWith('kind '))).toEqual([
+      expect.stringMatching(/^kind create cluster /),
+      `kind delete cluster --name ${SPEC.name} --kubeconfig ${handle.kubeconfigPath}`,
+      expect.stringMatching(/^kind create cluster /),
+    ]);
+    const said = lines.join('\n');
+    expect(said).toContain(`kind create of ${SPEC.name} failed waiting for a node to boot`);
+    expect(said).toContain(`${SPEC.name}-control-plane (Exited (1) 2 seconds ago):`);
+    expect(said).toContain('mount: /sys/fs/cgroup/cpu: permission denied');
+    expect(said).toContain('trying once more');
+    // the cluster of the second attempt is the one recorded
+    expect(state.resources.map((r) => `${r.kind} ${r.name}`)).toContain(`kind-cluster ${SPEC.name}`);
+  });
+
+  it('a second boot-wait failure is the error, carrying what the nodes said; any other failure is not retried', async () => {
+    const runner = nodesOf(
+      new FakeRunner().on((l) => l.startsWith('kind create'), { exitCode: 1, stderr: BOOT_WAIT }),
+    );
+    const { provider, state } = setup(runner);
+    const err = (await provider.create(SPEC).catch((e: unknown) => e)) as CommandError;
+    expect(err).toBeInstanceOf(CommandError);
+    expect(String(err.hint)).toContain('the nodes when kind gave up:');
+    expect(String(err.hint)).toContain('mount: /sys/fs/cgroup/cpu: permission denied');
+    expect(runner.lines().filter((l) => l.startsWith('kind create'))).toHaveLength(2);
+    expect(readRuns(state.dir).runs).toEqual([]);
+
+    const other = nodesOf(
+      new FakeRunner().on((l) => l.startsWith('kind create'), {
+        exitCode: 1,
+        stderr: 'ERROR: failed to create cluster: failed to init node with kubeadm: exit status 1',
+      }),
+    );
+    await expect(setup(other).provider.create(SPEC)).rejects.toThrow(/kubeadm/);
+    expect(other.lines().filter((l) => l.startsWith('kind create'))).toHaveLength(1);
   });
 
   it('a create refused for an existing name explains it and leaves that cluster alone', async () => {
