@@ -106,27 +106,31 @@ async function main(): Promise<number> {
       let worstRound = 0;
       const durations: number[] = [];
       const examples: string[] = [];
-      for (let r = 0; r < rounds; r++) {
-        const t = performance.now();
-        const records = await prober.probe(keys);
-        const ms = performance.now() - t;
-        durations.push(ms);
-        errors += keys.length - records.length;
-        let bad = 0;
-        for (const rec of records) {
-          if (rec.verdict === 'error') errors++;
-          else if (rec.verdict !== 'connected') {
-            bad++;
-            if (examples.length < 5)
-              examples.push(
-                `${rec.from}>${rec.to} ${rec.protocol}/${rec.port}: ${rec.verdict} (${rec.detail ?? ''})`,
-              );
+      // the sessions are closed also when a round throws (the namespaces then go in the cleanup)
+      try {
+        for (let r = 0; r < rounds; r++) {
+          const t = performance.now();
+          const records = await prober.probe(keys);
+          const ms = performance.now() - t;
+          durations.push(ms);
+          errors += keys.length - records.length;
+          let bad = 0;
+          for (const rec of records) {
+            if (rec.verdict === 'error') errors++;
+            else if (rec.verdict !== 'connected') {
+              bad++;
+              if (examples.length < 5)
+                examples.push(
+                  `${rec.from}>${rec.to} ${rec.protocol}/${rec.port}: ${rec.verdict} (${rec.detail ?? ''})`,
+                );
+            }
           }
+          falseVerdicts += bad;
+          worstRound = Math.max(worstRound, bad);
         }
-        falseVerdicts += bad;
-        worstRound = Math.max(worstRound, bad);
+      } finally {
+        await inner.close();
       }
-      await inner.close();
       durations.sort((a, b) => a - b);
       const median = durations[Math.floor(durations.length / 2)]! / 1000;
       const p95 = durations[Math.floor(durations.length * 0.95)]! / 1000;
