@@ -11,6 +11,7 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { defaultRunner } from '../../exec/process.js';
 import { UNTIL_PHASES, type UntilPhase } from '../../model/results.js';
 import { capacityWarning, parseCellsRegex, parseShard, selectCells } from '../../pipeline/select.js';
+import { inotifyWarning, readInotify } from '../../preflight/inotify.js';
 import type { KernelPaths } from '../../preflight/ipip.js';
 import { assertUsable, cellSkipReason, runPreflight } from '../../preflight/preflight.js';
 import { CELL_OPTIONS, cellsFromValues, goldmaneWhiskerOption, parseCommandArgs } from '../args.js';
@@ -188,6 +189,17 @@ export async function runCommand(argv: string[], io: CliIO, inject: RunInjection
   const calicoctl = path('calicoctl') ?? lab?.calicoctl;
   const warning = capacityWarning(parallel, cells);
   if (warning) progress.log('warn', warning);
+  if (needKind) {
+    // the clusters that exist at once: the --parallel largest of the cells that will run
+    const runnable = cells.filter((c) => !cellSkipReason(c, preflight)).sort((a, b) => b.workers - a.workers);
+    const inotify = readInotify();
+    if (inotify.limit !== undefined)
+      preflight.evidence.push(
+        `inotify: ${inotify.inUse} of ${inotify.limit} instances in use (fs.inotify.max_user_instances)`,
+      );
+    const tight = inotifyWarning(inotify, runnable.slice(0, parallel));
+    if (tight) progress.log('warn', tight);
+  }
 
   // ---- run
   const session = await sessionDeps(
