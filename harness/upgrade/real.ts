@@ -53,6 +53,35 @@ export interface RealUpgradeOptions {
   probeImage?: string;
 }
 
+/**
+ * A probe round that threw: what finished counts and the rest is an infrastructure error for those pairs,
+ * not a verdict. A round cut short by the signal (the probers stopping) is thrown again, so the continuous
+ * prober records nothing for it: on the lab every pair had 4 "exec aborted" errors at the end of the
+ * timeline before this.
+ */
+export function recordsOfFailedRound(
+  err: unknown,
+  requests: readonly ProbeKey[],
+  at: string,
+  signal?: AbortSignal,
+): ProbeRecord[] {
+  if (!(err instanceof ProbeRoundError) || signal?.aborted) throw err;
+  const detail = err.failures.map((f) => f.message).join('; ');
+  return requests.map(
+    (r) =>
+      err.completed.find((c) => sameKey(c, r)) ?? {
+        from: r.from,
+        to: r.to,
+        port: r.port,
+        protocol: r.protocol,
+        verdict: 'error' as const,
+        durationMs: 0,
+        detail,
+        at,
+      },
+  );
+}
+
 /** The traffic workloads on these nodes (their pods run `image` when given, else the probe workloads' default). */
 export function trafficWorkloads(
   nodes: readonly string[],
@@ -250,22 +279,7 @@ export function realUpgradeDeps(opts: RealUpgradeOptions = {}): UpgradeDeps {
           try {
             return (await prober.round(requests, signal)).map((r) => ({ ...r, at }));
           } catch (err) {
-            if (!(err instanceof ProbeRoundError)) throw err;
-            // what finished counts; the rest is an infrastructure error for those pairs, not a verdict
-            const detail = err.failures.map((f) => f.message).join('; ');
-            return requests.map(
-              (r) =>
-                err.completed.find((c) => sameKey(c, r)) ?? {
-                  from: r.from,
-                  to: r.to,
-                  port: r.port,
-                  protocol: r.protocol,
-                  verdict: 'error' as const,
-                  durationMs: 0,
-                  detail,
-                  at,
-                },
-            );
+            return recordsOfFailedRound(err, requests, at, signal);
           }
         },
         async dispose() {

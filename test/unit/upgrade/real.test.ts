@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { renderCell } from '../../../harness/calico/render.js';
 import { LocalDirSource } from '../../../harness/calico/source.js';
+import { ProbeInfrastructureError } from '../../../harness/probe/executor.js';
+import { ProbeRoundError } from '../../../harness/probe/prober.js';
 import { AGNHOST_IMAGE, LABEL_ROLE } from '../../../harness/probe/workloads.js';
 import { assessComponents, targetComponents } from '../../../harness/upgrade/components.js';
 import { upgradeActions } from '../../../harness/upgrade/phase.js';
@@ -8,6 +10,7 @@ import {
   applyAction,
   fileForAction,
   readWorkloadsFrom,
+  recordsOfFailedRound,
   trafficWorkloads,
   workloadSnapshots,
 } from '../../../harness/upgrade/real.js';
@@ -111,6 +114,32 @@ describe('traffic workloads image', () => {
       if (prev === undefined) delete process.env.CALICO_CONFORMANCE_AGNHOST_IMAGE;
       else process.env.CALICO_CONFORMANCE_AGNHOST_IMAGE = prev;
     }
+  });
+});
+
+describe('a probe round that threw', () => {
+  const key = (to: string) => ({ from: 'ns/c', to, port: 80, protocol: 'TCP' as const });
+  const done = { ...key('ns/s0'), verdict: 'connected' as const, durationMs: 3 };
+  const err = new ProbeRoundError([new ProbeInfrastructureError('ns/c', 'exec aborted')], [done]);
+
+  it('keeps what finished and records the rest as infrastructure errors', () => {
+    const out = recordsOfFailedRound(err, [key('ns/s0'), key('ns/s1')], 'T');
+    expect(out[0]).toEqual(done);
+    expect(out[1]).toMatchObject({
+      ...key('ns/s1'),
+      verdict: 'error',
+      detail: 'probe exec in ns/c failed: exec aborted',
+    });
+  });
+
+  it('cut short by the probers stopping (signal aborted): thrown again, so nothing is recorded (the lab run had 4 errored probes per pair from it)', () => {
+    const stop = new AbortController();
+    stop.abort();
+    expect(() => recordsOfFailedRound(err, [key('ns/s0')], 'T', stop.signal)).toThrow(err);
+  });
+
+  it('anything but a probe round error is thrown', () => {
+    expect(() => recordsOfFailedRound(new Error('boom'), [key('ns/s0')], 'T')).toThrow('boom');
   });
 });
 
