@@ -61,12 +61,31 @@ export class ProbeSession {
    * script prints them) or rejects with a ProbeInfrastructureError, after which the session is broken.
    */
   batch(probes: readonly ScriptProbe[], deadlineMs: number, signal?: AbortSignal): Promise<string> {
+    // one batch at a time on the stream: a second one for the same pod waits for the first (two rounds of
+    // one Prober at once stay as safe as they were with one exec per round); its deadline starts when it does
+    const start = () => this.runBatch(probes, deadlineMs, signal);
+    const run = this.pending === 0 ? start() : this.queue.then(start);
+    this.pending++;
+    const done = () => {
+      this.pending--;
+    };
+    this.queue = run.then(done, done);
+    return run;
+  }
+
+  /** the tail of the batches written or waiting, and how many there are */
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+
+  private runBatch(
+    probes: readonly ScriptProbe[],
+    deadlineMs: number,
+    signal?: AbortSignal,
+  ): Promise<string> {
     if (!this.usable)
       return Promise.reject(
         new ProbeInfrastructureError(this.pod, `probe session not usable: ${this.brokenReason}`),
       );
-    if (this.waiting)
-      return Promise.reject(new Error(`probe session ${this.pod}: a batch is already running`));
     if (signal?.aborted)
       return Promise.reject(new ProbeInfrastructureError(this.pod, 'probe batch aborted before it started'));
     const id = this.nextId++;

@@ -120,6 +120,23 @@ describe('ProbeSession framing', () => {
     expect(s.usable).toBe(true);
   });
 
+  it('two batches at once on one session run one after the other, each whole (the second waits, none fails)', async () => {
+    const stream = new FakeStream(answer, 3);
+    const s = new ProbeSession('x/a', stream);
+    const [one, two] = await Promise.all([
+      s.batch([probe('10.0.0.1')], 5000),
+      s.batch([probe('10.0.0.2'), probe('10.0.0.3')], 5000),
+    ]);
+    expect(one.split('\n').at(-1)).toBe(`${PROBE_END} 1 1`);
+    expect(two.split('\n').at(-1)).toBe(`${PROBE_END} 2 2`);
+    // the second request was written only after the first batch's sentinel
+    expect(stream.requests).toEqual([
+      '1 tcp 10.0.0.1 80 0 2\n',
+      '2 tcp 10.0.0.2 80 0 2 tcp 10.0.0.3 80 0 2\n',
+    ]);
+    expect(s.usable).toBe(true);
+  });
+
   it('a stream that ends under a batch fails that batch as infrastructure and leaves the session unusable', async () => {
     const stream = new FakeStream(() => undefined);
     const s = new ProbeSession('x/a', stream);
