@@ -9,7 +9,7 @@
  * limit. The harness never changes a host setting: this reads the limit and what is in use, read-only, and
  * says before anything is created when the planned clusters will not fit.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** inotify instances per kind node, as measured on the lab (the upper end of what was seen) */
@@ -19,12 +19,18 @@ export const INOTIFY_PER_WORKER = 16;
 export interface InotifyState {
   /** fs.inotify.max_user_instances, or undefined when it cannot be read */
   limit?: number;
-  /** inotify instances open by processes this process can see (its own user's, or all as root) */
-  inUse: number;
+  /**
+   * inotify instances open by root's processes (the user kind nodes run as, whose limit it is); undefined
+   * when this process cannot read root's processes (not root): the nodes already running are then unknown
+   */
+  inUse?: number;
 }
 
-/** Reads the limit and counts open inotify instances under PROC (read-only). */
-export function readInotify(proc = '/proc'): InotifyState {
+/**
+ * Reads the limit and counts the inotify instances of root's processes under PROC (read-only). `uid`: this
+ * process's user (only root can read other root processes' descriptors).
+ */
+export function readInotify(proc = '/proc', uid = process.getuid?.() ?? -1): InotifyState {
   let limit: number | undefined;
   try {
     const n = Number(readFileSync(join(proc, 'sys/fs/inotify/max_user_instances'), 'utf8').trim());
@@ -32,16 +38,20 @@ export function readInotify(proc = '/proc'): InotifyState {
   } catch {
     // no procfs (not Linux): nothing to say
   }
+  const known = limit !== undefined ? { limit } : {};
+  if (uid !== 0) return known;
   let inUse = 0;
   let pids: string[] = [];
   try {
     pids = readdirSync(proc).filter((d) => /^\d+$/.test(d));
   } catch {
-    return { ...(limit !== undefined ? { limit } : {}), inUse };
+    return known;
   }
   for (const pid of pids) {
     let fds: string[];
     try {
+      // the limit is per user: only root's processes (every kind node's) count against it
+      if (statSync(join(proc, pid)).uid !== 0) continue;
       fds = readdirSync(join(proc, pid, 'fd'));
     } catch {
       continue; // gone, or not ours to read
@@ -54,7 +64,7 @@ export function readInotify(proc = '/proc'): InotifyState {
       }
     }
   }
-  return { ...(limit !== undefined ? { limit } : {}), inUse };
+  return { ...known, inUse };
 }
 
 /** What CLUSTERS clusters of these node counts need at once. */
@@ -72,10 +82,11 @@ export function inotifyWarning(
 ): string | undefined {
   if (state.limit === undefined || clusters.length === 0) return undefined;
   const need = inotifyNeed(clusters);
-  const free = state.limit - state.inUse;
+  const free = state.limit - (state.inUse ?? 0);
   if (need <= free) return undefined;
+  const used = state.inUse === undefined ? '' : ` with ${state.inUse} in use`;
   return (
-    `inotify: fs.inotify.max_user_instances is ${state.limit} with ${state.inUse} in use, and ${clusters.length} ` +
+    `inotify: fs.inotify.max_user_instances is ${state.limit}${used}, and ${clusters.length} ` +
     `cluster(s) of ${clusters.map((c) => c.workers + 1).join(', ')} nodes need about ${need} ` +
     `(~${INOTIFY_PER_CONTROL_PLANE} per control plane, ~${INOTIFY_PER_WORKER} per worker, shared with every other kind ` +
     'node on this host): nodes may exit while booting and kube-proxy crash with "too many open files" (a kind ' +

@@ -25,9 +25,13 @@ for (const [pid, links] of Object.entries(fds)) {
 mkdirSync(join(proc, '77')); // a process whose fd directory cannot be read: skipped
 
 describe('inotify preflight', () => {
-  it('reads the limit and counts the inotify instances of every readable process', () => {
-    expect(readInotify(proc)).toEqual({ limit: 128, inUse: 3 });
-    expect(readInotify(join(proc, 'nowhere'))).toEqual({ inUse: 0 });
+  it("reads the limit and counts root's inotify instances (the user kind nodes run as); not root: unknown", () => {
+    const asRoot = readInotify(proc, 0);
+    expect(asRoot.limit).toBe(128);
+    // the fake /proc's entries belong to whoever runs the test: counted only when that is root
+    expect(asRoot.inUse).toBe(process.getuid?.() === 0 ? 3 : 0);
+    expect(readInotify(proc, 1000)).toEqual({ limit: 128 });
+    expect(readInotify(join(proc, 'nowhere'), 0)).toEqual({});
   });
 
   it('what clusters need: ~30 per control plane, ~16 per worker (as measured on the lab)', () => {
@@ -47,6 +51,11 @@ describe('inotify preflight', () => {
     );
     expect(inotifyWarning({ limit: 512, inUse: 100 }, [{ workers: 2 }, { workers: 2 }])).toBeUndefined();
     expect(inotifyWarning({ inUse: 0 }, [{ workers: 9 }])).toBeUndefined();
+    // not root: what runs already is unknown, so only a need over the whole limit is said
+    expect(inotifyWarning({ limit: 128 }, [{ workers: 2 }, { workers: 2 }])).toBeUndefined();
+    expect(inotifyWarning({ limit: 128 }, [{ workers: 8 }])).toMatch(
+      /max_user_instances is 128, and 1 cluster\(s\) of 9 nodes/,
+    );
     expect(inotifyWarning({ limit: 128, inUse: 127 }, [])).toBeUndefined();
   });
 
