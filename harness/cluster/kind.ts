@@ -135,7 +135,9 @@ export class KindProvider implements ClusterProvider {
       // of that name already exists: that cluster is not ours to read or delete.
       const out = `${result.stderr}\n${result.stdout}`;
       const notOurs = /already exist/i.test(out);
-      const nodes = result.exitCode === 127 || notOurs ? [] : await this.nodeLogs(spec.name);
+      // an interrupted create goes straight to the delete: nothing is read first
+      const nodes =
+        result.exitCode === 127 || notOurs || spec.signal?.aborted ? [] : await this.nodeLogs(spec.name);
       const cleanup =
         result.exitCode === 127 || notOurs
           ? undefined

@@ -67,6 +67,7 @@ export class LineProgress implements ProgressSink {
   }
   phaseStart(cellId: string, phase: PhaseName, detail?: PhaseDetail): void {
     if (this.verbosity === 'quiet') return;
+    this.flushRepeated(cellId);
     const waits =
       detail?.waitingFor && detail.timeoutMs
         ? ` (up to ${formatDuration(detail.timeoutMs)} for ${detail.waitingFor})`

@@ -61,6 +61,7 @@ describe('LineProgress (CI)', () => {
     p.phaseEnd(cellB.id, 'install', 'failed', 5_000, 'calico-node not ready');
     p.phaseEnd(cellB.id, 'verify', 'not-run', 0, 'install failed');
     p.phaseEnd(cellB.id, 'connectivity', 'not-run', 0, 'install failed');
+    p.phaseStart(cellB.id, 'uninstall');
     p.phaseEnd(cellB.id, 'uninstall', 'passed', 3_000);
     p.phaseEnd(cellB.id, 'audit', 'not-run', 0, 'install failed');
     p.cellEnd(cellB.id, 'failed');
@@ -73,6 +74,7 @@ describe('LineProgress (CI)', () => {
       `${cellB.id} ✗ install failed in 5s: calico-node not ready`,
       `${cellB.id} · verify not-run in 0ms: install failed`,
       `${cellB.id} · 1 more phase not-run for the same reason`,
+      `${cellB.id} ▶ uninstall`,
       `${cellB.id} ✓ uninstall passed in 3s`,
       `${cellB.id} · audit not-run in 0ms: install failed`,
       `${cellB.id} ✗ cell failed in 0ms`,
