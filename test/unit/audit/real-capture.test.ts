@@ -29,6 +29,8 @@ const LEFT_BY_EVERY_MODE = [
 interface Capture {
   dir: string;
   flags: { encapsulation: string; topology?: string };
+  /** workers of the captured cluster (the first captures had one; the default matrix has two) */
+  workers?: number;
   /** rules this mode's leftovers add to LEFT_BY_EVERY_MODE */
   left: string[];
   /**
@@ -57,25 +59,50 @@ const CAPTURES: Capture[] = [
     left: [],
     routeDetail: / dev eth0 proto bird\b/,
   },
+  // the default matrix on the lab (examples/lab-matrix.yaml): 1 control plane + 2 workers, whole catalogue
+  {
+    dir: 'matrix/v3.31.0-manifest-vxlan',
+    flags: { encapsulation: 'VXLAN' },
+    workers: 2,
+    left: ['calico-device'],
+    routeDetail: / dev vxlan\.calico\b/,
+  },
+  {
+    dir: 'matrix/v3.31.0-manifest-vxlancrosssubnet-split-subnet',
+    flags: { encapsulation: 'VXLANCrossSubnet', topology: 'split-subnet' },
+    workers: 2,
+    left: ['calico-device'],
+    // across the subnets via the tunnel, within one via the peer on eth0
+    routeDetail: / dev (vxlan\.calico|eth0)\b/,
+  },
+  {
+    dir: 'matrix/v3.31.0-manifest-none',
+    flags: { encapsulation: 'None' },
+    workers: 2,
+    left: [],
+    routeDetail: / dev eth0 proto bird\b/,
+  },
 ];
 
 describe.each(CAPTURES)(
   'the audit on real leftovers: $dir (lab, Calico v3.31.0)',
-  ({ dir, flags, left, routeDetail }) => {
+  ({ dir, flags, workers = 1, left, routeDetail }) => {
     const CAPTURE = join(REAL, dir);
     const kindConfig = readFileSync(join(CAPTURE, 'kind-config.yaml'), 'utf8');
     const cell = buildMatrix({
-      flags: { calicoVersion: 'v3.31.0', install: 'manifest', workers: '1', ...flags },
+      flags: { calicoVersion: 'v3.31.0', install: 'manifest', workers: String(workers), ...flags },
     })[0]!;
     const dumps = readDumpDir(join(CAPTURE, 'node-dump'));
     const cluster = readClusterStateFile(join(CAPTURE, 'node-dump'));
     const upstream = judgeUpstream(auditReport({ dumps, ...(cluster ? { cluster } : {}) }), cell);
 
-    it('reads both nodes and the API state the run captured', () => {
+    it('reads every node and the API state the run captured', () => {
       expect(kindConfig).toContain('disableDefaultCNI: true');
       expect(dumps.map((d) => d.node).sort()).toEqual([
         expect.stringMatching(/-control-plane$/),
-        expect.stringMatching(/-worker$/),
+        ...Array.from({ length: workers }, (_, i) =>
+          expect.stringMatching(new RegExp(`-worker${i ? i + 1 : ''}$`)),
+        ),
       ]);
       expect(cluster).toBeDefined();
       expect(upstream.report.complete).toBe(true);
