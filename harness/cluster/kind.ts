@@ -143,9 +143,10 @@ export class KindProvider implements ClusterProvider {
           ? undefined
           : await kindDelete(this.runner, this.kind, spec.name, kubeconfigPath);
       const cleaned = cleanup === undefined || cleanup.exitCode === 0;
-      // kind gives up on a node whose container ended before its log said it had booted: seen on the lab
-      // under heavy load, a node container exiting seconds after its start (docker's restart manager then
-      // finding it marked for removal). Once more, with what the nodes said kept in the log and the error.
+      // kind gives up on a node whose container ended before its log said it had booted: on the lab a node
+      // container exited seconds after its start when other kind clusters held the host's inotify instances
+      // (the preflight warns of that). Once more, in case the pressure has passed, with what the nodes said
+      // kept in the log and the error.
       if (cleaned && attempt === 1 && BOOT_WAIT_FAILED.test(out) && !spec.signal?.aborted) {
         say(
           `kind create of ${spec.name} failed waiting for a node to boot; the nodes then:\n${nodes.join('\n') || '  (none listed)'}\ntrying once more`,
@@ -304,6 +305,10 @@ function createError(spec: ClusterSpec, r: RunResult, cleaned: boolean, nodes: s
     hint = `kind create did not finish in time; raise the timeout or check \`docker info\``;
   else if (/too many open files|inotify/i.test(out))
     hint = 'raise fs.inotify.max_user_watches / max_user_instances (kind known issue)';
+  else if (BOOT_WAIT_FAILED.test(out))
+    hint =
+      'a node container ended before it had booted; with other kind clusters on this host the usual cause is the ' +
+      "inotify instance limit every node shares (fs.inotify.max_user_instances; see the run's preflight line)";
   if (nodes.length > 0)
     hint = [hint, `the nodes when kind gave up:\n${nodes.join('\n')}`].filter(Boolean).join('; ');
   return new CommandError(`creating kind cluster ${spec.name}${after}`, r, hint);

@@ -203,6 +203,9 @@ describe('KindProvider.create', () => {
     const { provider, state } = setup(runner);
     const err = (await provider.create(SPEC).catch((e: unknown) => e)) as CommandError;
     expect(err).toBeInstanceOf(CommandError);
+    expect(String(err.hint)).toMatch(
+      /node container ended before it had booted.*fs\.inotify\.max_user_instances/,
+    );
     expect(String(err.hint)).toContain('the nodes when kind gave up:');
     expect(String(err.hint)).toContain('mount: /sys/fs/cgroup/cpu: permission denied');
     expect(runner.lines().filter((l) => l.startsWith('kind create'))).toHaveLength(2);
