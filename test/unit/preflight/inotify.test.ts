@@ -20,7 +20,7 @@ const fds: Record<string, string[]> = {
 };
 for (const [pid, links] of Object.entries(fds)) {
   mkdirSync(join(proc, pid, 'fd'), { recursive: true });
-  links.forEach((target, i) => symlinkSync(target, join(proc, pid, 'fd', String(i))));
+  for (const [i, target] of links.entries()) symlinkSync(target, join(proc, pid, 'fd', String(i)));
 }
 mkdirSync(join(proc, '77')); // a process whose fd directory cannot be read: skipped
 
