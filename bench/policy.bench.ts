@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { labEnvironment } from '../harness/lab/env.js';
-import { labPaths, readLabLock } from '../harness/lab/lock.js';
+import { labCalicoctl, labPaths, readLabLock } from '../harness/lab/lock.js';
 import { labStatus } from '../harness/lab/status.js';
 import type { PolicyScenarioResult, RunResults } from '../harness/model/results.js';
 import { defaultPolicyConcurrency } from '../harness/policy/model.js';
@@ -116,7 +116,7 @@ async function main(): Promise<number> {
           '--tests',
           'NetworkPolicy',
           '--calicoctl',
-          join(paths.bin, 'calico', 'calicoctl'),
+          labCalicoctl(paths),
           '--policy-concurrency',
           String(concurrency),
           ...(select ? ['--policy-select', select] : []),

@@ -7,8 +7,16 @@
 import { delimiter, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
-import { agnhostImage, LAB_SOURCE_DIR, type LabLock, labNodeImage, labPaths, readLabLock } from './lock.js';
-import { missingForCells, requireLab, unavailablePaths } from './status.js';
+import {
+  agnhostImage,
+  LAB_SOURCE_DIR,
+  type LabLock,
+  labCalicoctl,
+  labNodeImage,
+  labPaths,
+  readLabLock,
+} from './lock.js';
+import { requireLab, unavailablePaths } from './status.js';
 
 /** kind's docker network in the lab, created by the lab on a subnet clear of every default pod, service and test range. */
 export const LAB_NETWORK = 'cc-lab';
@@ -97,7 +105,7 @@ export async function enterLab(
   // skipped with the reason, as IPIP cells are on a kernel without ipip
   if (paths.all)
     throw new EnvironmentError(
-      `--lab: operator cells need parts this lab does not have: ${missingForCells(status, opts.cells ?? []).join('; ')}. Run the manifest path (--install manifest)`,
+      `--lab: operator cells need parts this lab does not have: ${paths.missing.join('; ')}. Run the manifest path (--install manifest)`,
       ['lab operator'],
     );
   const env = labEnvironment(lock);
@@ -112,6 +120,6 @@ export async function enterLab(
     agnhostImage: agnhostImage(lock),
     env,
     unavailablePaths: paths.operator ? { operator: paths.operator } : {},
-    calicoctl: join(labPaths().bin, 'calico', 'calicoctl'),
+    calicoctl: labCalicoctl(),
   };
 }

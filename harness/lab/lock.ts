@@ -123,6 +123,11 @@ export interface LabPaths {
   kind: string;
 }
 
+/** The lab's calicoctl (of its default Calico version): `run --lab` and `upgrade --lab` use it unless given one. */
+export function labCalicoctl(paths: LabPaths = labPaths()): string {
+  return join(paths.bin, 'calico', 'calicoctl');
+}
+
 export function labPaths(root = labDir()): LabPaths {
   return {
     root,

@@ -79,17 +79,18 @@ export function missingForCells(s: LabStatus, cells: readonly { install: string 
 
 /**
  * The install paths a lab cannot run for these cells, with the reason: the operator path when its optional
- * parts are not built. `all` when no cell is left to run (then it is the environment, exit 3).
+ * parts are not built (`missing`: those parts). `all` when no cell is left to run (then it is the environment, exit 3).
  */
 export function unavailablePaths(
   s: LabStatus,
   cells: readonly { install: string }[],
-): { operator?: string; all: boolean } {
+): { operator?: string; all: boolean; missing: string[] } {
   const missing = missingForCells(s, cells);
-  if (missing.length === 0) return { all: false };
+  if (missing.length === 0) return { all: false, missing };
   return {
     operator: `the lab cannot run the operator path: ${missing.join('; ')}`,
     all: cells.every((c) => c.install === 'operator'),
+    missing,
   };
 }
 

@@ -196,6 +196,25 @@ describe('KindProvider.create', () => {
     expect(state.resources.map((r) => `${r.kind} ${r.name}`)).toContain(`kind-cluster ${SPEC.name}`);
   });
 
+  it('an interrupted create goes straight to the delete: no node is read and nothing is tried again', async () => {
+    const ac = new AbortController();
+    const runner = nodesOf(
+      new FakeRunner().on(
+        (l) => l.startsWith('kind create'),
+        () => {
+          ac.abort('SIGINT');
+          return { exitCode: 1, stderr: BOOT_WAIT };
+        },
+      ),
+    );
+    await expect(setup(runner).provider.create({ ...SPEC, signal: ac.signal })).rejects.toThrow();
+    expect(runner.lines().filter((l) => l.startsWith('docker'))).toEqual([]);
+    expect(runner.lines().filter((l) => l.startsWith('kind '))).toEqual([
+      expect.stringMatching(/^kind create cluster /),
+      expect.stringMatching(new RegExp(`^kind delete cluster --name ${SPEC.name} `)),
+    ]);
+  });
+
   it('a second boot-wait failure is the error, carrying what the nodes said; any other failure is not retried', async () => {
     const runner = nodesOf(
       new FakeRunner().on((l) => l.startsWith('kind create'), { exitCode: 1, stderr: BOOT_WAIT }),

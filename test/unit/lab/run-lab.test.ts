@@ -81,17 +81,19 @@ describe('run --lab', () => {
       'images-operator (not served here)',
     ]);
     // a mixed run skips the operator cells with the reason; an operator-only run has nothing to run (exit 3)
-    expect(unavailablePaths(status, [{ install: 'manifest' }])).toEqual({ all: false });
+    expect(unavailablePaths(status, [{ install: 'manifest' }])).toEqual({ all: false, missing: [] });
     expect(unavailablePaths(status, [{ install: 'manifest' }, { install: 'operator' }])).toEqual({
       operator:
         'the lab cannot run the operator path: operator (not served here); images-operator (not served here)',
       all: false,
+      missing: ['operator (not served here)', 'images-operator (not served here)'],
     });
     expect(unavailablePaths(status, [{ install: 'operator' }]).all).toBe(true);
     expect(
       unavailablePaths({ ...status, parts: [{ name: 'calico', built: true }] }, [{ install: 'operator' }]),
     ).toEqual({
       all: false,
+      missing: [],
     });
   });
 });
