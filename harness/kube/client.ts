@@ -17,6 +17,7 @@ import {
 } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { sleep } from '../time/clock.js';
+import { pollUntil } from '../time/poll.js';
 import {
   conditionIs,
   describeDeletion,
@@ -28,7 +29,6 @@ import {
   type PodLike,
   podReady,
 } from './diagnostics.js';
-import { pollUntil } from './poll.js';
 import { describeRef, isCrd, type ObjectRef, refOf } from './yaml.js';
 
 export const FIELD_MANAGER = 'calico-conformance';

@@ -7,6 +7,7 @@
  */
 
 import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
+import { type Clock, systemClock } from '../time/clock.js';
 import { probeArgv } from './command.js';
 import { type PodExecutor, type PodRef, ProbeInfrastructureError, podKey } from './executor.js';
 import { formatGridText, gridsFromRecords } from './grid.js';
@@ -86,29 +87,6 @@ export class ControlRoundError extends Error {
   }
 }
 
-/** Time for the converging control round (tests pass a fake one). */
-export interface ProbeClock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-const realClock: ProbeClock = {
-  now: () => performance.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const t = setTimeout(resolve, ms);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          reject(signal.reason);
-        },
-        { once: true },
-      );
-    }),
-};
-
 export interface ConvergeOptions {
   /** consecutive rounds in which every probe must connect (default 2) */
   stableRounds?: number;
@@ -117,7 +95,8 @@ export interface ConvergeOptions {
   /** pause between rounds (default 1 s) */
   intervalMs?: number;
   signal?: AbortSignal;
-  clock?: ProbeClock;
+  /** time for the convergence window (tests pass a fake one) */
+  clock?: Clock;
 }
 
 /** One round of a converging control: how many probes did not connect, or why the round could not run. */
@@ -314,7 +293,7 @@ export class Prober {
     const stable = opts.stableRounds ?? 2;
     const timeoutMs = opts.timeoutMs ?? 60_000;
     const intervalMs = opts.intervalMs ?? 1000;
-    const clock = opts.clock ?? realClock;
+    const clock = opts.clock ?? systemClock;
     if (!Number.isInteger(stable) || stable < 1)
       throw new Error(`stableRounds: ${stable} must be a positive integer`);
     const start = clock.now();

@@ -27,3 +27,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export const systemClock: Clock = { now: () => performance.now(), sleep };
+
+/**
+ * A pause that an abort ends early without throwing: for loops that check their signal themselves after the
+ * pause (the upgrade's continuous probers, its probing before and after the upgrade).
+ */
+export async function pauseUnlessAborted(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await clock.sleep(ms, signal);
+  } catch (err) {
+    if (!signal?.aborted) throw err;
+  }
+}

@@ -11,7 +11,8 @@
  * running rounds at most `drainTimeoutMs` and ignores anything that arrives later.
  */
 import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
-import type { Clock, ProbeOnce, WatchedPair } from './deps.js';
+import { type Clock, pauseUnlessAborted } from '../time/clock.js';
+import type { ProbeOnce, WatchedPair } from './deps.js';
 import type { PairSeries, TimelineSample } from './timeline.js';
 
 export interface ContinuousProberOptions {
@@ -96,7 +97,10 @@ export class ContinuousProber {
       this.abort.abort();
     }
     const drain = new AbortController();
-    await Promise.race([this.loopDone, this.opts.clock.sleep(this.drainTimeoutMs, drain.signal)]);
+    await Promise.race([
+      this.loopDone,
+      pauseUnlessAborted(this.opts.clock, this.drainTimeoutMs, drain.signal),
+    ]);
     drain.abort();
     const abandoned = this.inFlight.size;
     this.closed = true;
@@ -130,7 +134,7 @@ export class ContinuousProber {
       } else {
         this.skippedTicks++;
       }
-      await clock.sleep(this.intervalMs, signal);
+      await pauseUnlessAborted(clock, this.intervalMs, signal);
     }
     await Promise.allSettled([...this.inFlight]);
   }

@@ -8,32 +8,7 @@
 import type { Cell } from '../config/cell.js';
 import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
 import type { RenderedFiles, StepContext, UpgradeTarget } from '../pipeline/deps.js';
-
-/** Time, injectable so waits and the continuous prober run on a fake clock in tests. */
-export interface Clock {
-  /** milliseconds on a monotonic scale (only differences are used) */
-  now(): number;
-  /** resolves after ms, or early (without throwing) when the signal aborts */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-  /** wall-clock ISO time for `startedAt` fields */
-  iso(): string;
-}
-
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  iso: () => new Date().toISOString(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const timer = setTimeout(done, Math.max(0, ms));
-      function done() {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      }
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+import type { Clock } from '../time/clock.js';
 
 /** What a pair of the continuous traffic must do for the whole upgrade. */
 export type PairExpectation = 'allowed' | 'denied';

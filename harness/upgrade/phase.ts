@@ -36,6 +36,8 @@ import type { ProbeKey } from '../model/connectivity.js';
 import type { UpgradeResult } from '../model/results.js';
 import type { StepContext, UpgradeStage, UpgradeStageOutput, UpgradeTarget } from '../pipeline/deps.js';
 import type { PhaseLimits } from '../pipeline/phase.js';
+import { pauseUnlessAborted } from '../time/clock.js';
+import { pollUntil } from '../time/poll.js';
 import { assessComponents, type TargetComponents, targetComponents } from './components.js';
 import { ContinuousProber, type ProbeTimeline, sameKey } from './continuous.js';
 import type { TrafficHandle, UpgradeAction, UpgradeDeps, WatchedPair } from './deps.js';
@@ -47,7 +49,6 @@ import {
   withViolation,
 } from './timeline.js';
 import { TRAFFIC_GONE_MS, TRAFFIC_READY_MS } from './traffic.js';
-import { waitUntil } from './wait.js';
 
 export interface UpgradeTimeouts {
   /** until every pair matches its expectation before the upgrade (policy programmed, pods up) */
@@ -176,13 +177,9 @@ async function waitConverged(
 ): Promise<{ elapsedMs: number; rounds: number }> {
   let streak = 0;
   const keys: ProbeKey[] = traffic.pairs.map((p) => p.key);
-  const out = await waitUntil({
-    clock: deps.clock,
-    waitingFor: `every probe pair to match its expectation (${traffic.pairs.filter((p) => p.expect === 'allowed').length} allowed pairs connected, ${traffic.pairs.filter((p) => p.expect === 'denied').length} denied pairs not connected) in ${CONVERGED_ROUNDS} rounds in a row before the upgrade`,
-    timeoutMs: timeouts.convergeMs,
-    intervalMs: Math.min(timeouts.pollMs, 1000),
-    signal,
-    check: async () => {
+  const out = await pollUntil(
+    `every probe pair to match its expectation (${traffic.pairs.filter((p) => p.expect === 'allowed').length} allowed pairs connected, ${traffic.pairs.filter((p) => p.expect === 'denied').length} denied pairs not connected) in ${CONVERGED_ROUNDS} rounds in a row before the upgrade`,
+    async () => {
       const records = await traffic.probeOnce(keys, signal);
       const wrong = traffic.pairs.filter((p) => {
         const r = records.find((x) => sameKey(x, p.key));
@@ -204,8 +201,14 @@ async function waitConverged(
               .join('; ')}`;
       return { done: streak >= CONVERGED_ROUNDS, seen };
     },
-  });
-  return { elapsedMs: out.elapsedMs, rounds: out.polls };
+    {
+      clock: deps.clock,
+      timeoutMs: timeouts.convergeMs,
+      intervalMs: Math.min(timeouts.pollMs, 1000),
+      signal,
+    },
+  );
+  return { elapsedMs: out.elapsedMs, rounds: out.looks };
 }
 
 function describePairs(pairs: readonly WatchedPair[]): string {
@@ -256,7 +259,7 @@ async function measureUpgrade(
     });
     prober.start();
     evidence.push(`continuous probers started: one round every ${formatDuration(intervalMs)}`);
-    await clock.sleep(timeouts.preUpgradeMs, signal);
+    await pauseUnlessAborted(clock, timeouts.preUpgradeMs, signal);
     stopIfAborted(signal);
 
     upgradeStartMs = prober.elapsed();
@@ -271,13 +274,9 @@ async function measureUpgrade(
       `${goal.absent.length ? `; gone: ${goal.absent.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : ''}) ` +
       `running ${goal.calicoTag} images (operator ${goal.operatorTag}) and ready`;
     try {
-      const waited = await waitUntil({
-        clock,
+      const waited = await pollUntil(
         waitingFor,
-        timeoutMs: timeouts.targetMs,
-        intervalMs: timeouts.pollMs,
-        signal,
-        check: async () => {
+        async () => {
           const a = assessComponents(await deps.readWorkloads(step, goal.namespaces), goal);
           step.log(a.onTarget ? `every component runs ${goal.calicoTag}` : (a.lagging[0] ?? ''));
           return {
@@ -286,14 +285,15 @@ async function measureUpgrade(
             value: a,
           };
         },
-      });
+        { clock, timeoutMs: timeouts.targetMs, intervalMs: timeouts.pollMs, signal },
+      );
       allOnTargetMs = prober.elapsed();
       evidence.push(
         `${formatDuration(allOnTargetMs)}: every component runs ${goal.calicoTag} and is ready, ` +
           `${formatDuration(allOnTargetMs - upgradeStartMs)} after the upgrade began (polled every ${formatDuration(timeouts.pollMs)})`,
       );
       for (const line of waited.value?.summary ?? []) evidence.push(`  ${line}`);
-      await clock.sleep(timeouts.settleMs, signal);
+      await pauseUnlessAborted(clock, timeouts.settleMs, signal);
       stopIfAborted(signal);
     } catch (err) {
       if (!(err instanceof WaitTimeoutError) || signal.aborted) throw err;

@@ -15,15 +15,9 @@ import { loadCellImages } from '../pipeline/real.js';
 import { KubePodExecutor } from '../probe/kube-executor.js';
 import { ProbeRoundError, Prober } from '../probe/prober.js';
 import { buildProbeWorkloads, LABEL_ROLE } from '../probe/workloads.js';
+import { systemClock } from '../time/clock.js';
 import { sameKey } from './continuous.js';
-import {
-  type PodSnapshot,
-  systemClock,
-  type TrafficHandle,
-  type UpgradeAction,
-  type UpgradeDeps,
-  type WorkloadSnapshot,
-} from './deps.js';
+import type { PodSnapshot, TrafficHandle, UpgradeAction, UpgradeDeps, WorkloadSnapshot } from './deps.js';
 import { APPLY_STEP_MS } from './phase.js';
 import {
   planTraffic,

@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
-import { pollUntil } from '../../harness/kube/poll.js';
 import { sleep } from '../../harness/time/clock.js';
+import { pollUntil } from '../../harness/time/poll.js';
 
 export interface RealApiServerOptions {
   etcd: string;

@@ -18,8 +18,8 @@ import { defaultRunner } from '../../../harness/exec/process.js';
 import type { ProbeKey, ProbeRecord } from '../../../harness/model/connectivity.js';
 import type { PipelineDeps, StepContext } from '../../../harness/pipeline/deps.js';
 import type { Teardown } from '../../../harness/state/teardown.js';
+import { systemClock } from '../../../harness/time/clock.js';
 import type { UpgradeDeps, WatchedPair, WorkloadSnapshot } from '../../../harness/upgrade/deps.js';
-import { systemClock } from '../../../harness/upgrade/deps.js';
 import { workload } from '../../unit/upgrade/workloads.js';
 import { bedDeps } from './docker-doubles.js';
 

@@ -3,7 +3,7 @@
  * do (a macrotask turn found every promise chain settled), time jumps to the earliest timer. Doubles that
  * resolve through promises (no real I/O) therefore run minutes of flow in milliseconds, deterministically.
  */
-import type { Clock } from '../../../harness/upgrade/deps.js';
+import type { Clock } from '../../../harness/time/clock.js';
 
 interface Timer {
   at: number;
@@ -23,17 +23,14 @@ export class FakeClock implements Clock {
     return this.t;
   }
 
-  iso(): string {
-    return new Date(Date.UTC(2026, 10, 25, 21, 0, 0) + this.t).toISOString();
-  }
-
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
-    return new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
+    // the Clock contract: an abort rejects the sleep with the signal's reason (as time/clock.ts sleep does)
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
       const onAbort = () => {
         this.timers = this.timers.filter((x) => x !== timer);
-        resolve();
+        reject(signal?.reason);
       };
       const timer: Timer = {
         at: this.t + Math.max(0, ms),

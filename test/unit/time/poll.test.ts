@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WaitTimeoutError } from '../../../harness/errors.js';
-import { type PollStep, pollUntil } from '../../../harness/kube/poll.js';
+import { type PollStep, pollUntil } from '../../../harness/time/poll.js';
 
 /** a look whose request was taken and never answered (a hung API server) */
 const never = () => new Promise<PollStep>(() => {});
@@ -66,15 +66,59 @@ describe('pollUntil: every wait ends on time, also when the API server stops ans
 
   it('a rejected look is something seen, and the wait goes on', async () => {
     let looks = 0;
-    const seen = await pollUntil(
+    const out = await pollUntil(
       'x',
       async () => {
         if (++looks < 3) throw new Error('HTTP 503 etcdserver: leader changed');
-        return { done: true, seen: 'ok' };
+        return { done: true, seen: 'ok', value: 42 };
       },
       { timeoutMs: 2000, intervalMs: 5 },
     );
-    expect(seen).toBe('ok');
+    expect(out).toMatchObject({ seen: 'ok', value: 42, looks: 3 });
     expect(looks).toBe(3);
+  });
+
+  it('runs its deadline and pauses on the clock it is given: minutes of waiting in no real time', async () => {
+    let t = 0;
+    const sleeps: number[] = [];
+    const clock = {
+      now: () => t,
+      async sleep(ms: number) {
+        sleeps.push(ms);
+        t += ms;
+      },
+    };
+    const started = Date.now();
+    let looks = 0;
+    const out = await pollUntil(
+      'every component on B',
+      async () => ({ done: ++looks === 4, seen: `look ${looks}`, value: looks }),
+      { timeoutMs: 600_000, intervalMs: 30_000, clock },
+    );
+    expect(out).toEqual({ seen: 'look 4', value: 4, elapsedMs: 90_000, looks: 4 });
+    expect(sleeps).toEqual([30_000, 30_000, 30_000]);
+    const err = await pollUntil('never', async () => ({ done: false, seen: 'lagging: calico-node' }), {
+      timeoutMs: 100_000,
+      intervalMs: 30_000,
+      clock,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect((err as Error).message).toMatch(/never.*lagging: calico-node/s);
+    // the last pause is cut to the deadline: 30 + 30 + 30 + 10 s
+    expect(sleeps.slice(3)).toEqual([30_000, 30_000, 30_000, 10_000]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('names the wait in a bad timeout or interval before looking', async () => {
+    let looked = false;
+    const look = async () => {
+      looked = true;
+      return { done: true, seen: '' };
+    };
+    await expect(pollUntil('x ready', look, { timeoutMs: 0 })).rejects.toThrow(/timeoutMs for "x ready": 0/);
+    await expect(pollUntil('x ready', look, { timeoutMs: 10, intervalMs: -1 })).rejects.toThrow(
+      /intervalMs for "x ready": -1/,
+    );
+    expect(looked).toBe(false);
   });
 });
