@@ -15,9 +15,7 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 };
 
 /** Dependencies with no user in the repository yet, and why they stay. */
-const KEPT: Record<string, string> = {
-  zx: 'the lab (lab/) scripts are to use it for their shell steps',
-};
+const KEPT: Record<string, string> = {};
 
 const SOURCE_DIRS = ['harness', 'suites', 'test', 'bench', 'bin', 'lab', 'scripts'];
 
