@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EnvironmentError, UsageError } from '../errors.js';
+import { EnvironmentError, formatDuration, UsageError } from '../errors.js';
 import { CommandError, defaultRunner, type ProcessRunner, type RunResult } from '../exec/process.js';
 import { kindDelete } from '../state/remove.js';
 import type { Teardown, Tracked } from '../state/teardown.js';
@@ -71,6 +71,8 @@ export interface KindProviderOptions {
 }
 
 export const KIND_CREATE_TIMEOUT_MS = 10 * 60_000;
+/** A create that failed at the node-boot wait is tried once more only when this much of its time is left. */
+export const KIND_RETRY_MIN_MS = 60_000;
 
 export class KindProvider implements ClusterProvider {
   private readonly runner: ProcessRunner;
@@ -122,10 +124,13 @@ export class KindProvider implements ClusterProvider {
     const say = (line: string) => {
       for (const f of log) f(line);
     };
+    // one deadline for the create, the retry included: a second attempt gets what the first left of it
+    const timeoutMs = spec.timeoutMs ?? KIND_CREATE_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
       this.opts.log?.(`creating kind cluster ${spec.name}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
       const result = await this.runner.run(this.kind, args, {
-        timeoutMs: spec.timeoutMs ?? KIND_CREATE_TIMEOUT_MS,
+        timeoutMs: attempt === 1 ? timeoutMs : Math.max(1, deadline - Date.now()),
         ...(spec.signal ? { signal: spec.signal } : {}),
         ...(log.length > 0 ? { onLine: (l: string) => say(`  kind: ${l}`) } : {}),
       });
@@ -147,9 +152,16 @@ export class KindProvider implements ClusterProvider {
       // container exited seconds after its start when other kind clusters held the host's inotify instances
       // (the preflight warns of that). Once more, in case the pressure has passed, with what the nodes said
       // kept in the log and the error.
-      if (cleaned && attempt === 1 && BOOT_WAIT_FAILED.test(out) && !spec.signal?.aborted) {
+      const left = deadline - Date.now();
+      if (
+        cleaned &&
+        attempt === 1 &&
+        BOOT_WAIT_FAILED.test(out) &&
+        !spec.signal?.aborted &&
+        left >= KIND_RETRY_MIN_MS
+      ) {
         say(
-          `kind create of ${spec.name} failed waiting for a node to boot; the nodes then:\n${nodes.join('\n') || '  (none listed)'}\ntrying once more`,
+          `kind create of ${spec.name} failed waiting for a node to boot; the nodes then:\n${nodes.join('\n') || '  (none listed)'}\ntrying once more within the ${formatDuration(left)} left of the create's ${formatDuration(timeoutMs)}`,
         );
         writeFileSync(kubeconfigPath, '', { mode: 0o600 });
         continue;

@@ -196,6 +196,44 @@ describe('KindProvider.create', () => {
     expect(state.resources.map((r) => `${r.kind} ${r.name}`)).toContain(`kind-cluster ${SPEC.name}`);
   });
 
+  it('the retry runs within the one deadline of the create: what the first attempt left, and no retry with under a minute left', async () => {
+    const realNow = Date.now;
+    let now = 1_000_000;
+    Date.now = () => now;
+    try {
+      let creates = 0;
+      const runner = nodesOf(
+        new FakeRunner().on(
+          (l) => l.startsWith('kind create'),
+          () => {
+            now += 4 * 60_000; // each attempt takes 4 minutes
+            return ++creates === 1 ? { exitCode: 1, stderr: BOOT_WAIT } : { exitCode: 0 };
+          },
+        ),
+      );
+      const lines: string[] = [];
+      await setup(runner).provider.create({ ...SPEC, timeoutMs: 10 * 60_000, log: (l) => lines.push(l) });
+      const creates2 = runner.calls.filter((c) => c.args[0] === 'create');
+      expect(creates2.map((c) => c.opts?.timeoutMs)).toEqual([10 * 60_000, 6 * 60_000]);
+      expect(lines.join('\n')).toContain("trying once more within the 6m left of the create's 10m");
+
+      // 9.5 of 10 minutes gone at the first failure: the error, not a second attempt
+      const late = nodesOf(
+        new FakeRunner().on(
+          (l) => l.startsWith('kind create'),
+          () => {
+            now += 9.5 * 60_000;
+            return { exitCode: 1, stderr: BOOT_WAIT };
+          },
+        ),
+      );
+      await expect(setup(late).provider.create({ ...SPEC, timeoutMs: 10 * 60_000 })).rejects.toThrow();
+      expect(late.lines().filter((l) => l.startsWith('kind create'))).toHaveLength(1);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it('an interrupted create goes straight to the delete: no node is read and nothing is tried again', async () => {
     const ac = new AbortController();
     const runner = nodesOf(
