@@ -180,10 +180,15 @@ export class ClientNodeKube implements KubeClient {
     this.objects = KubernetesObjectApi.makeApiClient(kc);
   }
 
-  static fromFile(kubeconfigPath: string, context?: string): ClientNodeKube {
+  /** the configuration every request of this client uses (long-lived exec streams connect with it too) */
+  get kubeConfig(): KubeConfig {
+    return this.kc;
+  }
+
+  /** A client for the file's current context; `kubectl --kubeconfig FILE` addresses the same cluster. */
+  static fromFile(kubeconfigPath: string): ClientNodeKube {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
-    if (context) kc.setCurrentContext(context);
     const kube = new ClientNodeKube(kc);
     kube.kubeconfigPath = kubeconfigPath;
     return kube;

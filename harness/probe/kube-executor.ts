@@ -25,7 +25,11 @@ import {
  * The one method of the kube client this adapter needs (tests pass a double at this boundary), and the
  * kubeconfig the client was loaded from when it says (ClientNodeKube.fromFile does).
  */
-export type KubeExec = Pick<KubeClient, 'exec'> & { readonly kubeconfigPath?: string };
+export type KubeExec = Pick<KubeClient, 'exec'> & {
+  readonly kubeconfigPath?: string;
+  /** the configuration the client's requests use (ClientNodeKube has it): the sessions connect with it */
+  readonly kubeConfig?: KubeConfig;
+};
 
 export class KubePodExecutor implements PodExecutor {
   private readonly kubeconfigPath: string | undefined;
@@ -33,14 +37,15 @@ export class KubePodExecutor implements PodExecutor {
 
   /**
    * `kubeconfigPath`: what the paste-able commands name (default: the client's own); `kubeConfig`: what the
-   * long-lived probe sessions connect with (default: loaded from that path when the first one opens)
+   * long-lived probe sessions connect with (default: the client's own configuration, so the sessions reach
+   * the cluster and user the client's execs reach; else loaded from the path when the first one opens)
    */
   constructor(
     private readonly kube: KubeExec,
     opts: { kubeconfigPath?: string; kubeConfig?: KubeConfig } = {},
   ) {
     this.kubeconfigPath = opts.kubeconfigPath ?? kube.kubeconfigPath;
-    this.kubeConfig = opts.kubeConfig;
+    this.kubeConfig = opts.kubeConfig ?? kube.kubeConfig;
   }
 
   /**

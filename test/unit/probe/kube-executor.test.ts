@@ -105,4 +105,31 @@ describe('KubePodExecutor (double at the kube client boundary)', () => {
       await fake.stop();
     }
   });
+
+  it("a session connects with the client's own configuration, not a file read again", async () => {
+    const fake = await new FakeApiServer().start();
+    try {
+      fake.putPod('probes', 'a', ['cont-80']);
+      // the client names a path that does not exist: a session that re-read it would fail to load it
+      const client = Object.assign(double(new Error('unused')), {
+        kubeconfigPath: '/nonexistent/kubeconfig',
+        kubeConfig: fake.kubeConfig(),
+      });
+      const ex = new KubePodExecutor(client);
+      const session = new ProbeSession(
+        'probes/gone',
+        ex.openStream({ namespace: 'probes', name: 'gone', container: 'cont-80' }, sessionArgv()),
+      );
+      await expect(
+        session.batch([{ mode: 'tcp', host: '10.0.0.1', port: 80, arg: 0, timeoutSeconds: 1 }], 10_000),
+      ).rejects.toThrow(/HTTP 404/);
+      expect(fake.execRequests.at(-1)).toMatchObject({ pod: 'gone', container: 'cont-80' });
+      // the paste-able command still names the client's file
+      expect(ex.commandFor({ namespace: 'probes', name: 'a', container: 'cont-80' }, ['true'])).toContain(
+        '--kubeconfig /nonexistent/kubeconfig',
+      );
+    } finally {
+      await fake.stop();
+    }
+  });
 });
