@@ -9,6 +9,7 @@ import { formatGridView } from '../../policy/grid-text.js';
 import { expectTruthTable, type TruthTable } from '../../policy/oracle.js';
 import { parseModel, parsePolicies } from '../../policy/parse.js';
 import { selectScenarios } from '../../policy/scenarios.js';
+import { GRID_LEGEND_PARTS, SELF_SYMBOL } from '../../probe/grid.js';
 import { outputFormat, parseCommandArgs } from '../args.js';
 import type { CliIO } from '../io.js';
 
@@ -52,7 +53,8 @@ function printText(io: CliIO, table: TruthTable, policies: number): void {
     `${table.peers.length} pods, ${table.ports.length} ports, ${policies} ${policies === 1 ? 'policy' : 'policies'}: ` +
       `${allowed} of ${table.size} probes allowed`,
   );
-  io.out('. allowed  X denied  - self (rows: from, columns: to)');
+  const legend = [...GRID_LEGEND_PARTS.expected, { symbol: SELF_SYMBOL, meaning: 'self' }];
+  io.out(`${legend.map((e) => `${e.symbol} ${e.meaning}`).join('  ')} (rows: from, columns: to)`);
   table.ports.forEach((p, q) => {
     const grid = table.grid(q);
     io.out('');

@@ -164,6 +164,8 @@ describe('policy expect (CLI contract)', () => {
     );
     expect(r.code).toBe(0);
     expect(r.out).toContain('3 pods, 2 ports, 2 policies: 7 of 12 probes allowed');
+    // the legend of the one grid vocabulary (probe/grid.ts), not a second one
+    expect(r.out).toContain('. allowed  X denied  - self (rows: from, columns: to)');
     expect(r.out).toContain('TCP/5432 (postgres)');
     expect(r.out).toContain('UDP/53');
     // rows: from web, db, cache; columns: to web, db, cache
