@@ -93,7 +93,7 @@ beforeAll(async () => {
           'crd.projectcalico.org/v1',
           'BlockAffinity',
         ),
-        ctx.nodes.map((n) => ({ name: n.name, ip: n.internalIP })),
+        ctx.nodes,
         [...topo.clients, ...topo.servers].map((p) => ({ ip: p.ip, node: p.node })),
       );
   external = await startExternalTarget({

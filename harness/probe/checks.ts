@@ -8,6 +8,7 @@
  * name that resolved when it must not), each with its command too.
  */
 
+import type { ClusterNode } from '../cluster/provider.js';
 import type { ProbeRecord, Protocol, ReachabilityGrid } from '../model/connectivity.js';
 import type { CheckResult } from '../model/results.js';
 import type { PodRef } from './executor.js';
@@ -24,9 +25,8 @@ export interface TopologyPod {
   answersAs: string;
 }
 
-export interface TopologyNode {
-  name: string;
-  ip: string;
+/** A node of the cell as the checks see it: the cluster's node (name, InternalIP) and its hostNetwork pod. */
+export interface TopologyNode extends Pick<ClusterNode, 'name' | 'internalIP'> {
   /** the hostNetwork pod on this node, serving TCP+UDP on `hostPort` */
   hostPod: TopologyPod;
 }
@@ -224,7 +224,7 @@ export function nodePodBothWays(prober: Prober, topo: ProbeTopology): Promise<Ch
     topo.nodes.flatMap((n) =>
       portProbes(
         c,
-        { key: `node/${n.name}`, host: n.ip, answersAs: n.hostPod.answersAs },
+        { key: `node/${n.name}`, host: n.internalIP, answersAs: n.hostPod.answersAs },
         hostPorts,
         'pod-node',
       ),
@@ -269,7 +269,7 @@ export function podToExternal(prober: Prober, topo: ProbeTopology): Promise<Chec
       check: 'pod-external-source-ip',
     },
   ]);
-  const nodeIp = new Map(topo.nodes.map((n) => [n.name, n.ip]));
+  const nodeIp = new Map(topo.nodes.map((n) => [n.name, n.internalIP]));
   return judge('pod-external-nat', prober, reqs, (records) =>
     records
       .filter((r) => r.check === 'pod-external-source-ip' && r.verdict === 'connected')

@@ -10,6 +10,7 @@
  * `KUBE-FORWARD … --ctstate INVALID -j DROP` drops it, so a single pool route via one node fails every pod
  * on the other nodes.
  */
+import type { ClusterNode } from '../cluster/provider.js';
 import { cidrContainsIp, type Ipv4Cidr, parseIpv4, parseIpv4Cidr } from '../net/cidr.js';
 import { HARNESS_LABEL, harnessLabelValue } from '../state/cleanup.js';
 import { AGNHOST_IMAGE } from './workloads.js';
@@ -34,10 +35,10 @@ export interface ReturnRoute {
  */
 export function podReturnRoutes(
   affinities: readonly BlockAffinityLike[],
-  nodes: readonly { name: string; ip: string }[],
+  nodes: readonly Pick<ClusterNode, 'name' | 'internalIP'>[],
   pods: readonly { ip: string; node: string }[],
 ): ReturnRoute[] {
-  const nodeIp = new Map(nodes.map((n) => [n.name, n.ip]));
+  const nodeIp = new Map(nodes.map((n) => [n.name, n.internalIP]));
   const routes: ReturnRoute[] = [];
   const blocks: { node: string; cidr: Ipv4Cidr }[] = [];
   for (const a of affinities) {

@@ -3,6 +3,7 @@
  * (workloads.ts): per node its hostNetwork pod, server pod, client pod and Service. Pure, so the suite's
  * wiring (which container every exec names, who answers as whom) is tested without a cluster.
  */
+import type { ClusterNode } from '../cluster/provider.js';
 import type { ExternalTarget, ProbeTopology, TopologyPod } from './checks.js';
 import {
   HOST_PROBE_PORT,
@@ -15,7 +16,7 @@ import {
 export interface TopologyInput {
   namespace: string;
   /** the cell's nodes, in the order the workloads were built for */
-  nodes: { name: string; internalIP: string }[];
+  nodes: Pick<ClusterNode, 'name' | 'internalIP'>[];
   /** the pods of the probe namespace as listed */
   pods: { metadata: { name: string }; status?: { podIP?: string } }[];
   /** the Services of the probe namespace as listed */
@@ -38,7 +39,7 @@ export function buildProbeTopology(input: TopologyInput): ProbeTopology {
   return {
     nodes: names.map((n) => ({
       name: n.node.name,
-      ip: n.node.internalIP,
+      internalIP: n.node.internalIP,
       // a hostNetwork pod answers with the node's hostname, which kind sets to the node name
       hostPod: topoPod(n.host, n.node.name, PROBE_CONTAINERS.host, n.node.name),
     })),

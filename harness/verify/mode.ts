@@ -17,6 +17,7 @@
  * None checks the owner.
  */
 
+import type { ClusterNode } from '../cluster/provider.js';
 import { type Cell, isCrossSubnet, isIpip, isVxlan, poolModes } from '../config/cell.js';
 import type { CheckResult } from '../model/results.js';
 import {
@@ -81,9 +82,8 @@ export interface PodInfo {
  */
 export type BirdObservation = { kind: 'protocols'; output: string } | { kind: 'unreachable'; detail: string };
 
-export interface VerifyNode {
-  name: string;
-  internalIP: string;
+/** A node as verification sees it: the cluster's node (name, InternalIP) and what was read on it. */
+export interface VerifyNode extends Pick<ClusterNode, 'name' | 'internalIP'> {
   /** Calico's node address with its prefix (`projectcalico.org/IPv4Address`, e.g. 10.250.1.10/24); decides "same subnet" */
   calicoAddress?: string;
   dump: NodeDump;

@@ -204,7 +204,7 @@ export class PodBed {
       answersAs: node.name,
     };
     this.executor.register(hostPod.pod, { container: node.container });
-    this.topoNodes.push({ name: node.name, ip: bn.ip, hostPod });
+    this.topoNodes.push({ name: node.name, internalIP: bn.ip, hostPod });
     const servers = this.opts.serversPerNode ?? 1;
     const clients = this.opts.clientsPerNode ?? 1;
     for (let i = 0; i < servers + clients; i++) {

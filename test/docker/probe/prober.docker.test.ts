@@ -418,7 +418,7 @@ describeDocker('probe engine on docker-backed pods', () => {
       }));
       const owned = podReturnRoutes(
         affinities,
-        pods.topoNodes.map((n) => ({ name: n.name, ip: n.ip })),
+        pods.topoNodes,
         pods.clients.map((c) => ({ ip: c.ip, node: c.node })),
       );
       expect(owned).toEqual(pods.nodes.map((n) => ({ cidr: n.podCidr, via: n.ip })));

@@ -22,7 +22,7 @@ const pod = (name: string, node: string, ip: string) => ({
 const topo: ProbeTopology = {
   nodes: ['n0', 'n1', 'n2'].map((n, i) => ({
     name: n,
-    ip: `172.18.0.${10 + i}`,
+    internalIP: `172.18.0.${10 + i}`,
     hostPod: { pod: { namespace: 'p', name: `host-${n}` }, node: n, ip: `172.18.0.${10 + i}`, answersAs: n },
   })),
   servers: [pod('s0', 'n0', '10.1.0.10'), pod('s1', 'n1', '10.1.1.10'), pod('s2', 'n2', '10.1.2.10')],
@@ -43,12 +43,12 @@ const topo: ProbeTopology = {
 
 const byIp = new Map<string, string>([
   ...topo.servers.map((s) => [s.ip, s.answersAs] as const),
-  ...topo.nodes.map((n) => [n.ip, n.name] as const),
+  ...topo.nodes.map((n) => [n.internalIP, n.name] as const),
   ['10.96.0.20', 's1'],
   ['svc-s1.p.svc.cluster.local', 's1'],
   ['172.18.0.99', 'ext'],
 ]);
-const clientNodeIp = (pod: string) => topo.nodes[Number(pod.slice(-1))]?.ip ?? '';
+const clientNodeIp = (pod: string) => topo.nodes[Number(pod.slice(-1))]?.internalIP ?? '';
 const clientPodIp = (pod: string) => topo.clients.find((c) => `p/${c.pod.name}` === pod)?.ip ?? '';
 
 /** a healthy network: every name answers, NAT rewrites to the node IP, the missing name does not resolve */
@@ -128,7 +128,9 @@ describe('connectivity checks (simulated network at the exec boundary)', () => {
   it('external: natOutgoing on expects the node IP, off the pod IP', async () => {
     const on = await podToExternal(run(healthy(true)).prober, topo);
     expect(on.result.outcome).toBe('passed');
-    expect(on.probes.filter((r) => r.sourceIp).map((r) => r.sourceIp)).toEqual(topo.nodes.map((n) => n.ip));
+    expect(on.probes.filter((r) => r.sourceIp).map((r) => r.sourceIp)).toEqual(
+      topo.nodes.map((n) => n.internalIP),
+    );
     const off = await podToExternal(run(healthy(true)).prober, { ...topo, natOutgoing: false });
     expect(off.result.outcome).toBe('failed');
     expect(off.result.details).toContain(

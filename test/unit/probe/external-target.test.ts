@@ -48,9 +48,9 @@ describe('external target labels', () => {
 
 describe('routes back to the pods for an external target (natOutgoing off)', () => {
   const nodes = [
-    { name: 'cc-control-plane', ip: '172.18.0.2' },
-    { name: 'cc-worker', ip: '172.18.0.3' },
-    { name: 'cc-worker2', ip: '172.18.0.4' },
+    { name: 'cc-control-plane', internalIP: '172.18.0.2' },
+    { name: 'cc-worker', internalIP: '172.18.0.3' },
+    { name: 'cc-worker2', internalIP: '172.18.0.4' },
   ];
   const block = (cidr: string, node: string, extra: object = {}) => ({
     metadata: { name: `${node}-${cidr.replace(/[./]/g, '-')}` },

@@ -63,7 +63,7 @@ describe('the probe topology of a live cell', () => {
       natOutgoing: false,
       tunnelMtu: 1450,
     });
-    expect(topo.nodes.map((n) => [n.name, n.ip, n.hostPod.answersAs])).toEqual([
+    expect(topo.nodes.map((n) => [n.name, n.internalIP, n.hostPod.answersAs])).toEqual([
       ['cc-control-plane', '172.18.0.2', 'cc-control-plane'],
       ['cc-worker', '172.18.0.3', 'cc-worker'],
     ]);
