@@ -15,7 +15,7 @@
 import { Document, isMap, isScalar, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 import { type CalicoFile, type CalicoVersion, getVersion, type ProbeStyle } from '../config/catalogue.js';
 import { type Cell, poolModes, SPLIT_SUBNET_RANGES } from '../config/cell.js';
-import { isCalicoImage, rewriteImage } from '../config/image.js';
+import { isCalicoImage, podTemplateImages, rewriteImage } from '../config/image.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { DocEditor } from './doc-editor.js';
 import { ManifestError, type ManifestSource } from './source.js';
@@ -149,7 +149,7 @@ export function renderManifest(
   if (cell.imageRegistry) {
     for (const [i, d] of stream.docs.entries()) {
       if (i === daemonSet || !isObject(d.value) || !hasPodTemplate(d.value)) continue;
-      const images = imagesOf(d.value);
+      const images = podTemplateImages(d.value);
       if (!images.some((img) => isCalicoImage(img))) continue;
       edit(i, (ed) => rewriteWorkloadImages(ed, cell.imageRegistry!));
     }
@@ -315,17 +315,6 @@ function editProbe(
 
 function hasPodTemplate(v: Record<string, unknown>): boolean {
   return isObject(v.spec) && isObject(v.spec.template);
-}
-
-function imagesOf(v: Record<string, unknown>): string[] {
-  const spec = isObject(v.spec) && isObject(v.spec.template) ? v.spec.template.spec : undefined;
-  if (!isObject(spec)) return [];
-  const out: string[] = [];
-  for (const list of [spec.initContainers, spec.containers]) {
-    for (const c of Array.isArray(list) ? list : [])
-      if (isObject(c) && typeof c.image === 'string') out.push(c.image);
-  }
-  return out;
 }
 
 function rewriteWorkloadImages(ed: DocEditor, registry: string): void {

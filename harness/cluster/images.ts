@@ -7,15 +7,15 @@
  */
 
 import type { CalicoVersion } from '../config/catalogue.js';
-import { rewriteImage } from '../config/image.js';
+import { podTemplateImages, rewriteImage } from '../config/image.js';
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
+import { parseManifest } from '../kube/yaml.js';
 
-/** Images named by the pod templates of rendered files (`image:` lines, comments excluded), in first-seen order. */
+/** Images the pods of rendered files run (Pods and workloads' pod templates), once each, in first-seen order. */
 export function imagesInFiles(files: readonly { name: string; content: string }[]): string[] {
   const out = new Set<string>();
   for (const f of files)
-    for (const m of f.content.matchAll(/^[ \t]*(?:-[ \t]+)?image:[ \t]*["']?([^\s"'#]+)["']?/gm))
-      if (m[1]) out.add(m[1]);
+    for (const obj of parseManifest(f.content, f.name)) for (const i of podTemplateImages(obj)) out.add(i);
   return [...out];
 }
 

@@ -1,7 +1,8 @@
 /**
  * Container image references, the one parser of them in the harness: the renderer's `--image-registry`
  * rewrite (calico/render.ts), the preloaded images (cluster/images.ts) and the upgrade's "runs B" test
- * (upgrade/components.ts) all read an image through here.
+ * (upgrade/components.ts) all read an image through here — and the one reader of the images a pod spec or
+ * a workload's pod template names (podSpecImages, podTemplateImages).
  *
  * `[registry/]repository[:tag][@digest]`: the first path segment is a registry when it holds a dot or a
  * port colon, or is `localhost` (the rule the docker CLI applies; without one the image is Docker Hub's).
@@ -52,4 +53,28 @@ export function imageRole(ref: string): ImageRole {
 /** Images of Calico and of the Tigera operator: the ones `--image-registry` moves. */
 export function isCalicoImage(ref: string): boolean {
   return imageRole(ref) !== 'other';
+}
+
+/** The images a pod spec names: its init containers', then its containers', in order (repeats kept). */
+export function podSpecImages(podSpec: unknown): string[] {
+  if (typeof podSpec !== 'object' || podSpec === null) return [];
+  const spec = podSpec as { initContainers?: unknown; containers?: unknown };
+  const out: string[] = [];
+  for (const list of [spec.initContainers, spec.containers])
+    for (const c of Array.isArray(list) ? list : [])
+      if (typeof c === 'object' && c !== null && typeof (c as { image?: unknown }).image === 'string')
+        out.push((c as { image: string }).image);
+  return out;
+}
+
+/**
+ * The images an object's pods run: a Pod's own spec, or the pod template of a workload (DaemonSet,
+ * Deployment, ReplicaSet, StatefulSet, Job: spec.template; CronJob: spec.jobTemplate.spec.template).
+ */
+export function podTemplateImages(obj: unknown): string[] {
+  if (typeof obj !== 'object' || obj === null) return [];
+  const o = obj as { kind?: unknown; spec?: { template?: { spec?: unknown }; jobTemplate?: unknown } };
+  if (o.kind === 'Pod') return podSpecImages(o.spec);
+  const job = o.spec?.jobTemplate as { spec?: { template?: { spec?: unknown } } } | undefined;
+  return podSpecImages(o.spec?.template?.spec ?? job?.spec?.template?.spec);
 }

@@ -6,6 +6,8 @@
  * Everything here is a thin binding; the order, the waits and the measurements live in phase.ts and are
  * tested with doubles.
  */
+
+import { podSpecImages } from '../config/image.js';
 import { defaultRunner, type ProcessRunner } from '../exec/process.js';
 import { ClientNodeKube, type KubeClient } from '../kube/client.js';
 import { parseManifest } from '../kube/yaml.js';
@@ -94,16 +96,6 @@ function num(v: unknown): number {
   return typeof v === 'number' ? v : 0;
 }
 
-function imagesOf(podSpec: unknown): string[] {
-  const spec = (podSpec ?? {}) as {
-    containers?: { image?: string }[];
-    initContainers?: { image?: string }[];
-  };
-  return [...(spec.initContainers ?? []), ...(spec.containers ?? [])]
-    .map((c) => c.image)
-    .filter((i): i is string => typeof i === 'string');
-}
-
 function matches(
   labels: Record<string, string> | undefined,
   selector: Record<string, string> | undefined,
@@ -123,7 +115,7 @@ export function workloadSnapshots(
     const status = (p.status ?? {}) as { conditions?: { type: string; status: string }[] };
     const snap: PodSnapshot & { labels: Record<string, string> } = {
       name: String(p.metadata?.name ?? ''),
-      images: imagesOf(p.spec),
+      images: podSpecImages(p.spec),
       ready: (status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
       terminating: p.metadata?.deletionTimestamp !== undefined && p.metadata?.deletionTimestamp !== null,
       labels: (p.metadata?.labels ?? {}) as Record<string, string>,
@@ -147,7 +139,7 @@ export function workloadSnapshots(
       desired: kind === 'DaemonSet' ? num(st.desiredNumberScheduled) : (spec.replicas ?? 1),
       updated: kind === 'DaemonSet' ? num(st.updatedNumberScheduled) : num(st.updatedReplicas),
       ready: kind === 'DaemonSet' ? num(st.numberReady) : num(st.readyReplicas),
-      templateImages: imagesOf(spec.template?.spec),
+      templateImages: podSpecImages(spec.template?.spec),
       pods: podSnaps.filter((p) => matches(p.labels, selector)).map(({ labels: _l, ...p }) => p),
     };
   };

@@ -6,31 +6,71 @@ import {
   preloadImages,
 } from '../../../harness/cluster/images.js';
 import { getVersion } from '../../../harness/config/catalogue.js';
+import { describeFixtures, readFixture } from '../../support/fixtures.js';
 import { FakeRunner } from './fake-runner.js';
 
 describe('imagesInFiles', () => {
-  it('collects the images of pod templates once each, ignoring comments', () => {
+  it("collects the images of Pods and of workloads' pod templates once each, ignoring comments and other objects", () => {
     const files = [
       {
         name: 'calico.yaml',
-        content: `spec:
-  initContainers:
-    - name: install-cni
-      image: docker.io/calico/cni:v3.24.0
-  containers:
-    - name: calico-node
-      image: "docker.io/calico/node:v3.24.0"
-    # image: docker.io/calico/commented:v0
-    - image: docker.io/calico/cni:v3.24.0
-      name: again
+        content: `apiVersion: v1
+kind: ConfigMap
+metadata: {name: notes}
+data:
+  readme: "image: docker.io/not/an-image:v0"
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: calico-node}
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: install-cni
+          image: docker.io/calico/cni:v3.24.0
+      containers:
+        - name: calico-node
+          image: "docker.io/calico/node:v3.24.0"
+        # image: docker.io/calico/commented:v0
+        - image: docker.io/calico/cni:v3.24.0
+          name: again
 `,
       },
-      { name: 'x.yaml', content: "      image: 'quay.io/tigera/operator:v1.38.13'\n" },
+      {
+        name: 'x.yaml',
+        content: `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: 'quay.io/tigera/operator:v1.38.13'}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: j}
+spec: {jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: busybox:1.36}]}}}}}
+`,
+      },
     ];
     expect(imagesInFiles(files)).toEqual([
       'docker.io/calico/cni:v3.24.0',
       'docker.io/calico/node:v3.24.0',
       'quay.io/tigera/operator:v1.38.13',
+      'busybox:1.36',
+    ]);
+  });
+});
+
+describeFixtures('imagesInFiles on the real upstream manifests', () => {
+  it("v3.30.7's calico.yaml runs cni, node and kube-controllers; its tigera-operator.yaml runs the operator", () => {
+    const read = (file: string) => ({ name: file, content: readFixture('v3.30.7', file) });
+    expect(imagesInFiles([read('calico.yaml')])).toEqual([
+      'docker.io/calico/cni:v3.30.7',
+      'docker.io/calico/node:v3.30.7',
+      'docker.io/calico/kube-controllers:v3.30.7',
+    ]);
+    expect(imagesInFiles([read('tigera-operator.yaml')])).toEqual([
+      expect.stringMatching(/^quay\.io\/tigera\/operator:v1\.38\.\d+$/),
     ]);
   });
 });
@@ -52,7 +92,11 @@ describe('operatorComponentImages', () => {
 
 describe('imagesForCell', () => {
   const files = [
-    { name: 'tigera-operator.yaml', content: '        image: quay.io/tigera/operator:v1.38.13\n' },
+    {
+      name: 'tigera-operator.yaml',
+      content:
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: tigera-operator}\nspec:\n  template:\n    spec:\n      containers:\n        - image: quay.io/tigera/operator:v1.38.13\n',
+    },
   ];
   it('manifest: only what the files name; operator: plus the components, deduplicated', () => {
     const v = getVersion('v3.30.7');

@@ -118,7 +118,7 @@ describe('realDeps wiring', () => {
         files: [
           {
             name: 'calico.yaml',
-            content: `spec:\n  containers:\n    - name: calico-node\n      image: ${image}\n`,
+            content: `apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: calico-node\nspec:\n  template:\n    spec:\n      containers:\n        - name: calico-node\n          image: ${image}\n`,
           },
         ],
         applyPlan: [{ file: 'calico.yaml', serverSide: false }],
