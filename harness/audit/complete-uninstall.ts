@@ -28,6 +28,7 @@ import { DockerNodeShell, type NodeShell } from '../cluster/node-shell.js';
 import { defaultRunner, formatCommand, type RunResult } from '../exec/process.js';
 import type { FixStep } from '../model/audit.js';
 import type { NodeDump } from '../node-state/dump.js';
+import { sleep } from '../time/clock.js';
 import type { ClusterState } from './cluster-state.js';
 import { collectNodeDump, commandMissing, DEFAULT_IPSET_HELPER_IMAGE, dockerNetnsIpset } from './collect.js';
 import { auditNodeDump } from './node-rules.js';
@@ -339,6 +340,10 @@ export async function completeUninstallCluster(opts: {
   /** extra node passes while a pass still removes something (default 3), and the wait between (5 s) */
   settlePasses?: number;
   settleMs?: number;
+  /** an interrupt ends the wait between passes at once (rejecting with the signal's reason) */
+  signal?: AbortSignal;
+  /** how a node's state is read (default: collectNodeDump through its shell) */
+  collect?: NodeCleanOptions['collect'];
 }): Promise<string[]> {
   let api = opts.api;
   if (!api) {
@@ -352,7 +357,10 @@ export async function completeUninstallCluster(opts: {
     Promise.all(
       opts.nodes.map((n) => {
         const b = opts.baseline(n.name);
-        return completeUninstallNode(n.shell, b !== undefined ? { baseline: b } : {});
+        return completeUninstallNode(n.shell, {
+          ...(b !== undefined ? { baseline: b } : {}),
+          ...(opts.collect ? { collect: opts.collect } : {}),
+        });
       }),
     );
   // Seen on the lab: the kubelet tears the force-deleted pods' sandboxes down after the API has forgotten
@@ -365,7 +373,7 @@ export async function completeUninstallCluster(opts: {
     rs.some((r) => r.steps.some((s) => s.action !== 'restart kubelet' && s.outcome === 'done'));
   for (let i = 0; i < (opts.settlePasses ?? 3) && removedSomething(nodes); i++) {
     earlier.push(...nodes);
-    await new Promise((r) => setTimeout(r, opts.settleMs ?? 5000));
+    await sleep(opts.settleMs ?? 5000, opts.signal);
     nodes = await pass();
   }
   const line = (where: string, s: CleanStep) =>

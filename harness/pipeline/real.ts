@@ -171,6 +171,7 @@ export async function realDeps(opts: RealDepsOptions = {}): Promise<PipelineDeps
         kubeconfigPath: step.cluster.kubeconfigPath,
         nodes: step.nodes.map((n) => ({ name: n.name, shell: step.cluster.shell(n.name) })),
         baseline,
+        signal: step.signal,
       }),
     verify: (step) => runSuite('mode', step),
     runSuite,

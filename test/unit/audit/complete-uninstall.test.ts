@@ -10,6 +10,7 @@ import { clientNodeStateReader, readClusterState } from '../../../harness/audit/
 import {
   clientNodeApiCleaner,
   completeUninstallApi,
+  completeUninstallCluster,
   completeUninstallNode,
 } from '../../../harness/audit/complete-uninstall.js';
 import { auditClusterState } from '../../../harness/audit/rules.js';
@@ -305,5 +306,56 @@ describe('the complete uninstall, node part (step semantics)', () => {
       { action: 'read the node state', outcome: 'failed', detail: expect.stringMatching(/not running/) },
     ]);
     expect(node.ran).toEqual([]);
+  });
+});
+
+describe('the complete uninstall of a cluster: passes until nothing is left to remove', () => {
+  const api = {
+    listNodes: async () => [],
+    removeNodeAnnotations: async () => {},
+    clearNetworkUnavailable: async () => {},
+    removeNodeTaint: async () => {},
+    listCalicoWiredPods: async () => [],
+    forceDeletePod: async () => {},
+  };
+
+  it('repeats the node pass while a pass still removed something, at most settlePasses more', async () => {
+    let collected = 0;
+    const node = new ScriptedNode('kind-worker', () => ({}));
+    const lines = await completeUninstallCluster({
+      kubeconfigPath: '/unused',
+      api,
+      nodes: [{ name: 'kind-worker', shell: node }],
+      baseline: () => undefined,
+      settlePasses: 2,
+      settleMs: 1,
+      // every pass finds the same leftovers again (as a CNI DEL that keeps writing would)
+      collect: async () => {
+        collected++;
+        return DUMP;
+      },
+    }).catch((e: Error) => e.message.split('\n'));
+    expect(collected).toBe(3);
+    expect(lines.filter((l) => l.includes('remove interface vxlan.calico: done'))).toHaveLength(3);
+  });
+
+  it('an interrupt ends the wait between passes at once', async () => {
+    const ac = new AbortController();
+    const node = new ScriptedNode('kind-worker', () => ({}));
+    const started = Date.now();
+    const run = completeUninstallCluster({
+      kubeconfigPath: '/unused',
+      api,
+      nodes: [{ name: 'kind-worker', shell: node }],
+      baseline: () => undefined,
+      settleMs: 600_000,
+      signal: ac.signal,
+      collect: async () => {
+        setTimeout(() => ac.abort(new Error('SIGINT (test)')), 10);
+        return DUMP;
+      },
+    });
+    await expect(run).rejects.toThrow('SIGINT (test)');
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
