@@ -32,8 +32,8 @@ export interface KindConfigOptions {
   /**
    * A registry mirror host (e.g. `kind-registry:5000`). The nodes then read registry hosts from
    * /etc/containerd/certs.d: set here for node images older than kind v0.27 (newer ones already do);
-   * the cluster driver writes `certs.d/<registry>/hosts.toml` (see mirrorHostsToml) on every node, as kind's
-   * kind-with-registry.sh does. The old inline `mirrors` table is not used: containerd rejects it when
+   * `render --registry-mirror` writes `certs.d/<registry>/hosts.toml` (mirrorHostsToml) for the user to copy
+   * onto every node, as kind's kind-with-registry.sh does. The old inline `mirrors` table is not used: containerd rejects it when
    * config_path is set, which is the case on every current node image.
    */
   registryMirror?: string;

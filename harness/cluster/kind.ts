@@ -279,17 +279,6 @@ class KindClusterHandle implements ClusterHandle {
   }
 }
 
-/** How a user reaches a kept cluster, printed by `run --keep-cluster`. */
-export function keptClusterInstructions(handle: Pick<ClusterHandle, 'name' | 'kubeconfigPath'>): string {
-  return [
-    `kept kind cluster ${handle.name}`,
-    `  export KUBECONFIG=${handle.kubeconfigPath}   # or: kind get kubeconfig --name ${handle.name}`,
-    '  kubectl get nodes -o wide',
-    `  docker exec -it ${handle.name}-control-plane bash   # a shell in a node`,
-    `  remove it: calico-conformance cleanup --all   (or: kind delete cluster --name ${handle.name} --kubeconfig ${handle.kubeconfigPath})`,
-  ].join('\n');
-}
-
 function kindMissing(r: RunResult): EnvironmentError {
   return new EnvironmentError(
     `kind is not installed or not on PATH (${r.stderr.trim() || 'command not found'}); install it from https://kind.sigs.k8s.io/docs/user/quick-start/#installation`,

@@ -126,17 +126,6 @@ export function orderNodesForSplitSubnet<T extends { name: string; role: 'contro
   );
 }
 
-/** Which ordered node pairs CrossSubnet must encapsulate: exactly those in different ranges. */
-export function crossSubnetExpectation(
-  plan: readonly SplitSubnetAssignment[],
-): { from: string; to: string; encapsulated: boolean }[] {
-  return plan.flatMap((a) =>
-    plan
-      .filter((b) => b.node !== a.node)
-      .map((b) => ({ from: a.node, to: b.node, encapsulated: a.range !== b.range })),
-  );
-}
-
 /** Checks from each node's dump that its address and the on-link route to the other range are in place. */
 export function verifySplitSubnet(
   plan: readonly SplitSubnetAssignment[],

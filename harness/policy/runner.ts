@@ -348,35 +348,3 @@ function hasErrors(g: ReachabilityGrid): boolean {
     Object.values(row).some((v) => v === 'error' || v === undefined),
   );
 }
-
-/**
- * Runs scenarios one after another. If a scenario cannot restore full reachability, the cluster is no
- * longer a clean baseline: the rest are recorded as not-run with that reason instead of producing
- * misleading failures.
- */
-export async function runScenarios(
-  inputs: ScenarioInput[],
-  deps: { prober: PolicyProber; applier: PolicyApplier },
-  opts: RunnerOptions = {},
-): Promise<PolicyScenarioResult[]> {
-  const out: PolicyScenarioResult[] = [];
-  let poisoned: string | undefined;
-  for (const input of inputs) {
-    if (poisoned) {
-      out.push({
-        name: input.name,
-        tags: input.tags,
-        outcome: 'not-run',
-        rounds: 0,
-        grids: [],
-        message: poisoned,
-      });
-      continue;
-    }
-    const r = await runScenario(input, deps, opts);
-    out.push(r);
-    if (r.timeToRestoreMs === undefined)
-      poisoned = `not run: scenario ${input.name} left the cluster without full reachability (${r.message ?? r.outcome})`;
-  }
-  return out;
-}

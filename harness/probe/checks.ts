@@ -438,20 +438,3 @@ export function mtuAcrossNodes(
     return { ...outcome, result: { ...r, details: r.details ? `${r.details}\n${what}` : what } };
   });
 }
-
-export const CONNECTIVITY_CHECKS = [
-  podToPodSameNode,
-  podToPodCrossNode,
-  podToService,
-  nodePodBothWays,
-  podToExternal,
-  dnsResolution,
-  mtuAcrossNodes,
-] as const;
-
-/** Runs every check in order; each check's outcome stands alone (one failing check does not stop the rest). */
-export async function runConnectivityChecks(prober: Prober, topo: ProbeTopology): Promise<CheckOutcome[]> {
-  const outcomes: CheckOutcome[] = [];
-  for (const check of CONNECTIVITY_CHECKS) outcomes.push(await check(prober, topo));
-  return outcomes;
-}

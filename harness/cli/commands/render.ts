@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { renderCell } from '../../calico/render.js';
 import {
   defaultCacheDir,
@@ -13,10 +13,14 @@ import {
   loadLock,
   type ManifestSource,
 } from '../../calico/source.js';
+import { imagesForCell } from '../../cluster/images.js';
 import { clusterNameFor as harnessClusterName } from '../../cluster/kind.js';
-import { renderKindConfig } from '../../cluster/kind-config.js';
+import { mirrorHostsToml, renderKindConfig } from '../../cluster/kind-config.js';
+import { getVersion } from '../../config/catalogue.js';
 import type { Cell } from '../../config/cell.js';
+import { parseImage } from '../../config/image.js';
 import { ExitCode, UsageError } from '../../errors.js';
+import { shellWord } from '../../exec/process.js';
 import { CELL_OPTIONS, goldmaneWhiskerOption, parseCommandArgs, singleCell } from '../args.js';
 import type { CliIO } from '../io.js';
 
@@ -29,7 +33,10 @@ export const renderHelp = `calico-conformance render --out DIR [--manifests-dir 
                         creates from v3.30 (rendered by default, as upstream does)
   --goldmane-whisker    insist on them (a usage error before v3.30)
   --cluster-name NAME   kind cluster name in kind-config.yaml (default: derived from the cell)
-  --registry-mirror H   make the kind nodes read registry mirrors from /etc/containerd/certs.d`;
+  --registry-mirror H   pull the cell's images through the mirror H (host[:port], plain HTTP): the kind
+                        config makes containerd read /etc/containerd/certs.d, and certs.d/<registry>/
+                        hosts.toml is written for each registry the cell's images come from, with the
+                        commands that copy them into the nodes once the cluster exists`;
 
 const OPTIONS = {
   ...CELL_OPTIONS,
@@ -91,6 +98,27 @@ export async function renderCommand(argv: string[], io: CliIO): Promise<number> 
     const path = join(out, f.name);
     await writeFile(path, f.content, 'utf8');
     io.out(`  wrote ${path} (${Buffer.byteLength(f.content, 'utf8')} bytes)`);
+  }
+  if (typeof values['registry-mirror'] === 'string') {
+    const mirror = values['registry-mirror'];
+    const registries = [
+      ...new Set(
+        imagesForCell(cell, rendered, getVersion(cell.calicoVersion)).map(
+          (i) => parseImage(i).registry ?? 'docker.io',
+        ),
+      ),
+    ];
+    for (const registry of registries) {
+      const { path, content } = mirrorHostsToml(registry, mirror);
+      const local = join(out, 'certs.d', registry, 'hosts.toml');
+      await mkdir(dirname(local), { recursive: true });
+      await writeFile(local, content, 'utf8');
+      io.out(`  wrote ${local} (for ${path} on every node: ${registry} through ${mirror})`);
+    }
+    io.out('once the cluster exists, before installing Calico, put them on every node:');
+    io.out(
+      `  for n in $(kind get nodes --name ${shellWord(clusterName)}); do docker cp ${shellWord(join(out, 'certs.d'))}/. "$n":/etc/containerd/certs.d/; done`,
+    );
   }
   io.out('apply plan:');
   rendered.applyPlan.forEach((s, i) => {

@@ -1,6 +1,4 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Cell } from '../../../harness/config/cell.js';
-import { pipelineProgress } from '../../../harness/progress/pipeline.js';
 import {
   createProgress,
   LineProgress,
@@ -217,30 +215,5 @@ describe('createProgress', () => {
     expect(createProgress({ isTTY: true, write: w, env: {}, verbosity: 'quiet' })).toBeInstanceOf(
       LineProgress,
     );
-  });
-
-  it('adapts to the pipeline progress interface', () => {
-    const lines: string[] = [];
-    const pipe = pipelineProgress(new LineProgress((l) => lines.push(l.slice(9)), 'normal', clock().now));
-    const cell: Cell = cellB;
-    pipe.cellStart(cell, 0, 2);
-    pipe.phaseStart(cell, 'install', 'TigeraStatus calico Available', 900_000);
-    pipe.phaseEnd(cell, {
-      name: 'install',
-      outcome: 'passed',
-      startedAt: '2026-11-25T18:00:00Z',
-      durationMs: 118_000,
-      evidence: [],
-      checks: [],
-    });
-    pipe.log(cell, 'warn: image pull took 40s');
-    pipe.log(undefined, 'plain line');
-    expect(lines).toEqual([
-      'v3.30.7-operator-vxlan ▶ cell (operator, VXLAN, Calico v3.30.7)',
-      'v3.30.7-operator-vxlan ▶ install (up to 15m for TigeraStatus calico Available)',
-      'v3.30.7-operator-vxlan ✓ install passed in 1m58s',
-      'warn  v3.30.7-operator-vxlan: image pull took 40s',
-      'info  plain line',
-    ]);
   });
 });
