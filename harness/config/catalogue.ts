@@ -260,8 +260,6 @@ function newestStable(): CalicoVersion {
   return last;
 }
 
-export const VERSION_PATTERN = /^(v\d+\.\d+\.\d+|master)$/;
-
 export function findVersion(version: string): CalicoVersion | undefined {
   return CATALOGUE.find((v) => v.version === version);
 }

@@ -6,28 +6,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, UsageError } from '../errors.js';
-import { cidrContains, cidrsOverlap, mustParseIpv4Cidr, parseIpv4Cidr } from '../net/cidr.js';
-import {
-  CATALOGUE,
-  ENCAPSULATIONS,
-  type Encapsulation,
-  findVersion,
-  INSTALL_PATHS,
-  type InstallPath,
-  VERSION_PATTERN,
-} from './catalogue.js';
-import {
-  BGP_MODES,
-  type BgpMode,
-  type Cell,
-  DEFAULTS,
-  defaultBgp,
-  SPLIT_SUBNET_RANGES,
-  TOPOLOGIES,
-  type Topology,
-} from './cell.js';
+import { cidrContains, cidrsOverlap, mustParseIpv4Cidr } from '../net/cidr.js';
+import { type Encapsulation, findVersion, type InstallPath } from './catalogue.js';
+import { type BgpMode, type Cell, DEFAULTS, defaultBgp, SPLIT_SUBNET_RANGES, type Topology } from './cell.js';
+import { type DocPath, optionValueSchema, type ShapeProblem, shapeProblem } from './schema.js';
 
-/** Config keys (camelCase, as in `plan --output json`) and their command-line flags. */
+/**
+ * Config keys (camelCase, as in `plan --output json`) and their command-line flags: every option the
+ * loader reads. schema/config.schema.json lists the same keys (test/unit/config/schema.test.ts).
+ */
 export const CELL_FIELDS = {
   calicoVersion: '--calico-version',
   install: '--install',
@@ -46,15 +33,14 @@ export const CELL_FIELDS = {
 export type CellField = keyof typeof CELL_FIELDS;
 export const CELL_FIELD_NAMES = Object.keys(CELL_FIELDS) as CellField[];
 
-/** Keys a config file may hold besides the cell fields. */
-const EXTRA_CONFIG_KEYS = ['cells', '$schema'] as const;
-
 type Scalar = string | number | boolean;
-/** Values of a matrix dimension before validation, each with the place it came from (for messages). */
+/** Values of a matrix dimension (the schema has checked each), each with the place it came from (for messages). */
 interface RawValue {
   value: unknown;
   /** e.g. `--pod-cidr`, `podCIDR in matrix.yaml`, `cells[1].podCIDR in matrix.yaml` */
   label: string;
+  /** a flag's text, as given (`"22"` where the value is 22) */
+  text?: string;
 }
 type RawDimension = RawValue[];
 export type RawMatrix = Partial<Record<CellField, RawDimension>>;
@@ -82,7 +68,20 @@ export function loadConfigDocument(path: string): unknown {
   }
 }
 
-/** Expands and validates the matrix. Throws a UsageError/ConfigError (exit 2) on the first bad input. */
+/**
+ * Expands and validates the matrix. Throws a UsageError/ConfigError (exit 2) on the first bad input.
+ *
+ * Shape — which keys, and each value's type, list, range, enum and form (CIDR syntax without host bits,
+ * version, registry, image) — is schema/config.schema.json's, for the config file and the flags' values
+ * alike (./schema.ts). What stays here is what a JSON Schema cannot say:
+ * - flag syntax: a comma-separated list without empty items, and flags over the file, cells over its top level;
+ * - a pod CIDR of /24 or larger (kind hangs otherwise; a size rule on the parsed CIDR);
+ * - pod and service CIDRs that do not overlap; an IP pool that does not overlap the service CIDR, and on
+ *   the operator path lies inside the pod CIDR; split-subnet node ranges clear of both;
+ * - a block size no bigger than the pool;
+ * - BGP Disabled only where the version's operator (a catalogue fact) or the manifest's backend allows it;
+ * - no duplicate cells.
+ */
 export function buildMatrix(input: MatrixInput = {}): Cell[] {
   const source = input.configFile ?? 'the config';
   const doc =
@@ -110,54 +109,61 @@ export function buildMatrix(input: MatrixInput = {}): Cell[] {
   return cells;
 }
 
+/** The config document, checked against the schema, as raw dimensions labelled with where each came from. */
 function readConfig(doc: unknown, source: string): { top: RawMatrix; cells?: RawMatrix[] } {
-  if (typeof doc !== 'object' || Array.isArray(doc) || doc === null) {
-    throw new UsageError(
+  const problem = shapeProblem(doc);
+  if (problem) throw configProblem(problem, source);
+  const mapping = doc as Record<string, unknown>;
+  const top = readMapping(mapping, '', source);
+  const rawCells = mapping.cells as Record<string, unknown>[] | undefined;
+  if (rawCells === undefined) return { top };
+  return { top, cells: rawCells.map((c, i) => readMapping(c, `cells[${i}].`, source)) };
+}
+
+function configProblem(problem: ShapeProblem, source: string): UsageError {
+  if (problem.kind === 'not-a-mapping') {
+    return new UsageError(
       `${source}: the config must be a YAML mapping of cell options (see schema/config.schema.json)`,
       'config',
     );
   }
-  const top = readMapping(doc as Record<string, unknown>, '', source, true);
-  const rawCells = (doc as Record<string, unknown>).cells;
-  if (rawCells === undefined) return { top };
-  if (!Array.isArray(rawCells) || rawCells.length === 0) {
-    throw new ConfigError(`cells in ${source}`, rawCells, 'allowed: a non-empty list of cell mappings');
+  if (problem.kind === 'unknown-key') {
+    const field = pathText([...problem.path, problem.key]);
+    return new UsageError(
+      `${field} in ${source}: unknown config key; allowed keys: ${problem.allowedKeys.join(', ')}` +
+        (problem.near ? ` (did you mean ${problem.near}?)` : ''),
+      field,
+    );
   }
-  const cells = rawCells.map((c, i) => {
-    if (typeof c !== 'object' || c === null || Array.isArray(c)) {
-      throw new ConfigError(`cells[${i}] in ${source}`, c, 'allowed: a mapping of cell options');
-    }
-    return readMapping(c as Record<string, unknown>, `cells[${i}].`, source, false);
-  });
-  return { top, cells };
+  // an item of an option's list is reported under the option: `encapsulation in FILE: "vxlan" …`
+  const path = [...problem.path];
+  if (typeof path.at(-1) === 'number' && (CELL_FIELD_NAMES as unknown[]).includes(path.at(-2))) path.pop();
+  return new ConfigError(`${pathText(path)} in ${source}`, problem.value, problem.allowed);
 }
 
-function readMapping(
-  obj: Record<string, unknown>,
-  prefix: string,
-  source: string,
-  topLevel: boolean,
-): RawMatrix {
+/** `cells[1].encapsulation` */
+function pathText(path: DocPath): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function readMapping(obj: Record<string, unknown>, prefix: string, source: string): RawMatrix {
   const out: RawMatrix = {};
-  for (const [key, value] of Object.entries(obj)) {
-    if (topLevel && (EXTRA_CONFIG_KEYS as readonly string[]).includes(key)) continue;
-    if (!(CELL_FIELD_NAMES as string[]).includes(key)) {
-      const allowed = topLevel ? [...CELL_FIELD_NAMES, 'cells'] : CELL_FIELD_NAMES;
-      throw new UsageError(
-        `${prefix}${key} in ${source}: unknown config key; allowed keys: ${allowed.join(', ')}`,
-        `${prefix}${key}`,
-      );
-    }
+  for (const key of CELL_FIELD_NAMES) {
+    if (!(key in obj)) continue;
+    const value = obj[key];
     const label = `${prefix}${key} in ${source}`;
-    const values = Array.isArray(value) ? value : [value];
-    if (values.length === 0) throw new ConfigError(label, value, 'allowed: a value or a non-empty list');
-    out[key as CellField] = values.map((v) => ({ value: v, label }));
+    out[key] = (Array.isArray(value) ? value : [value]).map((v) => ({ value: v, label }));
   }
   return out;
 }
 
+/**
+ * Flag text → typed values (an integer or boolean option's text becomes a number or boolean when it reads
+ * as one), checked against the same schema as a config file holding them.
+ */
 function readFlags(flags: Partial<Record<CellField, string>>): RawMatrix {
   const out: RawMatrix = {};
+  const doc: Record<string, unknown[]> = {};
   for (const [key, text] of Object.entries(flags) as [CellField, string | undefined][]) {
     if (text === undefined) continue;
     const label = CELL_FIELDS[key];
@@ -167,80 +173,84 @@ function readFlags(flags: Partial<Record<CellField, string>>): RawMatrix {
     if (parts.some((p) => p === '')) {
       throw new ConfigError(label, text, 'allowed: a value or a comma-separated list without empty items');
     }
-    out[key] = parts.map((p) => ({ value: p, label }));
+    const type = optionValueSchema(key)?.type;
+    const values = parts.map((p) => flagValue(p, type));
+    doc[key] = values;
+    out[key] = values.map((value, i) => ({ value, label, text: parts[i]! }));
+  }
+  const problem = shapeProblem(doc);
+  if (problem) {
+    // flags name only known options and give non-empty lists: a problem is one value, at [option, index]
+    const [key, index] = problem.kind === 'value' ? problem.path : [];
+    const raw = out[key as CellField]?.[index as number];
+    if (problem.kind !== 'value' || !raw)
+      throw new Error(`flags: unexpected schema problem ${JSON.stringify(problem)}`);
+    throw new ConfigError(raw.label, raw.text, problem.allowed);
   }
   return out;
 }
 
-function dimension(
-  raw: RawMatrix,
-  key: CellField,
-  fallback: Scalar | readonly Scalar[] | undefined,
-): RawValue[] {
+function flagValue(text: string, type: string | undefined): Scalar {
+  if (type === 'integer' && /^-?\d+$/.test(text)) return Number(text);
+  if (type === 'boolean' && (text === 'true' || text === 'false')) return text === 'true';
+  return text;
+}
+
+/** The value of each option when neither the config nor a flag gives one (undefined: derived per cell). */
+const FALLBACKS: Record<CellField, Scalar | readonly Scalar[] | undefined> = {
+  calicoVersion: DEFAULTS.calicoVersion,
+  install: DEFAULTS.install,
+  encapsulation: DEFAULTS.encapsulation,
+  podCIDR: DEFAULTS.podCIDR,
+  serviceCIDR: DEFAULTS.serviceCIDR,
+  ipPoolCIDR: undefined,
+  blockSize: DEFAULTS.blockSize,
+  natOutgoing: DEFAULTS.natOutgoing,
+  workers: DEFAULTS.workers,
+  nodeImage: DEFAULTS.nodeImage,
+  topology: DEFAULTS.topology,
+  imageRegistry: undefined,
+  bgp: undefined,
+};
+
+function dimension(raw: RawMatrix, key: CellField): RawValue[] {
   const given = raw[key];
   if (given && given.length > 0) return given;
+  const fallback = FALLBACKS[key];
   if (fallback === undefined) return [{ value: undefined, label: key }];
   const list = Array.isArray(fallback) ? fallback : [fallback];
   return list.map((v) => ({ value: v, label: `${key} (default; set it with ${CELL_FIELDS[key]})` }));
 }
 
 function expand(raw: RawMatrix): Cell[] {
-  const dims: [CellField, RawValue[]][] = [
-    ['calicoVersion', dimension(raw, 'calicoVersion', DEFAULTS.calicoVersion)],
-    ['install', dimension(raw, 'install', DEFAULTS.install)],
-    ['encapsulation', dimension(raw, 'encapsulation', DEFAULTS.encapsulation)],
-    ['podCIDR', dimension(raw, 'podCIDR', DEFAULTS.podCIDR)],
-    ['serviceCIDR', dimension(raw, 'serviceCIDR', DEFAULTS.serviceCIDR)],
-    ['ipPoolCIDR', dimension(raw, 'ipPoolCIDR', undefined)],
-    ['blockSize', dimension(raw, 'blockSize', DEFAULTS.blockSize)],
-    ['natOutgoing', dimension(raw, 'natOutgoing', DEFAULTS.natOutgoing)],
-    ['workers', dimension(raw, 'workers', DEFAULTS.workers)],
-    ['nodeImage', dimension(raw, 'nodeImage', DEFAULTS.nodeImage)],
-    ['topology', dimension(raw, 'topology', DEFAULTS.topology)],
-    ['imageRegistry', dimension(raw, 'imageRegistry', undefined)],
-    ['bgp', dimension(raw, 'bgp', undefined)],
-  ];
   let combos: Partial<Record<CellField, RawValue>>[] = [{}];
-  for (const [key, values] of dims) {
+  for (const key of CELL_FIELD_NAMES) {
     const next: Partial<Record<CellField, RawValue>>[] = [];
-    for (const combo of combos) for (const v of values) next.push({ ...combo, [key]: v });
+    for (const combo of combos) for (const v of dimension(raw, key)) next.push({ ...combo, [key]: v });
     combos = next;
   }
   return combos.map(toCell);
 }
 
+/** One combination of schema-checked values → a cell, after the rules across fields (see buildMatrix). */
 function toCell(c: Partial<Record<CellField, RawValue>>): Cell {
-  const calicoVersion = versionOf(c.calicoVersion!);
-  const install = oneOf<InstallPath>(c.install!, INSTALL_PATHS);
-  const encapsulation = oneOf<Encapsulation>(c.encapsulation!, ENCAPSULATIONS);
-  const podCIDR = ipv4Cidr(c.podCIDR!);
-  const serviceCIDR = ipv4Cidr(c.serviceCIDR!);
-  const ipPoolCIDR = c.ipPoolCIDR!.value === undefined ? podCIDR : ipv4Cidr(c.ipPoolCIDR!);
-  const blockSize = integer(
-    c.blockSize!,
-    20,
-    32,
-    'an integer from 20 to 32 (Calico rejects other IPv4 block sizes)',
-  );
-  const natOutgoing = boolean(c.natOutgoing!);
-  const workers = integer(
-    c.workers!,
-    1,
-    20,
-    'an integer from 1 to 20 (cross-node tests need at least one worker)',
-  );
-  const nodeImage = nonEmpty(
-    c.nodeImage!,
-    'a kind node image reference such as kindest/node:v1.35.0@sha256:…',
-  );
-  const topology = oneOf<Topology>(c.topology!, TOPOLOGIES);
-  const imageRegistry = c.imageRegistry!.value === undefined ? undefined : registry(c.imageRegistry!);
-  const bgp: BgpMode =
-    c.bgp!.value === undefined ? defaultBgp(encapsulation) : oneOf<BgpMode>(c.bgp!, BGP_MODES);
+  const v = <T>(key: CellField): T => c[key]!.value as T;
+  const calicoVersion = v<string>('calicoVersion');
+  const install = v<InstallPath>('install');
+  const encapsulation = v<Encapsulation>('encapsulation');
+  // canonical text (`/08` → `/8`); the schema has refused host bits
+  const pod = mustParseIpv4Cidr(v<string>('podCIDR'));
+  const svc = mustParseIpv4Cidr(v<string>('serviceCIDR'));
+  const pool = c.ipPoolCIDR!.value === undefined ? pod : mustParseIpv4Cidr(v<string>('ipPoolCIDR'));
+  const [podCIDR, serviceCIDR, ipPoolCIDR] = [pod.text, svc.text, pool.text];
+  const blockSize = v<number>('blockSize');
+  const natOutgoing = v<boolean>('natOutgoing');
+  const workers = v<number>('workers');
+  const nodeImage = v<string>('nodeImage');
+  const topology = v<Topology>('topology');
+  const imageRegistry = v<string | undefined>('imageRegistry');
+  const bgp = v<BgpMode | undefined>('bgp') ?? defaultBgp(encapsulation);
 
-  const pod = mustParseIpv4Cidr(podCIDR);
-  const svc = mustParseIpv4Cidr(serviceCIDR);
-  const pool = mustParseIpv4Cidr(ipPoolCIDR);
   if (pod.prefix > 24) {
     throw new ConfigError(
       c.podCIDR!.label,
@@ -258,7 +268,7 @@ function toCell(c: Partial<Record<CellField, RawValue>>): Cell {
   if (blockSize < pool.prefix) {
     throw new ConfigError(
       c.blockSize!.label,
-      c.blockSize!.value,
+      given(c.blockSize!),
       `allowed: a block size from ${pool.prefix} to 32; a /${blockSize} block is bigger than the pool ${ipPoolCIDR}`,
     );
   }
@@ -357,86 +367,7 @@ function rejectDuplicates(cells: Cell[]): void {
   }
 }
 
-function versionOf(v: RawValue): string {
-  const text = typeof v.value === 'number' ? String(v.value) : v.value;
-  if (typeof text !== 'string' || !VERSION_PATTERN.test(text)) {
-    throw new ConfigError(
-      v.label,
-      v.value,
-      `allowed: vX.Y.Z or master, one of ${CATALOGUE.map((c) => c.version).join(', ')}`,
-    );
-  }
-  if (!findVersion(text)) {
-    throw new ConfigError(
-      v.label,
-      text,
-      `allowed: a catalogued version: ${CATALOGUE.map((c) => c.version).join(', ')}. ` +
-        'To add one, add an entry to harness/config/catalogue.ts and its sha256 lines to harness/calico/manifests.lock.json',
-    );
-  }
-  return text;
-}
-
-function oneOf<T extends string>(v: RawValue, allowed: readonly T[]): T {
-  if (typeof v.value !== 'string' || !(allowed as readonly string[]).includes(v.value)) {
-    const near =
-      typeof v.value === 'string'
-        ? allowed.find((a) => a.toLowerCase() === String(v.value).toLowerCase())
-        : undefined;
-    throw new ConfigError(
-      v.label,
-      v.value,
-      `allowed: ${allowed.join(', ')}${near ? ` (did you mean ${near}?)` : ''}`,
-    );
-  }
-  return v.value as T;
-}
-
-function ipv4Cidr(v: RawValue): string {
-  if (typeof v.value !== 'string')
-    throw new ConfigError(v.label, v.value, 'allowed: an IPv4 CIDR such as 192.168.0.0/16');
-  const r = parseIpv4Cidr(v.value);
-  if (!r.ok)
-    throw new ConfigError(v.label, v.value, `it ${r.reason}; allowed: an IPv4 CIDR such as 192.168.0.0/16`);
-  return r.cidr.text;
-}
-
-function integer(v: RawValue, min: number, max: number, allowed: string): number {
-  const n =
-    typeof v.value === 'number'
-      ? v.value
-      : typeof v.value === 'string' && /^-?\d+$/.test(v.value)
-        ? Number(v.value)
-        : Number.NaN;
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new ConfigError(v.label, v.value, `allowed: ${allowed}`);
-  return n;
-}
-
-function boolean(v: RawValue): boolean {
-  if (typeof v.value === 'boolean') return v.value;
-  if (v.value === 'true') return true;
-  if (v.value === 'false') return false;
-  throw new ConfigError(v.label, v.value, 'allowed: true, false');
-}
-
-function nonEmpty(v: RawValue, allowed: string): string {
-  if (typeof v.value !== 'string' || v.value.trim() === '' || /\s/.test(v.value)) {
-    throw new ConfigError(v.label, v.value, `allowed: ${allowed}`);
-  }
-  return v.value;
-}
-
-function registry(v: RawValue): string {
-  if (
-    typeof v.value !== 'string' ||
-    !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/i.test(v.value)
-  ) {
-    throw new ConfigError(
-      v.label,
-      v.value,
-      'allowed: a registry host with optional port and path, e.g. quay.io or mirror.local:5000/calico',
-    );
-  }
-  return v.value.replace(/\/+$/, '');
+/** The value as the user wrote it, for messages. */
+function given(v: RawValue): unknown {
+  return v.text ?? v.value;
 }
