@@ -1,7 +1,7 @@
 /**
  * Image preloading: pull each of the version's images once on the host (optional) and `kind load docker-image`
- * them into every node of a cluster. Saves registry pulls across cells (Docker Hub rate limits; the user guide's
- * ImagePullBackOff), and a slow pull stops counting against the install waits. Pods use the loaded copies because
+ * them into every node of a cluster. Saves registry pulls across cells (Docker Hub's pull rate limits
+ * otherwise end in ImagePullBackOff), and a slow pull stops counting against the install waits. Pods use the loaded copies because
  * Calico's images carry version tags, not `:latest` (kind loads are ignored for `:latest` with the default pull
  * policy — kind's quick-start, site/content/docs/user/quick-start.md).
  */

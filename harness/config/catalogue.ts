@@ -1,7 +1,8 @@
 /**
  * The version catalogue: every fact about Calico that differs per version lives in this one table
  * (a house rule: no per-version `if`s spread through the code). The facts behind each column, with their
- * upstream sources, are in docs/calico-facts.md (sections named per field) and the fixtures' SOURCES.md.
+ * upstream sources, are in docs/calico-facts.md (sections named per field); where each version's files come
+ * from (tag, commit, sha256) is in harness/calico/manifests.lock.json.
  */
 import { UsageError } from '../errors.js';
 
@@ -89,7 +90,7 @@ export interface CalicoVersion {
    * commit: the lab's Calico, built from the Go module proxy, which serves no newer release here).
    */
   readonly manifestOrigin: 'github' | 'go-module';
-  /** the operator image tigera-operator.yaml deploys (SOURCES.md operator pairing) */
+  /** the operator image tigera-operator.yaml deploys at that tag (docs/calico-facts.md, Versions and images) */
   readonly operatorImage: string;
   /**
    * operator.tigera.io CRDs (plural names) shipped by tigera-operator.yaml / operator-crds.yaml (calico-facts
@@ -110,7 +111,7 @@ export interface CalicoVersion {
   readonly goldmaneWhiskerStatuses: readonly string[];
 }
 
-/** Where a version's upstream manifests live (SOURCES.md: `manifests/<file>` at the git ref). */
+/** Where a version's upstream manifests live: `manifests/<file>` of projectcalico/calico at the git ref. */
 export const UPSTREAM_RAW_BASE = 'https://raw.githubusercontent.com/projectcalico/calico';
 
 export function upstreamUrl(entry: CalicoVersion, file: CalicoFile): string {

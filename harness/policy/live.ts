@@ -34,7 +34,7 @@ export const POLICY_PROBE_TIMEOUT_MS = 2000;
 /**
  * Policy probe rounds go through one long-lived exec per source pod (probe/session.ts) instead of one exec
  * per source pod per round. Measured with bench:probe-floor on the 2-core lab (4 namespace sets, 1,152
- * probes a round, 2 s timeout, the lead's matrix runs beside it): 4.2 s a round against 10.0 s with one
+ * probes a round, 2 s timeout, matrix runs on the same lab beside it): 4.2 s a round against 10.0 s with one
  * exec per round, false timeouts 7 against 15 of 23,040; one set 0.96 s against 2.29 s. The suite closes the
  * sessions at its end.
  */

@@ -28,6 +28,10 @@ const OUTSIDE = [
   /calico-manifest-facts\.json/,
   /shared\/reference/,
   /§/,
+  // the project's issue tracker and its sessions' roles are not in a clone either
+  /\bissues? \d+\b/i,
+  /\bthe lead\b/i,
+  /\boperator pairing\b/i,
 ];
 
 function repoFiles(): string[] {
