@@ -121,6 +121,18 @@ export interface UpgradePairStats {
   maxGapMs?: number;
   /** an allowed pair still failing at the end of the timeline */
   unrecovered?: boolean;
+  /** the command that repeats one probe of this pair by hand (`kubectl --kubeconfig … exec … -- nc …`) */
+  command?: string;
+}
+
+/** Whether a pair broke its promise: an allowed pair's outage over the budget or not recovered, a denied pair's fail-open over the maximum. */
+export function upgradePairFailed(
+  p: Pick<UpgradePairStats, 'expect' | 'longestOutageMs' | 'unrecovered' | 'failOpenCount'>,
+  thresholds: { maxOutageMs: number; maxFailOpen: number },
+): boolean {
+  return p.expect === 'allowed'
+    ? p.longestOutageMs > thresholds.maxOutageMs || p.unrecovered === true
+    : p.failOpenCount > thresholds.maxFailOpen;
 }
 
 export interface UpgradeResult {

@@ -7,7 +7,7 @@
 import { formatDuration } from '../errors.js';
 import type { ReachabilityGrid } from '../model/connectivity.js';
 import type { CellResult, Outcome, PhaseResult, RunResults, UpgradeResult } from '../model/results.js';
-import { runOutcome } from '../model/results.js';
+import { runOutcome, upgradePairFailed } from '../model/results.js';
 import {
   cellState,
   failedProbe,
@@ -395,7 +395,18 @@ function upgradeSection(c: CellResult, index: number): string {
 <p class="meta"><span>upgrade starts at ${h(formatDuration(u.upgradeStartMs))}</span>${u.allOnTargetMs !== undefined ? `<span>all on target at ${h(formatDuration(u.allOnTargetMs))}</span>` : ''}${u.timeToTargetMs !== undefined ? `<span>time to target ${h(formatDuration(u.timeToTargetMs))}</span>` : ''}<span>thresholds: outage ≤ ${h(formatDuration(u.thresholds.maxOutageMs))}, fail-open ≤ ${u.thresholds.maxFailOpen}</span></p>
 ${u.violations.length ? `<ul class="violations">${u.violations.map((v) => `<li>${h(v)}</li>`).join('')}</ul>` : ''}${u.notes?.length ? `<ul class="notes small">${u.notes.map((v) => `<li>${h(v)}</li>`).join('')}</ul>` : ''}
 <table><tr><th>pair</th><th>port</th><th>must stay</th><th>probes</th><th>failures</th><th>longest outage</th><th>fail-open</th><th>errored probes</th><th>longest gap</th></tr>${rows.join('')}</table>
-${upgradeSvg(u)}</section>`;
+${upgradeRepeatList(u)}${upgradeSvg(u)}</section>`;
+}
+
+/** Each pair that broke its promise, with the command that repeats one of its probes by hand. */
+function upgradeRepeatList(u: UpgradeResult): string {
+  const items = u.pairs
+    .filter((p) => p.command && upgradePairFailed(p, u.thresholds))
+    .map(
+      (p) =>
+        `<li class="probe-failure"><span>${h(p.label ?? `${p.from} → ${p.to} ${p.protocol}/${p.port}`)} (must stay ${h(p.expect)})</span><br><code class="cmd probe-command">${h(p.command!)}</code></li>`,
+    );
+  return items.length ? `<ul class="probe-failures">${items.join('')}</ul>` : '';
 }
 
 function safeRelativeHref(path: string): string | undefined {

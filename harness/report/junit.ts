@@ -6,7 +6,7 @@
 
 import { formatDuration } from '../errors.js';
 import type { Finding } from '../model/audit.js';
-import type { CellResult, Outcome, RunResults } from '../model/results.js';
+import { type CellResult, type Outcome, type RunResults, upgradePairFailed } from '../model/results.js';
 import { formatGridText } from '../probe/grid.js';
 import { escapeXml } from './escape.js';
 
@@ -195,10 +195,7 @@ export function cellTestCases(cell: CellResult): TestCase[] {
         p.expect === 'allowed'
           ? `longest outage ${formatDuration(p.longestOutageMs)} (max ${formatDuration(u.thresholds.maxOutageMs)})`
           : `fail-open ${p.failOpenCount} (max ${u.thresholds.maxFailOpen})`;
-      const bad =
-        p.expect === 'allowed'
-          ? p.longestOutageMs > u.thresholds.maxOutageMs || p.unrecovered === true
-          : p.failOpenCount > u.thresholds.maxFailOpen;
+      const bad = upgradePairFailed(p, u.thresholds);
       const windows = (p.expect === 'allowed' ? p.outageWindows : p.failOpenWindows)
         .map((w) => `  ${w.startMs}ms → ${w.endMs}ms (${formatDuration(w.endMs - w.startMs)})`)
         .join('\n');
@@ -208,7 +205,9 @@ export function cellTestCases(cell: CellResult): TestCase[] {
         timeMs: 0,
         outcome: bad ? 'failed' : 'passed',
         message: p.unrecovered ? `${what}; not recovered by the end of the timeline` : what,
-        text: `${u.from} → ${u.to} (${u.path})\n${what}\nprobes ${p.probes}, failures ${p.failures}\nwindows:\n${windows || '  none'}`,
+        text:
+          `${u.from} → ${u.to} (${u.path})\n${what}\nprobes ${p.probes}, failures ${p.failures}\nwindows:\n${windows || '  none'}` +
+          (bad && p.command ? `\nrepeat one probe by hand:\n  ${p.command}` : ''),
       });
     }
     if (u.violations.length > 0 || u.outcome === 'failed' || u.outcome === 'error') {

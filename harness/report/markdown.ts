@@ -3,7 +3,7 @@
  * overview fits on one screen; details appear only for what failed.
  */
 import { formatDuration } from '../errors.js';
-import { type RunResults, runOutcome } from '../model/results.js';
+import { type RunResults, runOutcome, upgradePairFailed } from '../model/results.js';
 import { formatGridText } from '../probe/grid.js';
 import { markdownCodeBlock, escapeMarkdown as md } from './escape.js';
 import {
@@ -82,6 +82,21 @@ export function renderMarkdown(results: RunResults): string {
       out.push(
         `| ${md(c.cell.id)} | ${md(u.from)} → ${md(u.to)} | ${md(u.path)} | ${OUTCOME_MARK[u.outcome]} | ${formatDuration(outage)} (max ${formatDuration(u.thresholds.maxOutageMs)}) | ${failOpen} (max ${u.thresholds.maxFailOpen}) | ${u.timeToTargetMs !== undefined ? formatDuration(u.timeToTargetMs) : '–'} |`,
       );
+    }
+    // each pair that broke its promise, with the command that repeats one of its probes by hand
+    const repeat = upgrades.flatMap((c) =>
+      c
+        .upgrade!.pairs.filter((p) => p.command && upgradePairFailed(p, c.upgrade!.thresholds))
+        .map((p) => ({ cell: c.cell.id, p })),
+    );
+    if (repeat.length) {
+      out.push('', 'Pairs that broke their promise, and how to repeat one probe:', '', '```');
+      for (const { cell, p } of repeat)
+        out.push(
+          `${cell}: ${p.label ?? `${p.from} → ${p.to} ${p.protocol}/${p.port}`} (must stay ${p.expect})`,
+          `  ${p.command}`,
+        );
+      out.push('```');
     }
   }
 

@@ -50,6 +50,8 @@ export class ContinuousProber {
   private readonly maxInFlight: number;
   private readonly drainTimeoutMs: number;
   private readonly samples: TimelineSample[][];
+  /** per pair, the command that repeats one of its probes by hand (from the first record that carried one) */
+  private readonly commands: (string | undefined)[];
   private readonly abort = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
   private t0 = 0;
@@ -71,6 +73,7 @@ export class ContinuousProber {
       throw new RangeError(`maxInFlight: ${this.maxInFlight}; allowed: an integer ≥ 1`);
     if (opts.pairs.length === 0) throw new RangeError('pairs: empty; the probers need at least one pair');
     this.samples = opts.pairs.map(() => []);
+    this.commands = opts.pairs.map(() => undefined);
   }
 
   /** Starts the loop; the timeline's t=0 is now. */
@@ -109,6 +112,7 @@ export class ContinuousProber {
         key: p.key,
         expect: p.expect,
         samples: [...this.samples[i]!],
+        ...(this.commands[i] ? { command: this.commands[i] } : {}),
       })),
       rounds: this.rounds,
       skippedTicks: this.skippedTicks,
@@ -158,6 +162,7 @@ export class ContinuousProber {
     this.opts.pairs.forEach((pair, i) => {
       const at = unused.findIndex((r) => sameKey(r, pair.key));
       const record = at >= 0 ? unused.splice(at, 1)[0] : undefined;
+      if (record?.command && !this.commands[i]) this.commands[i] = record.command;
       this.samples[i]!.push(
         record
           ? { t, verdict: record.verdict, ...(record.detail ? { detail: record.detail } : {}) }

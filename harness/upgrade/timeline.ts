@@ -39,6 +39,8 @@ export interface PairSeries {
   key: ProbeKey;
   expect: PairExpectation;
   samples: TimelineSample[];
+  /** the command that repeats one probe of this pair by hand (`kubectl exec … -- nc …`), when the prober gave one */
+  command?: string;
 }
 
 export interface UpgradeThresholds {
@@ -174,6 +176,7 @@ export function analysePair(series: PairSeries, thresholds: UpgradeThresholds): 
     errors: errored.length + timeless.length,
     maxGapMs,
     unrecovered: series.expect === 'allowed' && windows.some((w) => w.openEnd),
+    ...(series.command ? { command: series.command } : {}),
   };
 
   const violations: string[] = [];

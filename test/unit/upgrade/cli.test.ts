@@ -394,6 +394,9 @@ describe('upgrade: a run with doubles, through run’s session', () => {
       /upgrade v3\.31\.7 → v3\.32\.1 \(manifest\): passed; every component on v3\.32\.1 30s after the upgrade began/,
     );
     expect(r.io.stdout).toMatch(/1 cell\(s\): 1 passed, 0 failed, 0 skipped, 0 not run/);
+    // every pair kept its promise: no command to repeat, though the records carried them
+    expect(r.io.stdout).not.toContain('repeat:');
+    expect(cell.upgrade!.pairs.every((p) => p.command?.startsWith('kubectl exec '))).toBe(true);
     for (const f of ['results.json', 'probes.jsonl', 'junit.xml', 'summary.md', 'report.html'])
       expect(existsSync(join(r.reportDir, f)), f).toBe(true);
   });
@@ -403,6 +406,20 @@ describe('upgrade: a run with doubles, through run’s session', () => {
     expect(r.code).toBe(1);
     expect(r.written.cells[0]!.upgrade!.outcome).toBe('failed');
     expect(r.io.stdout).toMatch(/✗ .*fail-open: connected 2 times while a policy denies it/);
+    // the pair that broke its promise carries the command that repeats one of its probes, in every output
+    const denied = r.written.cells[0]!.upgrade!.pairs.find((p) => p.expect === 'denied')!;
+    expect(denied.command).toMatch(/^kubectl exec -n \S+ \S+ -- probe /);
+    expect(r.io.stdout).toContain(`    repeat: ${denied.command}`);
+    expect(readFileSync(join(r.reportDir, 'summary.md'), 'utf8')).toContain(`  ${denied.command}`);
+    expect(readFileSync(join(r.reportDir, 'junit.xml'), 'utf8')).toContain(
+      `repeat one probe by hand:\n  ${denied.command}`,
+    );
+    expect(readFileSync(join(r.reportDir, 'report.html'), 'utf8')).toContain(
+      `<code class="cmd probe-command">${denied.command}</code>`,
+    );
+    // the allowed pair kept its promise: no command for it
+    const allowed = r.written.cells[0]!.upgrade!.pairs.find((p) => p.expect === 'allowed')!;
+    expect(r.io.stdout).not.toContain(`repeat: ${allowed.command}`);
   });
 
   it('--allow reaches both audits of B, and the results carry both audits', async () => {

@@ -217,7 +217,13 @@ export function simulate(o: SimOptions) {
       return {
         pairs: [ALLOWED, DENIED],
         probeOnce: async (keys) => {
-          const records = keys.map((k) => ({ ...k, verdict: verdict(k), durationMs: 5 }));
+          // as the prober does, each record carries the command that repeats it by hand
+          const records = keys.map((k) => ({
+            ...k,
+            verdict: verdict(k),
+            durationMs: 5,
+            command: `kubectl exec -n ${k.from.split('/')[0]} ${k.from.split('/')[1]} -- probe ${k.to} ${k.protocol}/${k.port}`,
+          }));
           await clock.sleep(50);
           return records;
         },
