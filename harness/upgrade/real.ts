@@ -341,19 +341,26 @@ export function realUpgradeDeps(opts: RealUpgradeOptions = {}): UpgradeDeps {
       // stopped (SIGINT, the phase limit): the phase skips dispose and the cluster goes, but the sessions end now
       const onAbort = () => void rounds.close();
       step.signal.addEventListener('abort', onAbort, { once: true });
+      let report: string[] = [`traffic rounds: ${rounds.describe()}`];
       return {
         pairs: plan.pairs,
         probeOnce: rounds.probeOnce,
+        report: () => report,
         async dispose() {
           step.signal.removeEventListener('abort', onAbort);
           await rounds.close();
           const counts = await rounds.loopsLeft();
           const left = counts.filter((c) => (c.loops ?? 0) > 0 || c.error);
-          step.log(
-            `traffic ${rounds.describe()}; closed, session loops left: ${
-              left.length ? left.map((c) => `${c.pod} ${c.error ?? c.loops}`).join(', ') : 'none'
+          report = [
+            `traffic rounds: ${rounds.describe()}${
+              UPGRADE_TRAFFIC_SESSIONS
+                ? `; closed, session loops left in the client pod: ${
+                    left.length ? left.map((c) => `${c.pod} ${c.error ?? c.loops}`).join(', ') : 'none'
+                  }`
+                : ''
             }`,
-          );
+          ];
+          step.log(report[0]!);
           await kube.delete([{ apiVersion: 'v1', kind: 'Namespace', name: TRAFFIC_NAMESPACE }]);
           await kube.waitGone([{ apiVersion: 'v1', kind: 'Namespace', name: TRAFFIC_NAMESPACE }], {
             timeoutMs: TRAFFIC_GONE_MS,
