@@ -21,6 +21,7 @@ import {
 } from '../harness/probe/external-target.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { type ConvergedControl, type ProbeRequest, Prober } from '../harness/probe/prober.js';
+import { sessionLoopsLeft } from '../harness/probe/session.js';
 import { buildProbeTopology } from '../harness/probe/topology.js';
 import { buildProbeWorkloads } from '../harness/probe/workloads.js';
 import { CONNECTIVITY_CHECKS, MTU_CHECK } from './connectivity-checks.js';
@@ -36,12 +37,21 @@ const PROBE_TIMEOUT_MS = 2000;
  * pods can miss a round while Calico programs their endpoints, and one 2 s round is no verdict on that.
  */
 const CONTROL_CONVERGENCE = { stableRounds: 2, timeoutMs: 60_000, intervalMs: 1000 } as const;
+/**
+ * The suite's probe rounds (the control round and every check) go through probe sessions
+ * (harness/probe/session.ts): one long-lived exec per source pod that takes each round's batch on stdin,
+ * instead of one exec per source pod per round. A session that breaks under a round fails that round as
+ * infrastructure, never as a verdict, as a failed exec does. afterAll closes the sessions, then counts the
+ * session loops left in the pods they ran in and fails the suite if any is left.
+ */
+const CONNECTIVITY_PROBE_SESSIONS = true;
 
 type PodObj = { metadata: { name: string }; spec?: { nodeName?: string }; status?: { podIP?: string } };
 type SvcObj = { metadata: { name: string }; spec?: { clusterIP?: string } };
 
 let topo: ProbeTopology;
-let prober: Prober;
+let prober: Prober | undefined;
+let executor: KubePodExecutor | undefined;
 let external: ExternalTargetHandle | undefined;
 let controlFailure: string | undefined;
 /** why the pod MTU could not be read: then the pod-MTU probe did not run, and the MTU check says so */
@@ -103,8 +113,8 @@ beforeAll(async () => {
     routes,
   });
   topo.external = { name: external.name, ip: external.ip, port: external.port };
-  const executor = new KubePodExecutor(kube);
-  prober = new Prober(executor, { probeTimeoutMs: PROBE_TIMEOUT_MS });
+  executor = new KubePodExecutor(kube);
+  prober = new Prober(executor, { probeTimeoutMs: PROBE_TIMEOUT_MS, sessions: CONNECTIVITY_PROBE_SESSIONS });
   // the MTU Calico gave the pods: probed at that size too, since a pod MTU above the tunnel's is the blackhole
   const client = topo.clients[0];
   if (client) {
@@ -159,10 +169,21 @@ beforeAll(async () => {
 }, 10 * 60_000);
 
 afterAll(async () => {
+  // the sessions end before their pods go, and none may outlive close(): counted while the pods still exist
+  let left: string[] = [];
+  if (prober && executor && prober.usesSessions) {
+    await prober.close();
+    const counts = await sessionLoopsLeft(executor, prober.sessionPods);
+    for (const c of counts.filter((x) => x.error))
+      console.warn(`counting probe session loops in ${c.pod}: ${c.error}`);
+    left = counts.filter((c) => (c.loops ?? 0) > 0).map((c) => `${c.pod}: ${c.loops}`);
+  }
   await external?.stop();
   const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } };
   await kube.delete([ns]);
   await kube.waitGone([ns], { timeoutMs: 3 * 60_000 });
+  if (left.length)
+    throw new Error(`probe session loops still running after the sessions were closed: ${left.join(', ')}`);
 }, 5 * 60_000);
 
 describe(`connectivity (${ctx.cell.id})`, () => {
@@ -179,6 +200,7 @@ describe(`connectivity (${ctx.cell.id})`, () => {
         record(task, { check: { name: check.name, outcome: 'skipped', durationMs: 0, message: unmet } });
         return skip(unmet);
       }
+      if (!prober) throw new Error('the suite set-up did not get as far as the prober');
       let outcome: CheckOutcome = await check.run(prober, topo);
       if (check.name === MTU_CHECK && podMtuProblem) {
         // the pod-MTU probe did not run: the check is not complete, so it cannot pass

@@ -148,6 +148,8 @@ export class Prober {
   private readonly sessions = new Map<string, ProbeSession>();
   /** sessions opened and batches they ran (for the benches' evidence) */
   readonly sessionStats = { opened: 0, batches: 0 };
+  /** every pod a session was ever opened in, by podKey (where to look for loops left after close) */
+  private readonly sessionPodRefs = new Map<string, PodRef>();
 
   constructor(
     private readonly executor: PodExecutor,
@@ -173,6 +175,11 @@ export class Prober {
     await Promise.all(open.map((s) => s.close()));
   }
 
+  /** every pod this prober opened a session in (closed or not), for counting loops left after close() */
+  get sessionPods(): PodRef[] {
+    return [...this.sessionPodRefs.values()];
+  }
+
   private session(pod: PodRef): ProbeSession {
     const k = podKey(pod);
     const have = this.sessions.get(k);
@@ -182,6 +189,7 @@ export class Prober {
     if (!open) throw new Error('probe sessions need an executor with openStream');
     const s = new ProbeSession(k, open.call(this.executor, pod, sessionArgv()));
     this.sessions.set(k, s);
+    this.sessionPodRefs.set(k, pod);
     this.sessionStats.opened++;
     return s;
   }

@@ -11,7 +11,14 @@
  * drops it and opens a new one for the next round.
  */
 import { tailOf } from '../exec/process.js';
-import { type PodStream, type PodStreamEnd, ProbeInfrastructureError } from './executor.js';
+import {
+  type PodExecutor,
+  type PodRef,
+  type PodStream,
+  type PodStreamEnd,
+  ProbeInfrastructureError,
+  podKey,
+} from './executor.js';
 import { PROBE_END, type ScriptProbe, sessionRequestLine } from './script.js';
 
 interface Waiting {
@@ -163,5 +170,47 @@ export class ProbeSession {
       return;
     }
     w.resolve([...w.lines, line].join('\n'));
+  }
+}
+
+/** What a count of session loops found in one pod: how many, or why it could not be counted. */
+export interface SessionLoopCount {
+  pod: string;
+  loops?: number;
+  error?: string;
+}
+
+/**
+ * Session loops still running in these pods (their command line names `ccprobe-session`, sessionArgv),
+ * counted with one exec per pod; counted again while any is left, for up to `settleMs` (a loop cut under a
+ * batch ends when its probes' timeouts have run). What a user of sessions runs after close(): a loop left
+ * running in a pod is a session that close() did not end.
+ */
+export async function sessionLoopsLeft(
+  executor: PodExecutor,
+  pods: readonly PodRef[],
+  opts: { settleMs?: number; timeoutMs?: number; pauseMs?: number } = {},
+): Promise<SessionLoopCount[]> {
+  const until = performance.now() + (opts.settleMs ?? 10_000);
+  const count = async (pod: PodRef): Promise<SessionLoopCount> => {
+    try {
+      // the bracket keeps grep from counting its own `sh -c` (whose command line holds the pattern)
+      const r = await executor.exec(
+        pod,
+        ['sh', '-c', "grep -la 'ccprobe-sessio[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l"],
+        { timeoutMs: opts.timeoutMs ?? 20_000 },
+      );
+      const n = Number(r.stdout.trim());
+      return r.stdout.trim() !== '' && Number.isInteger(n)
+        ? { pod: podKey(pod), loops: n }
+        : { pod: podKey(pod), error: `exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout.trim())}` };
+    } catch (e) {
+      return { pod: podKey(pod), error: e instanceof Error ? e.message : String(e) };
+    }
+  };
+  for (;;) {
+    const counts = await Promise.all(pods.map(count));
+    if (!counts.some((c) => (c.loops ?? 0) > 0) || performance.now() >= until) return counts;
+    await new Promise((r) => setTimeout(r, opts.pauseMs ?? 1000));
   }
 }

@@ -30,6 +30,8 @@ export interface TrafficHandle {
   probeOnce: ProbeOnce;
   /** removes the traffic workloads and their policy */
   dispose(): Promise<void>;
+  /** how the rounds ran and what dispose found left of them, for the phase's evidence (read after dispose) */
+  report?(): string[];
 }
 
 /**

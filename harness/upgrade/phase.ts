@@ -322,6 +322,7 @@ async function measureUpgrade(
   if (traffic) {
     try {
       await traffic.dispose();
+      evidence.push(...(traffic.report?.() ?? []));
     } catch (err) {
       evidence.push(`removing the traffic workloads failed: ${(err as Error).message}`);
     }

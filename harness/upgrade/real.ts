@@ -14,8 +14,11 @@ import { parseManifest } from '../kube/yaml.js';
 import type { ProbeKey, ProbeRecord } from '../model/connectivity.js';
 import type { RenderedFiles, StepContext } from '../pipeline/deps.js';
 import { loadCellImages } from '../pipeline/real.js';
+import type { PodExecutor } from '../probe/executor.js';
 import { KubePodExecutor } from '../probe/kube-executor.js';
-import { ProbeRoundError, Prober } from '../probe/prober.js';
+import { ProbeLanes } from '../probe/lanes.js';
+import { type ProbeRequest, ProbeRoundError, Prober } from '../probe/prober.js';
+import { type SessionLoopCount, sessionLoopsLeft } from '../probe/session.js';
 import { buildProbeWorkloads, LABEL_ROLE } from '../probe/workloads.js';
 import { systemClock } from '../time/clock.js';
 import { sameKey } from './continuous.js';
@@ -29,6 +32,67 @@ import {
   type TrafficPod,
   trafficPolicy,
 } from './traffic.js';
+
+/**
+ * The upgrade's continuous traffic probes through probe sessions (probe/session.ts): long-lived execs in the
+ * client pod that take each round's batch on stdin, one per round in flight (probe/lanes.ts: the rounds
+ * overlap, and a round must not wait behind another on one session, or its probes would run well after the
+ * time it is stamped with), instead of one exec per round. A session's exec goes through the API server and
+ * the kubelet, not the pod network, so calico-node restarting does not end it. A session that breaks under a
+ * round fails that round exactly as a failed exec does: its probes are verdict `error` (infrastructure),
+ * excluded from every outage and fail-open count and reported; the next round opens a new session. The
+ * sessions are closed when the traffic is disposed or its step is stopped, and dispose then counts the session
+ * loops left in the client pod (logged; the namespace is deleted right after in any case).
+ */
+export const UPGRADE_TRAFFIC_SESSIONS = true;
+
+/** The traffic's probe rounds and the end of them: what startTraffic builds its TrafficHandle on. */
+export interface TrafficRounds {
+  probeOnce: TrafficHandle['probeOnce'];
+  /** ends the sessions (nothing to do without them) */
+  close(): Promise<void>;
+  /** the session loops left in the pods sessions ran in, counted after close() (empty without sessions) */
+  loopsLeft(): Promise<SessionLoopCount[]>;
+  /** how the rounds ran, for the log: sessions opened, batches, lanes; or one exec per round */
+  describe(): string;
+}
+
+/**
+ * The traffic's rounds over `requests` (planTraffic's): through probe lanes when `sessions` and the executor
+ * can open streams, else one exec per source pod per round. A round that threw keeps what finished and
+ * records the rest as infrastructure errors (recordsOfFailedRound), whichever way it ran.
+ */
+export function trafficRounds(
+  executor: PodExecutor,
+  requests: readonly ProbeRequest[],
+  opts: { probeTimeoutMs: number; sessions: boolean },
+): TrafficRounds {
+  const lanes =
+    opts.sessions && executor.openStream
+      ? new ProbeLanes(executor, { probeTimeoutMs: opts.probeTimeoutMs })
+      : undefined;
+  const oneShot = lanes ? undefined : new Prober(executor, { probeTimeoutMs: opts.probeTimeoutMs });
+  return {
+    async probeOnce(keys, signal) {
+      const asked = requests.filter((r) => keys.some((k) => sameKey(k, r)));
+      const at = new Date().toISOString();
+      try {
+        const records = lanes ? await lanes.round(asked, signal) : await oneShot!.round(asked, signal);
+        return records.map((r) => ({ ...r, at }));
+      } catch (err) {
+        return recordsOfFailedRound(err, asked, at, signal);
+      }
+    },
+    close: async () => {
+      await lanes?.close();
+    },
+    loopsLeft: async () => (lanes ? sessionLoopsLeft(executor, lanes.sessionPods) : []),
+    describe: () =>
+      lanes
+        ? `probe sessions: ${lanes.sessionStats.opened} opened in ${lanes.lanes} lane(s), ${lanes.sessionStats.batches} batches`
+        : 'one exec per source pod per round',
+  };
+}
 
 export interface RealUpgradeOptions {
   runner?: ProcessRunner;
@@ -256,19 +320,33 @@ export function realUpgradeDeps(opts: RealUpgradeOptions = {}): UpgradeDeps {
           }))
           .sort((a, b) => a.name.localeCompare(b.name));
       const plan = planTraffic(TRAFFIC_NAMESPACE, byRole('client'), byRole('server'));
-      const prober = new Prober(new KubePodExecutor(kube), { probeTimeoutMs: opts.probeTimeoutMs ?? 1000 });
+      const rounds = trafficRounds(new KubePodExecutor(kube), plan.requests, {
+        probeTimeoutMs: opts.probeTimeoutMs ?? 1000,
+        sessions: UPGRADE_TRAFFIC_SESSIONS,
+      });
+      // stopped (SIGINT, the phase limit): the phase skips dispose and the cluster goes, but the sessions end now
+      const onAbort = () => void rounds.close();
+      step.signal.addEventListener('abort', onAbort, { once: true });
+      let report: string[] = [`traffic rounds: ${rounds.describe()}`];
       return {
         pairs: plan.pairs,
-        async probeOnce(keys: readonly ProbeKey[], signal?: AbortSignal): Promise<ProbeRecord[]> {
-          const requests = plan.requests.filter((r) => keys.some((k) => sameKey(k, r)));
-          const at = new Date().toISOString();
-          try {
-            return (await prober.round(requests, signal)).map((r) => ({ ...r, at }));
-          } catch (err) {
-            return recordsOfFailedRound(err, requests, at, signal);
-          }
-        },
+        probeOnce: rounds.probeOnce,
+        report: () => report,
         async dispose() {
+          step.signal.removeEventListener('abort', onAbort);
+          await rounds.close();
+          const counts = await rounds.loopsLeft();
+          const left = counts.filter((c) => (c.loops ?? 0) > 0 || c.error);
+          report = [
+            `traffic rounds: ${rounds.describe()}${
+              UPGRADE_TRAFFIC_SESSIONS
+                ? `; closed, session loops left in the client pod: ${
+                    left.length ? left.map((c) => `${c.pod} ${c.error ?? c.loops}`).join(', ') : 'none'
+                  }`
+                : ''
+            }`,
+          ];
+          step.log(report[0]!);
           await kube.delete([{ apiVersion: 'v1', kind: 'Namespace', name: TRAFFIC_NAMESPACE }]);
           await kube.waitGone([{ apiVersion: 'v1', kind: 'Namespace', name: TRAFFIC_NAMESPACE }], {
             timeoutMs: TRAFFIC_GONE_MS,

@@ -18,7 +18,7 @@ import {
   sessionArgv,
   sessionRequestLine,
 } from '../../../harness/probe/script.js';
-import { ProbeSession } from '../../../harness/probe/session.js';
+import { ProbeSession, sessionLoopsLeft } from '../../../harness/probe/session.js';
 
 type Reply = (id: number, words: string[]) => string | undefined;
 
@@ -231,6 +231,7 @@ describe('Prober with sessions', () => {
       ]);
     }
     expect(ex.opened.map((o) => o.pod)).toEqual(['x/a', 'x/b']);
+    expect(prober.sessionPods).toEqual([round[0]!.source, round[1]!.source]);
     expect(ex.opened.map((o) => o.stream.requests.length)).toEqual([3, 3]);
     expect(prober.sessionStats).toEqual({ opened: 2, batches: 6 });
     expect(ex.execs).toBe(0);
@@ -257,5 +258,47 @@ describe('Prober with sessions', () => {
     const oneShot: PodExecutor = { exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }) };
     expect(new Prober(oneShot, { probeTimeoutMs: 1000, sessions: true }).usesSessions).toBe(false);
     expect(new Prober(new SessionExecutor(), { probeTimeoutMs: 1000 }).usesSessions).toBe(false);
+  });
+});
+
+describe('sessionLoopsLeft (what a user of sessions counts after close)', () => {
+  const pods: PodRef[] = [
+    { namespace: 'x', name: 'a', container: 'c' },
+    { namespace: 'x', name: 'b', container: 'c' },
+  ];
+
+  it('counts the loops per pod with one exec each, counting again while any is left, until none or the settle time', async () => {
+    const replies: Record<string, string[]> = { 'x/a': ['1\n', '0\n'], 'x/b': ['0\n', '0\n'] };
+    const argvs: string[][] = [];
+    const ex: PodExecutor = {
+      exec: async (pod, argv) => {
+        argvs.push(argv);
+        return { exitCode: 0, stdout: replies[`${pod.namespace}/${pod.name}`]!.shift() ?? '0\n', stderr: '' };
+      },
+    };
+    expect(await sessionLoopsLeft(ex, pods, { pauseMs: 1 })).toEqual([
+      { pod: 'x/a', loops: 0 },
+      { pod: 'x/b', loops: 0 },
+    ]);
+    expect(argvs).toHaveLength(4);
+    // the bracket keeps the counting shell itself out of the count
+    expect(argvs[0]!.at(-1)).toContain("'ccprobe-sessio[n]'");
+    const stuck: PodExecutor = { exec: async () => ({ exitCode: 0, stdout: '2\n', stderr: '' }) };
+    expect(await sessionLoopsLeft(stuck, pods.slice(0, 1), { settleMs: 0 })).toEqual([
+      { pod: 'x/a', loops: 2 },
+    ]);
+  });
+
+  it('a pod it cannot count in is named with why, never counted as 0', async () => {
+    const ex: PodExecutor = {
+      exec: async (pod) => {
+        if (pod.name === 'a') throw new ProbeInfrastructureError('x/a', 'exec failed: pod gone');
+        return { exitCode: 1, stdout: '', stderr: 'no sh' };
+      },
+    };
+    const counts = await sessionLoopsLeft(ex, pods, { settleMs: 0 });
+    expect(counts.map((c) => c.loops)).toEqual([undefined, undefined]);
+    expect(counts[0]!.error).toMatch(/pod gone/);
+    expect(counts[1]!.error).toMatch(/exit 1/);
   });
 });

@@ -104,6 +104,8 @@ describe('the upgrade on the run pipeline', () => {
     expect(ev).toContain(
       '35s: every component runs v3.32.1 and is ready, 30s after the upgrade began (polled every 2s)',
     );
+    // what the traffic says of its rounds, after they were disposed of
+    expect(ev.at(-1)).toBe('traffic rounds: the double');
     // A's files and B's files, side by side in the cell's directory
     expect(phase(r, 'install').evidence[0]).toMatch(
       /^rendered Calico v3\.31\.7 \(manifest\): calico\.yaml into cells\/v3\.31\.7-to-v3\.32\.1-manifest-ipip\/rendered\/from$/,

@@ -230,6 +230,7 @@ export function simulate(o: SimOptions) {
         dispose: async () => {
           at('disposeTraffic');
         },
+        report: () => ['traffic rounds: the double'],
       };
     },
     async applyUpgrade(_step, a: UpgradeAction) {
