@@ -33,6 +33,7 @@ import {
 import { ProberPolicyProber } from '../harness/policy/live-adapters.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { type ProbeRequest, ProbeRoundError, Prober } from '../harness/probe/prober.js';
+import { sessionLoopsLeft } from '../harness/probe/session.js';
 
 import { log, runBench, withCleanup } from './support.js';
 
@@ -144,7 +145,9 @@ async function main(): Promise<number> {
       for (const e of examples) log(`  e.g. ${e}`);
       for (const f of infra.slice(0, 5)) log(`  infra: ${f}`);
       if (sessions)
-        log(`session loops left in the pods after close: ${await leftoverSessions(executor, model)}`);
+        log(
+          `session loops left in the pods after close: ${(await sessionLoopsLeft(executor, inner.sessionPods)).reduce((n, c) => n + (c.loops ?? 0), 0)}`,
+        );
       if (falseVerdicts === 0 && errors === 0 && floor === undefined) floor = timeoutMs;
     }
     console.log(
@@ -152,23 +155,6 @@ async function main(): Promise<number> {
     );
     return floor === undefined ? 1 : 0;
   });
-}
-
-/** Session loops still running in the model's pods (their command line names ccprobe-session). */
-async function leftoverSessions(
-  executor: KubePodExecutor,
-  model: ReturnType<typeof mergeModels>,
-): Promise<number> {
-  let n = 0;
-  for (const p of model.pods) {
-    const r = await executor.exec(
-      { namespace: p.namespace, name: p.name, container: POLICY_PROBE_CONTAINER },
-      ['sh', '-c', "grep -la 'ccprobe-sessio[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l"],
-      { timeoutMs: 20_000 },
-    );
-    n += Number(r.stdout.trim()) || 0;
-  }
-  return n;
 }
 
 runBench('bench:probe-floor', main);

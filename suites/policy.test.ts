@@ -47,6 +47,7 @@ import {
 } from '../harness/policy/scenarios.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { Prober } from '../harness/probe/prober.js';
+import { sessionLoopsLeft } from '../harness/probe/session.js';
 import { record, suiteContext, suiteEnvironment } from './context.js';
 
 const ctx = suiteContext();
@@ -86,7 +87,8 @@ for (const s of runnable) {
 }
 let schedule: Promise<unknown> | undefined;
 /** every round of the suite: one long-lived probe exec per source pod (closed in afterAll) */
-const rounds = new Prober(new KubePodExecutor(kube), {
+const roundsExecutor = new KubePodExecutor(kube);
+const rounds = new Prober(roundsExecutor, {
   probeTimeoutMs: POLICY_PROBE_TIMEOUT_MS,
   sessions: POLICY_PROBE_SESSIONS,
 });
@@ -174,7 +176,16 @@ describe('NetworkPolicy conformance', () => {
     async () => {
       await schedule;
       await rounds.close();
+      // none may outlive close(): counted while the pods still exist, as the connectivity suite does
+      const counts = await sessionLoopsLeft(roundsExecutor, rounds.sessionPods);
+      for (const c of counts.filter((x) => x.error))
+        console.warn(`counting probe session loops in ${c.pod}: ${c.error}`);
+      const left = counts.filter((c) => (c.loops ?? 0) > 0).map((c) => `${c.pod}: ${c.loops}`);
       await removePolicyNamespaces(kube, namespaces, { timeoutMs: POLICY_NAMESPACES_GONE_MS });
+      if (left.length)
+        throw new Error(
+          `probe session loops still running after the sessions were closed: ${left.join(', ')}`,
+        );
     },
     POLICY_NAMESPACES_GONE_MS + 40 * 60_000,
   );

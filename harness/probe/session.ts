@@ -11,6 +11,7 @@
  * drops it and opens a new one for the next round.
  */
 import { tailOf } from '../exec/process.js';
+import { sleep } from '../time/clock.js';
 import {
   type PodExecutor,
   type PodRef,
@@ -211,6 +212,6 @@ export async function sessionLoopsLeft(
   for (;;) {
     const counts = await Promise.all(pods.map(count));
     if (!counts.some((c) => (c.loops ?? 0) > 0) || performance.now() >= until) return counts;
-    await new Promise((r) => setTimeout(r, opts.pauseMs ?? 1000));
+    await sleep(opts.pauseMs ?? 1000);
   }
 }
