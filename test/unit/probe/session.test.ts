@@ -8,7 +8,6 @@ import {
   type PodExecutor,
   type PodRef,
   type PodStream,
-  type PodStreamEnd,
   ProbeInfrastructureError,
 } from '../../../harness/probe/executor.js';
 import { type ProbeRequest, ProbeRoundError, Prober } from '../../../harness/probe/prober.js';
@@ -19,25 +18,20 @@ import {
   sessionRequestLine,
 } from '../../../harness/probe/script.js';
 import { ProbeSession, sessionLoopsLeft } from '../../../harness/probe/session.js';
+import { StreamDouble } from './stream-double.js';
 
 type Reply = (id: number, words: string[]) => string | undefined;
 
 /** A session stream double: `reply` turns one request line into the stdout text (undefined: say nothing). */
-class FakeStream implements PodStream {
+class FakeStream extends StreamDouble {
   readonly requests: string[] = [];
-  closed = false;
-  closeGrace: number | undefined;
-  private listeners: ((c: string) => void)[] = [];
-  private endWith!: (e: PodStreamEnd) => void;
-  readonly ended = new Promise<PodStreamEnd>((r) => {
-    this.endWith = r;
-  });
-  private done = false;
 
   constructor(
     private readonly reply: Reply,
     private readonly chunk = 7,
-  ) {}
+  ) {
+    super();
+  }
 
   write(text: string): boolean {
     if (this.done) return false;
@@ -48,22 +42,8 @@ class FakeStream implements PodStream {
     return true;
   }
   /** stdout in chunks of `chunk` characters: lines and the sentinel arrive torn */
-  emit(text: string): void {
-    for (let i = 0; i < text.length; i += this.chunk)
-      for (const fn of this.listeners) fn(text.slice(i, i + this.chunk));
-  }
-  onStdout(fn: (c: string) => void): void {
-    this.listeners.push(fn);
-  }
-  end(e: PodStreamEnd): void {
-    this.done = true;
-    this.endWith(e);
-  }
-  close(graceMs?: number): Promise<PodStreamEnd> {
-    this.closed = true;
-    this.closeGrace = graceMs;
-    this.end({ exitCode: 0, reason: 'closed by the test', stderr: '' });
-    return this.ended;
+  override emit(text: string, chunk = this.chunk): void {
+    super.emit(text, chunk);
   }
 }
 

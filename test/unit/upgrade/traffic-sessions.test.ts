@@ -6,12 +6,13 @@
  * one session (each batch is written at its round's start, the time its samples carry); close() ends them.
  */
 import { describe, expect, it } from 'vitest';
-import type { PodExecutor, PodRef, PodStream, PodStreamEnd } from '../../../harness/probe/executor.js';
+import type { PodExecutor, PodRef, PodStream } from '../../../harness/probe/executor.js';
 import { PROBE_END } from '../../../harness/probe/script.js';
 import { ContinuousProber } from '../../../harness/upgrade/continuous.js';
 import { trafficRounds } from '../../../harness/upgrade/real.js';
 import { analyseUpgradeTimeline } from '../../../harness/upgrade/timeline.js';
 import { ALLOWED_PORT, planTraffic } from '../../../harness/upgrade/traffic.js';
+import { StreamDouble } from '../probe/stream-double.js';
 import { FakeClock } from './fake-clock.js';
 
 const servers = [
@@ -37,22 +38,17 @@ function answer(id: string, words: string[]): string {
 }
 
 /** A session stream on the fake clock: each batch answered `roundMs` after it was written, or broken. */
-class ClockStream implements PodStream {
+class ClockStream extends StreamDouble {
   /** fake-clock times at which batches were written */
   readonly written: number[] = [];
-  closed = false;
-  private listeners: ((c: string) => void)[] = [];
-  private endWith!: (e: PodStreamEnd) => void;
-  readonly ended = new Promise<PodStreamEnd>((r) => {
-    this.endWith = r;
-  });
-  private done = false;
 
   constructor(
     private readonly clock: FakeClock,
     private readonly roundMs: number,
     private readonly breaks: (t: number) => boolean,
-  ) {}
+  ) {
+    super();
+  }
 
   write(text: string): boolean {
     if (this.done) return false;
@@ -64,27 +60,15 @@ class ClockStream implements PodStream {
       if (this.breaks(t)) {
         // half a line, then the exec stream is gone (the API server or kubelet dropped it)
         this.emit('{"i":0,"tool":"nc","rc":0');
-        this.end({ reason: 'the exec stream of cc-upgrade-traffic/client-n0 closed without an exit status' });
+        this.end({
+          reason: 'the exec stream of cc-upgrade-traffic/client-n0 closed without an exit status',
+          stderr: '',
+        });
         return;
       }
       this.emit(answer(id!, words));
     });
     return true;
-  }
-  private emit(text: string): void {
-    for (const fn of this.listeners) fn(text);
-  }
-  onStdout(fn: (c: string) => void): void {
-    this.listeners.push(fn);
-  }
-  private end(e: Omit<PodStreamEnd, 'stderr'>): void {
-    this.done = true;
-    this.endWith({ ...e, stderr: '' });
-  }
-  close(): Promise<PodStreamEnd> {
-    this.closed = true;
-    this.end({ exitCode: 0, reason: 'closed' });
-    return this.ended;
   }
 }
 
