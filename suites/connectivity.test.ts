@@ -21,7 +21,7 @@ import {
 } from '../harness/probe/external-target.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { type ConvergedControl, type ProbeRequest, Prober } from '../harness/probe/prober.js';
-import { sessionLoopsLeft } from '../harness/probe/session.js';
+import { loopCountLines } from '../harness/probe/session.js';
 import { buildProbeTopology } from '../harness/probe/topology.js';
 import { buildProbeWorkloads } from '../harness/probe/workloads.js';
 import { CONNECTIVITY_CHECKS, MTU_CHECK } from './connectivity-checks.js';
@@ -51,7 +51,6 @@ type SvcObj = { metadata: { name: string }; spec?: { clusterIP?: string } };
 
 let topo: ProbeTopology;
 let prober: Prober | undefined;
-let executor: KubePodExecutor | undefined;
 let external: ExternalTargetHandle | undefined;
 let controlFailure: string | undefined;
 /** why the pod MTU could not be read: then the pod-MTU probe did not run, and the MTU check says so */
@@ -113,7 +112,7 @@ beforeAll(async () => {
     routes,
   });
   topo.external = { name: external.name, ip: external.ip, port: external.port };
-  executor = new KubePodExecutor(kube);
+  const executor = new KubePodExecutor(kube);
   prober = new Prober(executor, { probeTimeoutMs: PROBE_TIMEOUT_MS, sessions: CONNECTIVITY_PROBE_SESSIONS });
   // the MTU Calico gave the pods: probed at that size too, since a pod MTU above the tunnel's is the blackhole
   const client = topo.clients[0];
@@ -170,14 +169,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // the sessions end before their pods go, and none may outlive close(): counted while the pods still exist
-  let left: string[] = [];
-  if (prober && executor && prober.usesSessions) {
-    await prober.close();
-    const counts = await sessionLoopsLeft(executor, prober.sessionPods);
-    for (const c of counts.filter((x) => x.error))
-      console.warn(`counting probe session loops in ${c.pod}: ${c.error}`);
-    left = counts.filter((c) => (c.loops ?? 0) > 0).map((c) => `${c.pod}: ${c.loops}`);
-  }
+  const { left, uncounted } = loopCountLines((await prober?.closeAndCountLoops()) ?? []);
+  for (const u of uncounted) console.warn(`counting probe session loops in ${u}`);
   await external?.stop();
   const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } };
   await kube.delete([ns]);

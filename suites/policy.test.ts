@@ -47,7 +47,7 @@ import {
 } from '../harness/policy/scenarios.js';
 import { KubePodExecutor } from '../harness/probe/kube-executor.js';
 import { Prober } from '../harness/probe/prober.js';
-import { sessionLoopsLeft } from '../harness/probe/session.js';
+import { loopCountLines } from '../harness/probe/session.js';
 import { record, suiteContext, suiteEnvironment } from './context.js';
 
 const ctx = suiteContext();
@@ -87,8 +87,7 @@ for (const s of runnable) {
 }
 let schedule: Promise<unknown> | undefined;
 /** every round of the suite: one long-lived probe exec per source pod (closed in afterAll) */
-const roundsExecutor = new KubePodExecutor(kube);
-const rounds = new Prober(roundsExecutor, {
+const rounds = new Prober(new KubePodExecutor(kube), {
   probeTimeoutMs: POLICY_PROBE_TIMEOUT_MS,
   sessions: POLICY_PROBE_SESSIONS,
 });
@@ -175,12 +174,9 @@ describe('NetworkPolicy conformance', () => {
   afterAll(
     async () => {
       await schedule;
-      await rounds.close();
       // none may outlive close(): counted while the pods still exist, as the connectivity suite does
-      const counts = await sessionLoopsLeft(roundsExecutor, rounds.sessionPods);
-      for (const c of counts.filter((x) => x.error))
-        console.warn(`counting probe session loops in ${c.pod}: ${c.error}`);
-      const left = counts.filter((c) => (c.loops ?? 0) > 0).map((c) => `${c.pod}: ${c.loops}`);
+      const { left, uncounted } = loopCountLines(await rounds.closeAndCountLoops());
+      for (const u of uncounted) console.warn(`counting probe session loops in ${u}`);
       await removePolicyNamespaces(kube, namespaces, { timeoutMs: POLICY_NAMESPACES_GONE_MS });
       if (left.length)
         throw new Error(

@@ -20,7 +20,7 @@ import {
   scriptArgv,
   sessionArgv,
 } from './script.js';
-import { ProbeSession } from './session.js';
+import { ProbeSession, type SessionLoopCount, sessionLoopsLeft } from './session.js';
 
 /** One probe to run: who asks (the source pod), what it dials, and what counts as the right answer. */
 export interface ProbeRequest extends ProbeKey {
@@ -173,6 +173,15 @@ export class Prober {
     const open = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.all(open.map((s) => s.close()));
+  }
+
+  /**
+   * close(), then the session loops left in every pod a session ran in (sessionLoopsLeft): none may outlive
+   * close(). Count while the pods still exist. Empty when no session was opened.
+   */
+  async closeAndCountLoops(): Promise<SessionLoopCount[]> {
+    await this.close();
+    return this.sessionPodRefs.size ? sessionLoopsLeft(this.executor, this.sessionPods) : [];
   }
 
   /** every pod this prober opened a session in (closed or not), for counting loops left after close() */

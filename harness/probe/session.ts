@@ -181,6 +181,14 @@ export interface SessionLoopCount {
   error?: string;
 }
 
+/** A count in words: the pods with loops left (`pod: n`) and the pods that could not be counted (`pod: why`). */
+export function loopCountLines(counts: readonly SessionLoopCount[]): { left: string[]; uncounted: string[] } {
+  return {
+    left: counts.filter((c) => (c.loops ?? 0) > 0).map((c) => `${c.pod}: ${c.loops}`),
+    uncounted: counts.filter((c) => c.error).map((c) => `${c.pod}: ${c.error}`),
+  };
+}
+
 /**
  * Session loops still running in these pods (their command line names `ccprobe-session`, sessionArgv),
  * counted with one exec per pod; counted again while any is left, for up to `settleMs` (a loop cut under a

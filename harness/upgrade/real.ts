@@ -18,7 +18,7 @@ import type { PodExecutor } from '../probe/executor.js';
 import { KubePodExecutor } from '../probe/kube-executor.js';
 import { ProbeLanes } from '../probe/lanes.js';
 import { type ProbeRequest, ProbeRoundError, Prober } from '../probe/prober.js';
-import { type SessionLoopCount, sessionLoopsLeft } from '../probe/session.js';
+import { loopCountLines, type SessionLoopCount, sessionLoopsLeft } from '../probe/session.js';
 import { buildProbeWorkloads, LABEL_ROLE } from '../probe/workloads.js';
 import { systemClock } from '../time/clock.js';
 import { sameKey } from './continuous.js';
@@ -335,14 +335,12 @@ export function realUpgradeDeps(opts: RealUpgradeOptions = {}): UpgradeDeps {
         async dispose() {
           step.signal.removeEventListener('abort', onAbort);
           await rounds.close();
-          const counts = await rounds.loopsLeft();
-          const left = counts.filter((c) => (c.loops ?? 0) > 0 || c.error);
+          const { left, uncounted } = loopCountLines(await rounds.loopsLeft());
+          const found = [...left, ...uncounted.map((u) => `${u} (not counted)`)];
           report = [
             `traffic rounds: ${rounds.describe()}${
               UPGRADE_TRAFFIC_SESSIONS
-                ? `; closed, session loops left in the client pod: ${
-                    left.length ? left.map((c) => `${c.pod} ${c.error ?? c.loops}`).join(', ') : 'none'
-                  }`
+                ? `; closed, session loops left in the client pod: ${found.length ? found.join(', ') : 'none'}`
                 : ''
             }`,
           ];

@@ -17,7 +17,7 @@ import {
   sessionArgv,
   sessionRequestLine,
 } from '../../../harness/probe/script.js';
-import { ProbeSession, sessionLoopsLeft } from '../../../harness/probe/session.js';
+import { loopCountLines, ProbeSession, sessionLoopsLeft } from '../../../harness/probe/session.js';
 import { StreamDouble } from './stream-double.js';
 
 type Reply = (id: number, words: string[]) => string | undefined;
@@ -232,6 +232,34 @@ describe('Prober with sessions', () => {
     expect(again.every((x) => x.verdict === 'connected')).toBe(true);
     expect(ex.opened.map((o) => o.pod)).toEqual(['x/a', 'x/b', 'x/a']);
     await prober.close();
+  });
+
+  it('closeAndCountLoops closes every session, then counts in the pods sessions ran in; none opened, nothing counted', async () => {
+    const ex = new SessionExecutor();
+    const prober = new Prober(ex, { probeTimeoutMs: 1000, sessions: true });
+    expect(await prober.closeAndCountLoops()).toEqual([]);
+    expect(ex.execs).toBe(0);
+    await prober.round(round);
+    // this executor refuses one-shot execs: the count says it could not count, never 0
+    const counts = await prober.closeAndCountLoops();
+    expect(ex.opened.every((o) => o.stream.closed)).toBe(true);
+    expect(counts.map((c) => c.pod)).toEqual(['x/a', 'x/b']);
+    expect(loopCountLines(counts)).toEqual({
+      left: [],
+      uncounted: [
+        'x/a: one-shot exec used while sessions are on',
+        'x/b: one-shot exec used while sessions are on',
+      ],
+    });
+    expect(
+      loopCountLines([
+        { pod: 'x/a', loops: 2 },
+        { pod: 'x/b', loops: 0 },
+      ]),
+    ).toEqual({
+      left: ['x/a: 2'],
+      uncounted: [],
+    });
   });
 
   it('without openStream, or without the option, a round is one exec per source pod as before', () => {
