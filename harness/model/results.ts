@@ -125,6 +125,17 @@ export interface UpgradePairStats {
   command?: string;
 }
 
+/** A pair's name in every output: its label, or `from → to PROTOCOL/port` (what the analysis labels it). */
+export function upgradePairLabel(p: {
+  from: string;
+  to: string;
+  protocol: string;
+  port: number;
+  label?: string;
+}): string {
+  return p.label ?? `${p.from} → ${p.to} ${p.protocol}/${p.port}`;
+}
+
 /** Whether a pair broke its promise: an allowed pair's outage over the budget or not recovered, a denied pair's fail-open over the maximum. */
 export function upgradePairFailed(
   p: Pick<UpgradePairStats, 'expect' | 'longestOutageMs' | 'unrecovered' | 'failOpenCount'>,

@@ -7,7 +7,7 @@
 import { formatDuration } from '../errors.js';
 import type { ReachabilityGrid } from '../model/connectivity.js';
 import type { CellResult, Outcome, PhaseResult, RunResults, UpgradeResult } from '../model/results.js';
-import { runOutcome, upgradePairFailed } from '../model/results.js';
+import { runOutcome, upgradePairFailed, upgradePairLabel } from '../model/results.js';
 import {
   cellState,
   failedProbe,
@@ -327,11 +327,6 @@ function auditSection(results: RunResults): string {
   }`;
 }
 
-/** How a timeline lane names its pair; lanes that use another name are matched to pairs by position. */
-export function upgradePairLabel(p: { from: string; to: string; protocol: string; port: number }): string {
-  return `${p.from} → ${p.to} ${p.protocol}/${p.port}`;
-}
-
 /** The probe timeline around an upgrade: one lane per pair, outage and fail-open windows shaded. */
 export function upgradeSvg(u: UpgradeResult): string {
   const labelW = 260;
@@ -353,7 +348,7 @@ export function upgradeSvg(u: UpgradeResult): string {
   }
   u.timeline.forEach((lane, i) => {
     const y = i * laneH;
-    const stats = u.pairs.find((p) => (p.label ?? upgradePairLabel(p)) === lane.pair) ?? u.pairs[i];
+    const stats = u.pairs.find((p) => upgradePairLabel(p) === lane.pair) ?? u.pairs[i];
     parts.push(
       `<text x="4" y="${y + 17}">${h(lane.pair.length > 38 ? `${lane.pair.slice(0, 37)}…` : lane.pair)}<title>${h(`${lane.pair} (must stay ${lane.expect})`)}</title></text>`,
     );
@@ -404,7 +399,7 @@ function upgradeRepeatList(u: UpgradeResult): string {
     .filter((p) => p.command && upgradePairFailed(p, u.thresholds))
     .map(
       (p) =>
-        `<li class="probe-failure"><span>${h(p.label ?? `${p.from} → ${p.to} ${p.protocol}/${p.port}`)} (must stay ${h(p.expect)})</span><br><code class="cmd probe-command">${h(p.command!)}</code></li>`,
+        `<li class="probe-failure"><span>${h(upgradePairLabel(p))} (must stay ${h(p.expect)})</span><br><code class="cmd probe-command">${h(p.command!)}</code></li>`,
     );
   return items.length ? `<ul class="probe-failures">${items.join('')}</ul>` : '';
 }

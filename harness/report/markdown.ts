@@ -3,7 +3,7 @@
  * overview fits on one screen; details appear only for what failed.
  */
 import { formatDuration } from '../errors.js';
-import { type RunResults, runOutcome, upgradePairFailed } from '../model/results.js';
+import { type RunResults, runOutcome, upgradePairFailed, upgradePairLabel } from '../model/results.js';
 import { formatGridText } from '../probe/grid.js';
 import { markdownCodeBlock, escapeMarkdown as md } from './escape.js';
 import {
@@ -92,10 +92,7 @@ export function renderMarkdown(results: RunResults): string {
     if (repeat.length) {
       out.push('', 'Pairs that broke their promise, and how to repeat one probe:', '', '```');
       for (const { cell, p } of repeat)
-        out.push(
-          `${cell}: ${p.label ?? `${p.from} → ${p.to} ${p.protocol}/${p.port}`} (must stay ${p.expect})`,
-          `  ${p.command}`,
-        );
+        out.push(`${cell}: ${upgradePairLabel(p)} (must stay ${p.expect})`, `  ${p.command}`);
       out.push('```');
     }
   }

@@ -25,7 +25,12 @@
  */
 import { formatDuration } from '../errors.js';
 import type { ProbeKey, Verdict } from '../model/connectivity.js';
-import type { Outcome, UpgradePairStats, UpgradeResult } from '../model/results.js';
+import {
+  type Outcome,
+  type UpgradePairStats,
+  type UpgradeResult,
+  upgradePairLabel,
+} from '../model/results.js';
 import type { PairExpectation } from './deps.js';
 
 export interface TimelineSample {
@@ -91,7 +96,7 @@ export interface PairAnalysis {
 
 /** The label a pair has in the report and in the timeline picture (timeline[i].pair === pairLabel(pairs[i])). */
 export function pairLabel(key: ProbeKey): string {
-  return `${key.from} → ${key.to} ${key.protocol}/${key.port}`;
+  return upgradePairLabel(key);
 }
 
 export function resolveThresholds(t: Partial<UpgradeThresholds> = {}): UpgradeThresholds {

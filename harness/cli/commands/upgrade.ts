@@ -11,7 +11,7 @@ import { EnvironmentError, formatDuration } from '../../errors.js';
 import { defaultRunner } from '../../exec/process.js';
 import type { LabLock } from '../../lab/lock.js';
 import { type LabStatus, missingForCalicoVersion } from '../../lab/status.js';
-import { type CellResult, upgradePairFailed } from '../../model/results.js';
+import { type CellResult, upgradePairFailed, upgradePairLabel } from '../../model/results.js';
 import { assertUsable, cellSkipReason, runPreflight } from '../../preflight/preflight.js';
 import type { UpgradeDeps } from '../../upgrade/deps.js';
 import { parseUpgradeOptions, type UpgradeCliValues } from '../../upgrade/options.js';
@@ -249,8 +249,8 @@ export function summaryText(cell: CellResult): string {
     for (const p of u.pairs) {
       lines.push(
         p.expect === 'allowed'
-          ? `  ${p.label ?? `${p.from} → ${p.to}`}: longest outage ${formatDuration(p.longestOutageMs)}, ${p.failures}/${p.probes} probes failed`
-          : `  ${p.label ?? `${p.from} → ${p.to}`}: ${p.failOpenCount} fail-open probe${p.failOpenCount === 1 ? '' : 's'} of ${p.probes}`,
+          ? `  ${upgradePairLabel(p)}: longest outage ${formatDuration(p.longestOutageMs)}, ${p.failures}/${p.probes} probes failed`
+          : `  ${upgradePairLabel(p)}: ${p.failOpenCount} fail-open probe${p.failOpenCount === 1 ? '' : 's'} of ${p.probes}`,
       );
       if (p.command && upgradePairFailed(p, u.thresholds)) lines.push(`    repeat: ${p.command}`);
     }
