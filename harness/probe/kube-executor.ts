@@ -7,7 +7,7 @@
 
 import { PassThrough, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
+import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { type ExecResult, execRefusal, exitCodeFromStatus, type KubeClient } from '../kube/client.js';
 import { kubectlExecCommand } from './command.js';
 import {
@@ -22,8 +22,9 @@ import {
 } from './executor.js';
 
 /**
- * The one method of the kube client this adapter needs (tests pass a double at this boundary), and the
- * kubeconfig the client was loaded from when it says (ClientNodeKube.fromFile does).
+ * The one method of the kube client this adapter needs (tests pass a double at this boundary), the file the
+ * client was loaded from when it says (for the paste-able commands) and its configuration (for sessions);
+ * ClientNodeKube has both.
  */
 export type KubeExec = Pick<KubeClient, 'exec'> & {
   readonly kubeconfigPath?: string;
@@ -33,12 +34,12 @@ export type KubeExec = Pick<KubeClient, 'exec'> & {
 
 export class KubePodExecutor implements PodExecutor {
   private readonly kubeconfigPath: string | undefined;
-  private kubeConfig: KubeConfig | undefined;
+  private readonly kubeConfig: KubeConfig | undefined;
 
   /**
    * `kubeconfigPath`: what the paste-able commands name (default: the client's own); `kubeConfig`: what the
    * long-lived probe sessions connect with (default: the client's own configuration, so the sessions reach
-   * the cluster and user the client's execs reach; else loaded from the path when the first one opens)
+   * the cluster and user the client's execs reach)
    */
   constructor(
     private readonly kube: KubeExec,
@@ -58,12 +59,10 @@ export class KubePodExecutor implements PodExecutor {
       throw new Error(
         `probe session in ${podKey(pod)} names no container: every probe exec must name the container it runs in`,
       );
-    if (!this.kubeConfig) {
-      if (!this.kubeconfigPath)
-        throw new Error('probe sessions need the kubeconfig the client was loaded from (none given)');
-      this.kubeConfig = new KubeConfig();
-      this.kubeConfig.loadFromFile(this.kubeconfigPath);
-    }
+    if (!this.kubeConfig)
+      throw new Error(
+        "probe sessions need the kube client's configuration (the client's kubeConfig): none given",
+      );
     return execStream(this.kubeConfig, { ...pod, container: pod.container }, argv);
   }
 

@@ -79,6 +79,10 @@ describe('KubePodExecutor (double at the kube client boundary)', () => {
     expect(() => ex.openStream({ namespace: 'x', name: 'a' }, sessionArgv())).toThrow(
       /probe session in x\/a names no container/,
     );
+    // a file path alone is no way to connect: the sessions use the client's own configuration
+    expect(() => ex.openStream({ namespace: 'x', name: 'a', container: 'c' }, sessionArgv())).toThrow(
+      /probe sessions need the kube client's configuration/,
+    );
     const fake = await new FakeApiServer().start();
     try {
       fake.putPod('probes', 'a', ['cont-80', 'cont-81']);
